@@ -1,0 +1,32 @@
+//! Command-line configuration of the kona node that runs inside the `rollup` binary.
+//!
+//! The `rollup` binary is op-reth with kona-node (the OP Stack consensus node) running in the same
+//! process as a reth Execution Extension. This crate owns the kona side of its command line:
+//!
+//! - [`KonaArgs`]: the `--kona.*` flags (mode, L1 endpoints, rollup config, P2P, RPC, sequencer,
+//!   hard fork overrides). They are `clap::Args`, meant to be flattened into reth's `Cli` next to
+//!   op-reth's own `RollupArgs`; the `kona.` prefix keeps them clear of reth's flags.
+//! - [`NodeCliConfig`]: the validated configuration built from those flags with
+//!   [`NodeCliConfig::builder`]. Validation happens up front and each problem is one
+//!   [`CliError`] line naming the flag, so a misconfigured node never starts half-way.
+//! - Conversions into kona-node-service 0.1.3's own types (`NetworkConfig`, `RpcBuilder`,
+//!   `SequencerConfig`, `NodeMode`, `RollupConfig`) and a fully populated `RollupNodeBuilder`,
+//!   whose `build()` would otherwise panic on a missing field.
+//!
+//! kona-cli's log and metrics flags are deliberately absent: reth owns logging (`-v`, `--log.*`)
+//! and the Prometheus endpoint (`--metrics`) for the whole process.
+
+mod args;
+pub use args::{
+    DEFAULT_KONA_RPC_PORT, DEFAULT_L1_CONFS, HardforkOverrideArgs, KonaArgs, KonaMode, P2pArgs,
+    RpcArgs, ScoringLevel, SequencerArgs, SignerArgs,
+};
+
+mod config;
+pub use config::{EngineEndpoint, NodeCliConfig, NodeCliConfigBuilder, RollupConfigSource};
+
+mod error;
+pub use error::CliError;
+
+mod keys;
+pub use keys::write_private_atomically;

@@ -1,0 +1,654 @@
+//! `--kona.*` parsing inside a reth-shaped host parser, validation errors, and conversions into
+//! kona-node-service's types.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use alloy_primitives::{Address, B256, address, b256};
+use alloy_rpc_types_engine::JwtSecret;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use kona_genesis::RollupConfig;
+use kona_node_service::NodeMode;
+use rollup_cli::{
+    CliError, DEFAULT_KONA_RPC_PORT, EngineEndpoint, KonaArgs, KonaMode, NodeCliConfig,
+    RollupConfigSource,
+};
+use std::{io::Write, net::SocketAddr, path::PathBuf, time::Duration};
+
+/// OP Sepolia: in kona's registry, with a registered unsafe block signer.
+const OP_SEPOLIA: u64 = 11_155_420;
+/// A devnet chain id that no registry knows.
+const DEVNET: u64 = 42_069;
+/// anvil's first dev account key; its address is 0xf39F…2266.
+const DEV_KEY: B256 = b256!("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
+const DEV_ADDRESS: Address = address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+
+/// A stand-in for reth's `Cli<ChainSpecParser, Ext>`: reth's own flags that clash-prone names
+/// come from, and our extension flattened the way op-reth flattens `RollupArgs`.
+#[derive(Debug, Parser)]
+#[command(name = "rollup")]
+struct HostCli {
+    #[command(subcommand)]
+    command: HostCommand,
+    #[arg(short = 'v', action = clap::ArgAction::Count, global = true)]
+    verbosity: u8,
+}
+
+#[derive(Debug, Subcommand)]
+enum HostCommand {
+    Node(HostNode),
+}
+
+#[derive(Debug, Args)]
+struct HostNode {
+    #[arg(long, default_value = "optimism")]
+    chain: String,
+    #[arg(long, default_value_t = 30303)]
+    port: u16,
+    #[arg(long = "p2p-secret-key")]
+    p2p_secret_key: Option<PathBuf>,
+    #[arg(long)]
+    metrics: Option<SocketAddr>,
+    #[arg(long = "authrpc.port", default_value_t = 8551)]
+    authrpc_port: u16,
+    #[arg(long = "authrpc.jwtsecret")]
+    authrpc_jwtsecret: Option<PathBuf>,
+    #[arg(long = "http.port", default_value_t = 8545)]
+    http_port: u16,
+    #[command(flatten)]
+    ext: HostRollupExt,
+}
+
+#[derive(Debug, Args)]
+struct HostRollupExt {
+    #[arg(long = "rollup.sequencer-http")]
+    sequencer_http: Option<String>,
+    #[command(flatten)]
+    kona: KonaArgs,
+}
+
+fn parse(args: &[&str]) -> Result<KonaArgs, clap::Error> {
+    let argv = ["rollup", "node"].iter().chain(args).copied();
+    let HostCommand::Node(node) = HostCli::try_parse_from(argv)?.command;
+    Ok(node.ext.kona)
+}
+
+fn base(extra: &[&str]) -> KonaArgs {
+    let mut args = vec![
+        "--kona.l1-eth-rpc",
+        "http://127.0.0.1:8545",
+        "--kona.l1-beacon",
+        "http://127.0.0.1:5052",
+    ];
+    args.extend_from_slice(extra);
+    parse(&args).unwrap()
+}
+
+fn build(args: KonaArgs, chain_id: u64) -> Result<NodeCliConfig, CliError> {
+    NodeCliConfig::builder().args(args).l2_chain_id(chain_id).build()
+}
+
+/// A rollup config file for the devnet chain, derived from OP Sepolia's.
+fn devnet_rollup_file(chain_id: u64) -> tempfile::NamedTempFile {
+    let mut config = kona_registry::ROLLUP_CONFIGS.get(&OP_SEPOLIA).unwrap().clone();
+    config.l2_chain_id = chain_id.into();
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(serde_json::to_string_pretty(&config).unwrap().as_bytes()).unwrap();
+    file
+}
+
+fn err(args: KonaArgs, chain_id: u64) -> String {
+    build(args, chain_id).unwrap_err().to_string()
+}
+
+#[test]
+fn host_parser_has_no_colliding_flags() {
+    // clap panics in debug_assert on duplicate long/short names across flattened groups.
+    HostCli::command().debug_assert();
+}
+
+#[test]
+fn reth_flags_and_kona_flags_parse_side_by_side() {
+    let cli = HostCli::try_parse_from([
+        "rollup",
+        "node",
+        "-vvv",
+        "--chain",
+        "dev",
+        "--port",
+        "30304",
+        "--metrics",
+        "127.0.0.1:9001",
+        "--authrpc.port",
+        "8552",
+        "--kona.mode",
+        "sequencer",
+        "--kona.l1-eth-rpc",
+        "http://l1:8545",
+        "--kona.l1-beacon",
+        "http://l1:5052",
+        "--kona.rpc.port",
+        "9999",
+        "--kona.p2p.listen.tcp",
+        "9300",
+    ])
+    .unwrap();
+    let HostCommand::Node(node) = cli.command;
+    assert_eq!(cli.verbosity, 3);
+    assert_eq!(node.port, 30304);
+    assert_eq!(node.authrpc_port, 8552);
+    assert_eq!(node.ext.kona.mode, Some(KonaMode::Sequencer));
+    assert_eq!(node.ext.kona.rpc.port, 9999);
+    assert_eq!(node.ext.kona.p2p.listen_tcp_port, 9300);
+}
+
+#[test]
+fn kona_is_off_without_kona_flags() {
+    let args = parse(&[]).unwrap();
+    assert!(!args.is_requested());
+    assert_eq!(args, KonaArgs::default(), "clap defaults and Default must agree");
+    assert!(parse(&["--kona.mode", "validator"]).unwrap().is_requested());
+    assert!(parse(&["--kona.l1-beacon", "http://b"]).unwrap().is_requested());
+}
+
+#[test]
+fn defaults_follow_kona_node() {
+    let args = parse(&[]).unwrap();
+    assert_eq!(args.rpc.port, DEFAULT_KONA_RPC_PORT);
+    assert_eq!(DEFAULT_KONA_RPC_PORT, 9546);
+    assert_eq!(args.p2p.listen_tcp_port, 9222);
+    assert_eq!(args.p2p.listen_udp_port, 9223);
+    assert_eq!(args.p2p.gossip_mesh_d, 8);
+    assert_eq!(args.p2p.ban_threshold, -100);
+    assert_eq!(args.sequencer.l1_confs, 4);
+    assert_eq!(args.mode(), KonaMode::Validator);
+}
+
+#[test]
+fn registry_chain_builds_with_registry_config_and_signer() {
+    let config = build(base(&[]), OP_SEPOLIA).unwrap();
+    assert_eq!(config.rollup_config_source, RollupConfigSource::Registry);
+    assert_eq!(config.l2_chain_id(), OP_SEPOLIA);
+    assert_eq!(config.node_mode(), NodeMode::Validator);
+    let registered = kona_registry::OPCHAINS[&OP_SEPOLIA].roles.as_ref().unwrap();
+    assert_eq!(Some(config.network.unsafe_block_signer), registered.unsafe_block_signer);
+    assert!(config.network.gossip_signer.is_none());
+}
+
+#[test]
+fn sequencer_round_trips_into_kona_types() {
+    let file = devnet_rollup_file(DEVNET);
+    let key = DEV_KEY.to_string();
+    let args = base(&[
+        "--kona.mode",
+        "sequencer",
+        "--kona.config-file",
+        file.path().to_str().unwrap(),
+        "--kona.p2p.sequencer.key",
+        &key,
+        "--kona.p2p.priv.raw",
+        &key,
+        "--kona.rpc.addr",
+        "127.0.0.1",
+        "--kona.rpc.port",
+        "9777",
+        "--kona.rpc.enable-admin",
+        "--kona.sequencer.stopped",
+        "--kona.sequencer.l1-confs",
+        "2",
+        "--kona.sequencer.recover",
+        "--kona.conductor.rpc",
+        "http://127.0.0.1:8547",
+        "--kona.p2p.gossip.mesh.d",
+        "7",
+        "--kona.p2p.ban.peers",
+        "--kona.p2p.ban.duration",
+        "5",
+        "--kona.p2p.redial",
+        "3",
+        "--kona.p2p.scoring",
+        "off",
+        "--kona.p2p.advertise.ip",
+        "10.0.0.1",
+        "--kona.p2p.listen.tcp",
+        "9400",
+    ]);
+    let config = build(args, DEVNET).unwrap();
+
+    assert_eq!(config.node_mode(), NodeMode::Sequencer);
+    assert_eq!(config.rollup_config_source, RollupConfigSource::File(file.path().to_path_buf()));
+
+    let rpc = config.rpc.clone().unwrap();
+    assert_eq!(rpc.socket, "127.0.0.1:9777".parse().unwrap());
+    assert!(rpc.enable_admin);
+    assert!(!rpc.ws_enabled);
+
+    assert!(config.sequencer.sequencer_stopped);
+    assert!(config.sequencer.sequencer_recovery_mode);
+    assert_eq!(config.sequencer.l1_conf_delay, 2);
+    assert_eq!(
+        config.sequencer.conductor_rpc_url.as_ref().unwrap().as_str(),
+        "http://127.0.0.1:8547/"
+    );
+
+    let net = &config.network;
+    // Devnet chain: not in the registry, so the sequencer key's address signs unsafe blocks.
+    assert_eq!(net.unsafe_block_signer, DEV_ADDRESS);
+    assert!(
+        matches!(net.gossip_signer, Some(kona_sources::BlockSigner::Local(ref s)) if s.address() == DEV_ADDRESS)
+    );
+    assert_eq!(net.gossip_config.mesh_n(), 7);
+    assert_eq!(net.monitor_peers.as_ref().unwrap().ban_duration, Duration::from_secs(300));
+    assert_eq!(net.gater_config.peer_redialing, Some(3));
+    assert_eq!(net.scoring, kona_peers::PeerScoreLevel::Off);
+    assert_eq!(net.discovery_address.ip.to_string(), "10.0.0.1");
+    assert_eq!(
+        net.discovery_address.tcp_port, 9400,
+        "advertised tcp falls back to the listen port"
+    );
+    assert_eq!(net.gossip_address.to_string(), "/ip4/0.0.0.0/tcp/9400");
+    // The P2P identity is the raw key: the same peer id on every start.
+    let expected = rollup_cli_identity(DEV_KEY);
+    assert_eq!(net.keypair.public().to_peer_id(), expected);
+    assert_eq!(net.rollup_config, config.rollup_config);
+}
+
+fn rollup_cli_identity(key: B256) -> libp2p::PeerId {
+    let mut bytes = key.0;
+    let secret = libp2p::identity::secp256k1::SecretKey::try_from_bytes(&mut bytes).unwrap();
+    libp2p::identity::Keypair::from(libp2p::identity::secp256k1::Keypair::from(secret))
+        .public()
+        .to_peer_id()
+}
+
+#[tokio::test]
+async fn rollup_node_builder_is_complete() {
+    let file = devnet_rollup_file(DEVNET);
+    let key = DEV_KEY.to_string();
+    let config = build(
+        base(&[
+            "--kona.mode",
+            "sequencer",
+            "--kona.config-file",
+            file.path().to_str().unwrap(),
+            "--kona.p2p.sequencer.key",
+            &key,
+        ]),
+        DEVNET,
+    )
+    .unwrap();
+    let engine = EngineEndpoint {
+        url: "http://127.0.0.1:8551".parse().unwrap(),
+        jwt_secret: JwtSecret::random(),
+    };
+    // `build()` panics on any field that was not set; reaching the end is the assertion.
+    let node = config.rollup_node_builder(engine).build();
+    let debug = format!("{node:?}");
+    assert!(debug.contains("Sequencer"), "mode carried into the node: {debug:.200}");
+}
+
+#[test]
+fn hardfork_overrides_apply_and_keep_the_rest() {
+    let args =
+        base(&["--kona.override.isthmus", "1900000000", "--kona.override.jovian", "1900000001"]);
+    let config = build(args, OP_SEPOLIA).unwrap();
+    let registry = &kona_registry::ROLLUP_CONFIGS[&OP_SEPOLIA];
+    assert_eq!(config.rollup_config.hardforks.isthmus_time, Some(1_900_000_000));
+    assert_eq!(config.rollup_config.hardforks.jovian_time, Some(1_900_000_001));
+    assert_eq!(config.rollup_config.hardforks.holocene_time, registry.hardforks.holocene_time);
+    assert_eq!(config.rollup_config.genesis, registry.genesis);
+}
+
+#[test]
+fn p2p_identity_file_is_created_once_with_0600() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p2p.key");
+    let args = || base(&["--kona.p2p.priv.path", path.to_str().unwrap()]);
+    let first = build(args(), OP_SEPOLIA).unwrap().network.keypair.public().to_peer_id();
+    let second = build(args(), OP_SEPOLIA).unwrap().network.keypair.public().to_peer_id();
+    assert_eq!(first, second, "the identity persists across restarts");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+}
+
+#[test]
+fn no_discovery_stops_discovery_queries() {
+    let config = build(base(&["--kona.p2p.no-discovery"]), OP_SEPOLIA).unwrap();
+    assert!(config.network.discovery_interval >= Duration::from_secs(3600 * 24 * 365));
+    let config = build(base(&[]), OP_SEPOLIA).unwrap();
+    assert_eq!(config.network.discovery_interval, Duration::from_secs(5));
+}
+
+#[test]
+fn rpc_disabled_gives_no_rpc_builder() {
+    let config = build(base(&["--kona.rpc.disabled"]), OP_SEPOLIA).unwrap();
+    assert!(config.rpc.is_none());
+    assert_eq!(config.rpc_socket(), None);
+}
+
+// ---- every validation error names its flag ----
+
+#[test]
+fn missing_beacon_is_an_error() {
+    let args = parse(&["--kona.l1-eth-rpc", "http://127.0.0.1:8545"]).unwrap();
+    assert_eq!(
+        err(args, OP_SEPOLIA),
+        "--kona.l1-beacon is required when the kona node runs (derivation reads blobs from it)"
+    );
+}
+
+#[test]
+fn missing_l1_rpc_is_an_error() {
+    let args = parse(&["--kona.l1-beacon", "http://127.0.0.1:5052"]).unwrap();
+    assert!(err(args, OP_SEPOLIA).starts_with("--kona.l1-eth-rpc is required"));
+}
+
+#[test]
+fn non_http_l1_url_is_an_error() {
+    let args = parse(&["--kona.l1-eth-rpc", "ws://127.0.0.1:8546", "--kona.l1-beacon", "http://b"])
+        .unwrap();
+    assert_eq!(
+        err(args, OP_SEPOLIA),
+        "invalid --kona.l1-eth-rpc: scheme ws:// is not supported, use http:// or https://"
+    );
+}
+
+#[test]
+fn sequencer_without_key_is_an_error() {
+    let msg = err(base(&["--kona.mode", "sequencer"]), OP_SEPOLIA);
+    assert!(msg.contains("--kona.mode sequencer needs a key"), "{msg}");
+    assert!(msg.contains("--kona.p2p.sequencer.key"), "{msg}");
+}
+
+#[test]
+fn sequencer_flags_in_validator_mode_are_an_error() {
+    let msg = err(base(&["--kona.sequencer.stopped"]), OP_SEPOLIA);
+    assert_eq!(
+        msg,
+        "--kona.sequencer.stopped conflicts with --kona.mode validator: it only applies to a sequencer; add --kona.mode sequencer"
+    );
+    let key = DEV_KEY.to_string();
+    let msg = err(base(&["--kona.p2p.sequencer.key", &key]), OP_SEPOLIA);
+    assert!(
+        msg.starts_with("--kona.p2p.sequencer.key conflicts with --kona.mode validator"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn local_key_and_remote_signer_conflict_at_parse_time() {
+    let key = DEV_KEY.to_string();
+    let e = parse(&[
+        "--kona.p2p.sequencer.key",
+        &key,
+        "--kona.p2p.signer.endpoint",
+        "http://signer",
+        "--kona.p2p.signer.address",
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    ])
+    .unwrap_err();
+    assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+    assert!(e.to_string().contains("--kona.p2p.sequencer.key"));
+}
+
+#[test]
+fn remote_signer_needs_an_address() {
+    let e = parse(&["--kona.p2p.signer.endpoint", "http://signer"]).unwrap_err();
+    assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+    assert!(e.to_string().contains("--kona.p2p.signer.address"));
+}
+
+#[test]
+fn remote_signer_is_a_valid_sequencer_signer() {
+    let file = devnet_rollup_file(DEVNET);
+    let args = base(&[
+        "--kona.mode",
+        "sequencer",
+        "--kona.config-file",
+        file.path().to_str().unwrap(),
+        "--kona.p2p.signer.endpoint",
+        "http://127.0.0.1:9000",
+        "--kona.p2p.signer.address",
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "--kona.p2p.signer.header",
+        "x-api-key=abc",
+    ]);
+    let config = build(args, DEVNET).unwrap();
+    let Some(kona_sources::BlockSigner::Remote(remote)) = &config.network.gossip_signer else {
+        panic!("expected a remote signer");
+    };
+    assert_eq!(remote.address, DEV_ADDRESS);
+    assert_eq!(remote.headers["x-api-key"], "abc");
+    assert_eq!(config.network.unsafe_block_signer, DEV_ADDRESS);
+}
+
+#[test]
+fn malformed_signer_header_is_an_error() {
+    let args = base(&[
+        "--kona.mode",
+        "sequencer",
+        "--kona.p2p.signer.endpoint",
+        "http://127.0.0.1:9000",
+        "--kona.p2p.signer.address",
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "--kona.p2p.signer.header",
+        "no-equals-sign",
+    ]);
+    assert_eq!(
+        err(args, OP_SEPOLIA),
+        "invalid --kona.p2p.signer.header: \"no-equals-sign\" is not of the form key=value"
+    );
+}
+
+#[test]
+fn priv_raw_and_priv_path_conflict() {
+    let key = DEV_KEY.to_string();
+    let msg =
+        err(base(&["--kona.p2p.priv.raw", &key, "--kona.p2p.priv.path", "/tmp/x"]), OP_SEPOLIA);
+    assert_eq!(
+        msg,
+        "--kona.p2p.priv.raw conflicts with --kona.p2p.priv.path: the P2P identity comes from one place"
+    );
+}
+
+#[test]
+fn bootnodes_with_no_discovery_conflict() {
+    let enr = "enr:-J64QBbwPjPLZ6IOOToOLsSjtFUjjzN66qmBZdUexpO32Klrc458Q24kbty2PdRaLacHM5z-cZQr8mjeQu3pik6jPSOGAYYFIqBfgmlkgnY0gmlwhDaRWFWHb3BzdGFja4SzlAUAiXNlY3AyNTZrMaECmeSnJh7zjKrDSPoNMGXoopeDF4hhpj5I0OsQUUt4u8uDdGNwgiQGg3VkcIIkBg";
+    let msg = err(base(&["--kona.p2p.no-discovery", "--kona.p2p.bootnodes", enr]), OP_SEPOLIA);
+    assert!(
+        msg.starts_with("--kona.p2p.bootnodes conflicts with --kona.p2p.no-discovery"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn rpc_flags_on_a_disabled_server_conflict() {
+    let msg = err(base(&["--kona.rpc.disabled", "--kona.rpc.ws"]), OP_SEPOLIA);
+    assert_eq!(
+        msg,
+        "--kona.rpc.ws conflicts with --kona.rpc.disabled: it configures the RPC server that is disabled"
+    );
+    let msg = err(base(&["--kona.rpc.admin-state", "/tmp/admin.json"]), OP_SEPOLIA);
+    assert!(
+        msg.starts_with("--kona.rpc.admin-state conflicts with the disabled admin API"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn unsupported_flags_are_refused_not_ignored() {
+    let msg = err(base(&["--kona.sequencer.max-safe-lag", "10"]), OP_SEPOLIA);
+    assert!(
+        msg.starts_with(
+            "--kona.sequencer.max-safe-lag is not supported by kona-node-service 0.1.3"
+        ),
+        "{msg}"
+    );
+    let msg = err(base(&["--kona.p2p.peers.hi", "50"]), OP_SEPOLIA);
+    assert!(msg.starts_with("--kona.p2p.peers.hi is not supported"), "{msg}");
+}
+
+#[test]
+fn inconsistent_gossip_mesh_is_an_error() {
+    let msg = err(base(&["--kona.p2p.gossip.mesh.d", "20"]), OP_SEPOLIA);
+    assert_eq!(
+        msg,
+        "invalid --kona.p2p.gossip.mesh.d: the mesh needs lo <= d <= dhi, got lo=6 d=20 dhi=12"
+    );
+}
+
+#[test]
+fn unreadable_config_file_is_an_error() {
+    let msg = err(base(&["--kona.config-file", "/nonexistent/rollup.json"]), DEVNET);
+    assert!(
+        msg.starts_with("cannot read --kona.config-file file /nonexistent/rollup.json: "),
+        "{msg}"
+    );
+}
+
+#[test]
+fn malformed_config_file_is_an_error() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(b"{\"block_time\": 2").unwrap();
+    let msg = err(base(&["--kona.config-file", file.path().to_str().unwrap()]), DEVNET);
+    assert!(msg.contains("not a valid rollup config"), "{msg}");
+    assert!(msg.contains("line 1"), "the JSON position is reported: {msg}");
+}
+
+#[test]
+fn config_for_another_chain_is_an_error() {
+    let file = devnet_rollup_file(DEVNET);
+    let msg = err(base(&["--kona.config-file", file.path().to_str().unwrap()]), 901);
+    assert_eq!(
+        msg,
+        format!(
+            "--kona.config-file {} is for L2 chain id {DEVNET}, but the node runs chain id 901",
+            file.path().display()
+        )
+    );
+}
+
+#[test]
+fn unknown_chain_without_config_file_is_an_error() {
+    assert_eq!(
+        err(base(&[]), DEVNET),
+        format!(
+            "L2 chain id {DEVNET} is not in kona's superchain registry: give its rollup config with --kona.config-file"
+        )
+    );
+}
+
+#[test]
+fn unknown_unsafe_block_signer_is_an_error() {
+    let file = devnet_rollup_file(DEVNET);
+    let msg = err(base(&["--kona.config-file", file.path().to_str().unwrap()]), DEVNET);
+    assert_eq!(
+        msg,
+        format!(
+            "cannot tell which address signs unsafe blocks on L2 chain id {DEVNET}: give --kona.p2p.unsafe.block.signer"
+        )
+    );
+    let args = base(&[
+        "--kona.config-file",
+        file.path().to_str().unwrap(),
+        "--kona.p2p.unsafe.block.signer",
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    ]);
+    assert_eq!(build(args, DEVNET).unwrap().network.unsafe_block_signer, DEV_ADDRESS);
+}
+
+#[test]
+fn out_of_order_override_is_an_error() {
+    let msg = err(base(&["--kona.override.isthmus", "1"]), OP_SEPOLIA);
+    assert!(
+        msg.starts_with(
+            "invalid --kona.override.isthmus: activation 1 is before the previous fork"
+        ),
+        "{msg}"
+    );
+}
+
+#[test]
+fn zero_block_time_is_an_error() {
+    let mut config: RollupConfig = kona_registry::ROLLUP_CONFIGS[&OP_SEPOLIA].clone();
+    config.block_time = 0;
+    let e = NodeCliConfig::builder()
+        .args(base(&[]))
+        .l2_chain_id(OP_SEPOLIA)
+        .rollup_config(config)
+        .build();
+    assert!(e.unwrap_err().to_string().contains("block_time is 0"));
+}
+
+#[test]
+fn sequencer_key_file_must_be_private() {
+    let file = devnet_rollup_file(DEVNET);
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("sequencer.key");
+    std::fs::write(&key_path, DEV_KEY.to_string()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let args = || {
+            base(&[
+                "--kona.mode",
+                "sequencer",
+                "--kona.config-file",
+                file.path().to_str().unwrap(),
+                "--kona.p2p.sequencer.key.path",
+                key_path.to_str().unwrap(),
+            ])
+        };
+        let msg = err(args(), DEVNET);
+        assert_eq!(
+            msg,
+            format!(
+                "--kona.p2p.sequencer.key.path file {} is readable by group or others (mode 644); run chmod 600 on it",
+                key_path.display()
+            )
+        );
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(build(args(), DEVNET).unwrap().network.unsafe_block_signer, DEV_ADDRESS);
+    }
+}
+
+#[test]
+fn invalid_key_is_an_error() {
+    let zero = B256::ZERO.to_string();
+    let msg = err(base(&["--kona.p2p.priv.raw", &zero]), OP_SEPOLIA);
+    assert!(msg.starts_with("invalid key in --kona.p2p.priv.raw"), "{msg}");
+}
+
+#[test]
+fn builder_without_args_is_an_error() {
+    let e = NodeCliConfig::builder().l2_chain_id(10).build().unwrap_err();
+    assert!(matches!(e, CliError::BuilderIncomplete("args")));
+}
+
+#[test]
+fn bad_values_are_rejected_by_clap_with_the_flag_name() {
+    for (args, flag) in [
+        (vec!["--kona.mode", "leader"], "--kona.mode"),
+        (vec!["--kona.l1-eth-rpc", "not a url"], "--kona.l1-eth-rpc"),
+        (vec!["--kona.rpc.port", "70000"], "--kona.rpc.port"),
+        (vec!["--kona.p2p.scoring", "heavy"], "--kona.p2p.scoring"),
+    ] {
+        let e = parse(&args).unwrap_err();
+        assert!(e.to_string().contains(flag), "{flag}: {e}");
+    }
+}
+
+#[test]
+fn help_is_stable() {
+    let mut cmd = HostCli::command();
+    let node = cmd.find_subcommand_mut("node").unwrap();
+    let help = node.render_long_help().to_string();
+    // Only our section: reth's flags above it belong to reth.
+    let section = help.split_once("Kona consensus node:").map(|(_, s)| s).unwrap();
+    insta::assert_snapshot!("kona_help", section);
+}
