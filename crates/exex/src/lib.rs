@@ -1,0 +1,37 @@
+//! The core of the `rollup` binary's Execution Extension: kona-node running inside reth.
+//!
+//! Nothing here depends on reth, so CI can test it; `bin/rollup` only adapts reth's types:
+//! reth's `ExExNotification`s become [`ChainStateEvent`](rollup_providers_local::ChainStateEvent)s,
+//! [`ExExHost::finished_height`] becomes `ExExEvent::FinishedHeight`, and the engine endpoint
+//! (auth RPC address and JWT secret) comes from reth's own `NodeConfig`.
+//!
+//! - [`KonaNodeExEx`]: the lifecycle — seed the L2 buffer from the node's chain, wait for L1,
+//!   start kona's actors, apply chain events to the buffer and report processed heights, stop.
+//! - [`KonaNodeService`]: kona-node-service 0.1.3's `RollupNodeService`, with derivation reading
+//!   L2 blocks from the in-memory [`BufferedL2Provider`](rollup_providers_local::BufferedL2Provider)
+//!   instead of RPC, and kona's default `start()` replaced by one that runs under our token.
+//! - [`ActorSupervisor`]: one `CancellationToken`, first failure cancels all, bounded shutdown
+//!   that aborts and names actors that do not stop.
+//! - [`L1Readiness`]: waits with backoff for the L1 RPC and beacon API instead of letting kona
+//!   panic or give up, which inside reth would take the node down.
+
+mod error;
+pub use error::KonaExExError;
+
+mod exex;
+pub use exex::{ExExHost, KonaNodeExEx};
+
+mod metrics;
+pub use metrics::ExExMetrics;
+
+mod preflight;
+pub use preflight::{Backoff, L1Readiness, L1Status};
+
+mod service;
+pub use service::{
+    BufferedAttributesBuilder, BufferedDerivationPipeline, BufferedPipelineBuilder,
+    KonaNodeService, L1DataSource,
+};
+
+mod supervisor;
+pub use supervisor::{ActorSupervisor, DEFAULT_SHUTDOWN_TIMEOUT, ShutdownReport};

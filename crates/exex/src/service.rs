@@ -1,0 +1,277 @@
+//! [`KonaNodeService`]: kona-node-service 0.1.3's `RollupNodeService`, with derivation reading L2
+//! from the [`BufferedL2Provider`] and every actor under our [`ActorSupervisor`].
+
+use crate::{ActorSupervisor, KonaExExError, ShutdownReport};
+use async_trait::async_trait;
+use kona_derive::{
+    DerivationPipeline, EthereumDataSource, PipelineBuilder as DerivationPipelineBuilder,
+    PolledAttributesQueueStage, StatefulAttributesBuilder,
+};
+use kona_genesis::RollupConfig;
+use kona_node_service::{
+    DerivationActor, DerivationContext, DerivationInboundChannels, DerivationState, EngineActor,
+    EngineBuilder, EngineContext, EngineInboundData, L1WatcherRpc, L1WatcherRpcContext,
+    L1WatcherRpcInboundChannels, L1WatcherRpcState, NetworkActor, NetworkBuilder, NetworkContext,
+    NetworkInboundData, NodeActor, NodeMode, PipelineBuilder, RollupNode, RollupNodeService,
+    RpcActor, RpcContext, SequencerActor, SequencerBuilder, SequencerContext,
+};
+use kona_protocol::BlockInfo;
+use kona_providers_alloy::{
+    AlloyChainProvider, AlloyL2ChainProvider, OnlineBeaconClient, OnlineBlobProvider,
+};
+use kona_rpc::RpcBuilder;
+use rollup_cli::{EngineEndpoint, NodeCliConfig};
+use rollup_providers_local::BufferedL2Provider;
+use std::{sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+/// Cache size of derivation's L1 provider (as kona-node's).
+const L1_PROVIDER_CACHE_SIZE: usize = 1024;
+
+/// L1 data source of derivation: calldata and blobs.
+pub type L1DataSource =
+    EthereumDataSource<AlloyChainProvider, OnlineBlobProvider<OnlineBeaconClient>>;
+
+/// Payload attributes builder of derivation, reading L2 system configs from the buffer.
+pub type BufferedAttributesBuilder =
+    StatefulAttributesBuilder<AlloyChainProvider, BufferedL2Provider>;
+
+/// kona's derivation pipeline with the in-memory L2 provider.
+pub type BufferedDerivationPipeline = DerivationPipeline<
+    PolledAttributesQueueStage<
+        L1DataSource,
+        AlloyChainProvider,
+        BufferedL2Provider,
+        BufferedAttributesBuilder,
+    >,
+    BufferedL2Provider,
+>;
+
+/// Builds [`BufferedDerivationPipeline`] for kona's derivation actor.
+#[derive(Debug, Clone)]
+pub struct BufferedPipelineBuilder {
+    rollup_config: Arc<RollupConfig>,
+    l1_provider: alloy_provider::RootProvider,
+    l1_beacon: OnlineBeaconClient,
+    l2_provider: BufferedL2Provider,
+}
+
+#[async_trait]
+impl PipelineBuilder for BufferedPipelineBuilder {
+    type Pipeline = BufferedDerivationPipeline;
+
+    async fn build(self) -> DerivationState<Self::Pipeline> {
+        let l1 = AlloyChainProvider::new(self.l1_provider, L1_PROVIDER_CACHE_SIZE);
+        // The ExEx checks `/eth/v1/config/spec` before the actors start; `init` would panic
+        // without it.
+        let blobs = OnlineBlobProvider::init(self.l1_beacon).await;
+        let attributes = StatefulAttributesBuilder::new(
+            self.rollup_config.clone(),
+            self.l2_provider.clone(),
+            l1.clone(),
+        );
+        let data_source =
+            EthereumDataSource::new_from_parts(l1.clone(), blobs, &self.rollup_config);
+        let pipeline = DerivationPipelineBuilder::new()
+            .rollup_config(self.rollup_config)
+            .dap_source(data_source)
+            .l2_chain_provider(self.l2_provider)
+            .chain_provider(l1)
+            .builder(attributes)
+            // The engine actor resets the pipeline to the real origin once the EL is synced.
+            .origin(BlockInfo::default())
+            .build_polled();
+        DerivationState::new(pipeline)
+    }
+}
+
+/// The kona node that runs inside the ExEx.
+///
+/// Engine, network, L1 watcher, sequencer and RPC actors are kona's own, configured exactly as
+/// kona-node configures them (through kona's `RollupNode`); derivation is built by
+/// [`BufferedPipelineBuilder`]. kona's sequencer actor only exists for kona's concrete
+/// `SequencerBuilder`, so the sequencer's attributes builder still reads L2 system configs over
+/// the engine's authenticated RPC: one call per built block, against the local reth.
+#[derive(Debug)]
+pub struct KonaNodeService {
+    kona: RollupNode,
+    derivation: BufferedPipelineBuilder,
+    cancellation: CancellationToken,
+    shutdown_timeout: Duration,
+}
+
+impl KonaNodeService {
+    /// The service for `config`, driving the execution layer at `engine` and deriving from
+    /// `l2_provider`. Every actor stops when `cancellation` is cancelled.
+    pub fn new(
+        config: &NodeCliConfig,
+        engine: EngineEndpoint,
+        l2_provider: BufferedL2Provider,
+        cancellation: CancellationToken,
+        shutdown_timeout: Duration,
+    ) -> Self {
+        let rollup_config = Arc::new(config.rollup_config.clone());
+        let derivation = BufferedPipelineBuilder {
+            rollup_config,
+            l1_provider: alloy_provider::RootProvider::new_http(config.l1_eth_rpc.clone()),
+            l1_beacon: OnlineBeaconClient::new_http(config.l1_beacon.to_string()),
+            l2_provider,
+        };
+        // `NodeCliConfig` sets every field `build()` requires, so this cannot panic.
+        let kona = config.rollup_node_builder(engine).build();
+        Self { kona, derivation, cancellation, shutdown_timeout }
+    }
+
+    /// The token that stops the service.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.cancellation
+    }
+
+    /// Builds every actor, wires their channels the way kona-node-service does, and supervises
+    /// them until the token is cancelled (`Ok`) or one fails (`Err`).
+    pub async fn run(&self) -> Result<ShutdownReport, KonaExExError> {
+        let mut supervisor = ActorSupervisor::new(self.cancellation.clone(), self.shutdown_timeout);
+        let cancellation = || self.cancellation.clone();
+
+        let (L1WatcherRpcInboundChannels { inbound_queries: l1_queries }, l1_watcher) =
+            L1WatcherRpc::build(self.da_watcher_builder());
+        let (
+            DerivationInboundChannels {
+                derivation_signal_tx,
+                l1_head_updates_tx,
+                engine_l2_safe_head_tx,
+                el_sync_complete_tx,
+            },
+            derivation,
+        ) = DerivationActor::build(self.derivation_builder());
+        let (
+            EngineInboundData {
+                build_request_tx,
+                attributes_tx,
+                unsafe_block_tx,
+                reset_request_tx,
+                inbound_queries_tx: engine_queries,
+                finalized_l1_block_tx,
+            },
+            engine,
+        ) = EngineActor::build(self.engine_builder());
+        let (
+            NetworkInboundData { signer, p2p_rpc, gossip_payload_tx, admin_rpc: network_admin },
+            network,
+        ) = NetworkActor::build(self.network_builder());
+        let rpc = self.rpc_builder().map(RpcActor::build).map(|(_, actor)| actor);
+        let sequencer = if self.mode().is_sequencer() {
+            let build_request_tx = build_request_tx.ok_or(KonaExExError::Wiring(
+                "kona's engine actor gave no block-build channel in sequencer mode",
+            ))?;
+            Some((SequencerActor::build(self.sequencer_builder()), build_request_tx))
+        } else {
+            None
+        };
+
+        let mut sequencer_admin = None;
+        let mut engine_unsafe_head_tx = None;
+        if let Some(((inbound, actor), build_request_tx)) = sequencer {
+            sequencer_admin = Some(inbound.admin_query_tx.clone());
+            engine_unsafe_head_tx = Some(inbound.unsafe_head_tx);
+            let context = SequencerContext {
+                l1_head_rx: l1_head_updates_tx.subscribe(),
+                reset_request_tx: reset_request_tx.clone(),
+                build_request_tx,
+                gossip_payload_tx,
+                cancellation: cancellation(),
+            };
+            supervisor.spawn("sequencer", actor.start(context));
+        }
+        if let Some(actor) = rpc {
+            let context = RpcContext {
+                cancellation: cancellation(),
+                p2p_network: p2p_rpc,
+                network_admin,
+                sequencer_admin,
+                l1_watcher_queries: l1_queries,
+                engine_query: engine_queries,
+            };
+            supervisor.spawn("rpc", actor.start(context));
+        }
+        supervisor.spawn(
+            "network",
+            network.start(NetworkContext { blocks: unsafe_block_tx, cancellation: cancellation() }),
+        );
+        supervisor.spawn(
+            "l1_watcher",
+            l1_watcher.start(L1WatcherRpcContext {
+                latest_head: l1_head_updates_tx,
+                latest_finalized: finalized_l1_block_tx,
+                block_signer_sender: signer,
+                cancellation: cancellation(),
+            }),
+        );
+        supervisor.spawn(
+            "derivation",
+            derivation.start(DerivationContext {
+                reset_request_tx,
+                derived_attributes_tx: attributes_tx,
+                cancellation: cancellation(),
+            }),
+        );
+        supervisor.spawn(
+            "engine",
+            engine.start(EngineContext {
+                engine_l2_safe_head_tx,
+                engine_unsafe_head_tx,
+                sync_complete_tx: el_sync_complete_tx,
+                derivation_signal_tx,
+                cancellation: cancellation(),
+            }),
+        );
+        info!(target: "kona_exex", mode = %self.mode(), actors = supervisor.len(), "kona actors started");
+        supervisor.run().await
+    }
+}
+
+#[async_trait]
+impl RollupNodeService for KonaNodeService {
+    type DataAvailabilityWatcher = L1WatcherRpc;
+    type DerivationPipeline = BufferedDerivationPipeline;
+    type DerivationActor = DerivationActor<BufferedPipelineBuilder>;
+    type EngineActor = EngineActor;
+    type NetworkActor = NetworkActor;
+    type AttributesBuilder = StatefulAttributesBuilder<AlloyChainProvider, AlloyL2ChainProvider>;
+    type SequencerActor = SequencerActor<SequencerBuilder>;
+    type RpcActor = RpcActor;
+
+    fn mode(&self) -> NodeMode {
+        self.kona.mode()
+    }
+
+    fn da_watcher_builder(&self) -> L1WatcherRpcState {
+        self.kona.da_watcher_builder()
+    }
+
+    fn derivation_builder(&self) -> BufferedPipelineBuilder {
+        self.derivation.clone()
+    }
+
+    fn network_builder(&self) -> NetworkBuilder {
+        self.kona.network_builder()
+    }
+
+    fn engine_builder(&self) -> EngineBuilder {
+        self.kona.engine_builder()
+    }
+
+    fn rpc_builder(&self) -> Option<RpcBuilder> {
+        self.kona.rpc_builder()
+    }
+
+    fn sequencer_builder(&self) -> SequencerBuilder {
+        self.kona.sequencer_builder()
+    }
+
+    /// Replaces kona's default, which makes its own token and cannot be stopped from outside.
+    async fn start(&self) -> Result<(), String> {
+        self.run().await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,102 @@
+//! The one error type of this crate.
+
+use alloy_primitives::B256;
+use kona_derive::{PipelineError, PipelineErrorKind};
+
+/// Why an event could not be applied or a lookup failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// A chain in an event is not contiguous, or does not attach to the buffered chain.
+    #[error("block {number} does not attach: parent {parent} != hash {expected} of block {}", number.saturating_sub(1))]
+    Detached {
+        /// The block that does not attach.
+        number: u64,
+        /// Its parent hash.
+        parent: B256,
+        /// The hash of the block it should attach to.
+        expected: B256,
+    },
+    /// A committed chain leaves a gap after the buffered head.
+    #[error("committed block {got} leaves a gap after buffered head {head}")]
+    Gap {
+        /// The buffered head.
+        head: u64,
+        /// The first committed block.
+        got: u64,
+    },
+    /// A committed block replaces a different buffered block without a reorg event.
+    #[error(
+        "committed block {number} ({got}) conflicts with buffered block {buffered} without a reorg"
+    )]
+    Conflict {
+        /// The height.
+        number: u64,
+        /// The committed block's hash.
+        got: B256,
+        /// The buffered block's hash.
+        buffered: B256,
+    },
+    /// A reorg or revert names an old chain that is not the buffered one.
+    #[error("reverted block {number} ({reverted}) is not the buffered block {buffered}")]
+    StaleRevert {
+        /// The height.
+        number: u64,
+        /// The hash the event says is reverted.
+        reverted: B256,
+        /// The hash the buffer holds.
+        buffered: B256,
+    },
+    /// A reorg or revert reaches below the oldest buffered block. The buffer is left untouched;
+    /// the caller must reseed it (and reset derivation): nothing it holds is known to be
+    /// canonical any more.
+    #[error(
+        "reorg at block {fork_number} is deeper than the buffer (oldest buffered block {oldest_buffered})"
+    )]
+    ReorgBeyondBuffer {
+        /// First height of the reorged chain.
+        fork_number: u64,
+        /// Oldest block the buffer holds.
+        oldest_buffered: u64,
+    },
+    /// A reorg whose old and new chains start at different heights.
+    #[error("reorg old chain starts at {old} but new chain at {new}")]
+    ForkMismatch {
+        /// First height of the old chain.
+        old: u64,
+        /// First height of the new chain.
+        new: u64,
+    },
+    /// No block at this height: not buffered, and the fallback (if any) does not have it.
+    #[error("L2 block {0} not found")]
+    BlockNotFound(u64),
+    /// No block with this hash.
+    #[error("L2 block {0} not found")]
+    HashNotFound(B256),
+    /// The fallback source failed.
+    #[error("fallback L2 source: {0}")]
+    Fallback(String),
+    /// The block is not a valid OP block for this rollup (e.g. no L1 info deposit).
+    #[error("L2 block {number}: {reason}")]
+    InvalidBlock {
+        /// The height.
+        number: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl ProviderError {
+    /// Whether the error is [`Self::ReorgBeyondBuffer`]: the caller has to reseed the buffer.
+    pub const fn is_beyond_buffer(&self) -> bool {
+        matches!(self, Self::ReorgBeyondBuffer { .. })
+    }
+}
+
+impl From<ProviderError> for PipelineErrorKind {
+    /// Every provider error is temporary to derivation, as with kona's RPC-backed provider: a
+    /// missing block may arrive with the next notification, a flaky fallback may recover, and a
+    /// block that cannot be decoded is retried (and reported) rather than halting derivation.
+    fn from(err: ProviderError) -> Self {
+        Self::Temporary(PipelineError::Provider(err.to_string()))
+    }
+}

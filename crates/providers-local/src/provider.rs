@@ -1,0 +1,283 @@
+//! [`BufferedL2Provider`]: kona's L2 chain provider over the [`ChainBuffer`].
+
+use crate::{
+    Applied, ChainBuffer, ChainStateEvent, DEFAULT_BUFFER_CAPACITY, ProviderError, SealedL2Block,
+};
+use alloy_eips::BlockNumHash;
+use alloy_primitives::B256;
+use async_trait::async_trait;
+use kona_derive::L2ChainProvider;
+use kona_genesis::{RollupConfig, SystemConfig};
+use kona_protocol::{BatchValidationProvider, BlockInfo, L2BlockInfo, to_system_config};
+use metrics::{counter, gauge};
+use op_alloy_consensus::OpBlock;
+use parking_lot::RwLock;
+use std::{fmt::Debug, sync::Arc};
+use tracing::{debug, warn};
+
+/// Where blocks older than the buffer come from (reth's database in the `rollup` binary).
+///
+/// Implementations return `Ok(None)` for a block they do not have. Only canonical blocks may be
+/// returned.
+#[async_trait]
+pub trait L2BlockSource: Send + Sync + Debug {
+    /// The canonical block at `number`.
+    async fn block_by_number(&self, number: u64) -> Result<Option<SealedL2Block>, String>;
+
+    /// The canonical block with `hash`.
+    async fn block_by_hash(&self, hash: B256) -> Result<Option<SealedL2Block>, String>;
+}
+
+/// Names of the buffer's metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct BufferMetrics;
+
+impl BufferMetrics {
+    /// Blocks held.
+    pub const BLOCKS: &'static str = "kona_exex_buffer_blocks";
+    /// Buffered head number.
+    pub const HEAD: &'static str = "kona_exex_buffer_head";
+    /// Reorgs and reverts applied.
+    pub const REORGS: &'static str = "kona_exex_buffer_reorgs_total";
+    /// Lookups answered by the fallback source.
+    pub const FALLBACK_HITS: &'static str = "kona_exex_buffer_fallback_hits_total";
+    /// Lookups nobody could answer.
+    pub const MISSES: &'static str = "kona_exex_buffer_misses_total";
+}
+
+/// In-memory L2 chain provider for kona's derivation, kept current by [`ChainStateEvent`]s.
+///
+/// Cheap to clone; clones share the buffer. Reads take a read lock only long enough to clone an
+/// `Arc` out, so derivation, the sequencer and RPC read concurrently while events are applied,
+/// and no lock is ever held across an `.await`.
+#[derive(Debug, Clone)]
+pub struct BufferedL2Provider {
+    buffer: Arc<RwLock<ChainBuffer>>,
+    rollup_config: Arc<RollupConfig>,
+    fallback: Option<Arc<dyn L2BlockSource>>,
+}
+
+impl BufferedL2Provider {
+    /// A provider for `rollup_config` with the default capacity and no fallback.
+    pub fn new(rollup_config: Arc<RollupConfig>) -> Self {
+        Self::with_capacity(rollup_config, DEFAULT_BUFFER_CAPACITY)
+    }
+
+    /// A provider holding at most `capacity` recent blocks.
+    pub fn with_capacity(rollup_config: Arc<RollupConfig>, capacity: usize) -> Self {
+        Self {
+            buffer: Arc::new(RwLock::new(ChainBuffer::new(capacity))),
+            rollup_config,
+            fallback: None,
+        }
+    }
+
+    /// Answers lookups outside the buffer from `source`.
+    pub fn with_fallback(mut self, source: Arc<dyn L2BlockSource>) -> Self {
+        self.fallback = Some(source);
+        self
+    }
+
+    /// The rollup config.
+    pub fn rollup_config(&self) -> &Arc<RollupConfig> {
+        &self.rollup_config
+    }
+
+    /// Applies a chain event; on error nothing changes.
+    pub fn apply(&self, event: &ChainStateEvent) -> Result<Applied, ProviderError> {
+        let (result, head, len) = {
+            let mut buffer = self.buffer.write();
+            let result = buffer.apply(event);
+            (result, buffer.head(), buffer.len())
+        };
+        match &result {
+            Ok(applied) => {
+                if applied.removed > 0 {
+                    counter!(BufferMetrics::REORGS).increment(1);
+                    warn!(target: "providers_local", kind = event.kind(), removed = applied.removed, added = applied.added, head = ?head.map(|h| h.number), "L2 chain rewound");
+                } else {
+                    debug!(target: "providers_local", added = applied.added, head = ?head.map(|h| h.number), "L2 blocks committed");
+                }
+                self.record(head, len);
+            }
+            Err(err) => {
+                warn!(target: "providers_local", kind = event.kind(), %err, "chain event rejected")
+            }
+        }
+        result
+    }
+
+    /// Replaces the buffer's content with `chain` (oldest first).
+    pub fn reset(&self, chain: Vec<SealedL2Block>) -> Result<Applied, ProviderError> {
+        let (result, head, len) = {
+            let mut buffer = self.buffer.write();
+            let result = buffer.reset(chain);
+            (result, buffer.head(), buffer.len())
+        };
+        if result.is_ok() {
+            self.record(head, len);
+        }
+        result
+    }
+
+    fn record(&self, head: Option<BlockNumHash>, len: usize) {
+        gauge!(BufferMetrics::BLOCKS).set(len as f64);
+        if let Some(head) = head {
+            gauge!(BufferMetrics::HEAD).set(head.number as f64);
+        }
+    }
+
+    /// The buffered canonical head.
+    pub fn head(&self) -> Option<BlockNumHash> {
+        self.buffer.read().head()
+    }
+
+    /// The oldest buffered block.
+    pub fn oldest(&self) -> Option<BlockNumHash> {
+        self.buffer.read().oldest()
+    }
+
+    /// Number of buffered blocks.
+    pub fn len(&self) -> usize {
+        self.buffer.read().len()
+    }
+
+    /// Whether the buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.buffer.read().is_empty()
+    }
+
+    /// The buffered block at `number`, without consulting the fallback.
+    pub fn buffered_by_number(&self, number: u64) -> Option<SealedL2Block> {
+        self.buffer.read().by_number(number).cloned()
+    }
+
+    /// The canonical block at `number`: from the buffer when it covers `number`, else from the
+    /// fallback.
+    pub async fn sealed_block_by_number(
+        &self,
+        number: u64,
+    ) -> Result<SealedL2Block, ProviderError> {
+        let (hit, covered) = {
+            let buffer = self.buffer.read();
+            // Above the head nothing exists yet; below the oldest block only the fallback knows.
+            let covered = buffer.head().is_some_and(|head| number > head.number);
+            (buffer.by_number(number).cloned(), covered)
+        };
+        if let Some(block) = hit {
+            return Ok(block);
+        }
+        if covered {
+            counter!(BufferMetrics::MISSES).increment(1);
+            return Err(ProviderError::BlockNotFound(number));
+        }
+        self.from_fallback(number).await
+    }
+
+    async fn from_fallback(&self, number: u64) -> Result<SealedL2Block, ProviderError> {
+        let Some(fallback) = &self.fallback else {
+            counter!(BufferMetrics::MISSES).increment(1);
+            return Err(ProviderError::BlockNotFound(number));
+        };
+        match fallback.block_by_number(number).await.map_err(ProviderError::Fallback)? {
+            Some(block) => {
+                counter!(BufferMetrics::FALLBACK_HITS).increment(1);
+                Ok(block)
+            }
+            None => {
+                counter!(BufferMetrics::MISSES).increment(1);
+                Err(ProviderError::BlockNotFound(number))
+            }
+        }
+    }
+
+    /// The canonical block with `hash`, from the buffer or the fallback.
+    pub async fn sealed_block_by_hash(&self, hash: B256) -> Result<SealedL2Block, ProviderError> {
+        let hit = self.buffer.read().by_hash(&hash).cloned();
+        if let Some(block) = hit {
+            return Ok(block);
+        }
+        let Some(fallback) = &self.fallback else {
+            counter!(BufferMetrics::MISSES).increment(1);
+            return Err(ProviderError::HashNotFound(hash));
+        };
+        let block = fallback.block_by_hash(hash).await.map_err(ProviderError::Fallback)?;
+        // A block the buffer covers by number but not by hash was reorged out, even if a lagging
+        // fallback still has it.
+        let block = block.filter(|block| {
+            self.buffer.read().by_number(block.number()).is_none_or(|b| b.hash() == hash)
+        });
+        match block {
+            Some(block) => {
+                counter!(BufferMetrics::FALLBACK_HITS).increment(1);
+                Ok(block)
+            }
+            None => {
+                counter!(BufferMetrics::MISSES).increment(1);
+                Err(ProviderError::HashNotFound(hash))
+            }
+        }
+    }
+
+    /// The L2 block info of a block: its L1 origin and sequence number from the L1 info
+    /// deposit, or the rollup genesis for the genesis block (kona's own decoding).
+    pub fn block_info(&self, block: &SealedL2Block) -> Result<L2BlockInfo, ProviderError> {
+        L2BlockInfo::from_block_and_genesis(block.block().as_ref(), &self.rollup_config.genesis)
+            .map_err(|e| ProviderError::InvalidBlock {
+                number: block.number(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// The genesis L2 block info from the rollup config, for when the genesis block itself is not
+    /// available (a freshly seeded buffer without fallback).
+    fn genesis_info(&self) -> L2BlockInfo {
+        let genesis = &self.rollup_config.genesis;
+        let block_info =
+            BlockInfo::new(genesis.l2.hash, genesis.l2.number, B256::ZERO, genesis.l2_time);
+        L2BlockInfo::new(block_info, genesis.l1, 0)
+    }
+}
+
+#[async_trait]
+impl BatchValidationProvider for BufferedL2Provider {
+    type Error = ProviderError;
+
+    async fn l2_block_info_by_number(&mut self, number: u64) -> Result<L2BlockInfo, ProviderError> {
+        match self.sealed_block_by_number(number).await {
+            Ok(block) => self.block_info(&block),
+            Err(ProviderError::BlockNotFound(_))
+                if number == self.rollup_config.genesis.l2.number =>
+            {
+                Ok(self.genesis_info())
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn block_by_number(&mut self, number: u64) -> Result<OpBlock, ProviderError> {
+        // kona's trait hands out owned blocks; the clone happens outside any lock.
+        let block = self.sealed_block_by_number(number).await?;
+        Ok(OpBlock::clone(block.block()))
+    }
+}
+
+#[async_trait]
+impl L2ChainProvider for BufferedL2Provider {
+    type Error = ProviderError;
+
+    async fn system_config_by_number(
+        &mut self,
+        number: u64,
+        rollup_config: Arc<RollupConfig>,
+    ) -> Result<SystemConfig, ProviderError> {
+        if number == rollup_config.genesis.l2.number {
+            if let Some(config) = rollup_config.genesis.system_config {
+                return Ok(config);
+            }
+        }
+        let block = self.sealed_block_by_number(number).await?;
+        to_system_config(block.block(), &rollup_config)
+            .map_err(|e| ProviderError::InvalidBlock { number, reason: e.to_string() })
+    }
+}

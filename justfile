@@ -1,0 +1,39 @@
+# Routine actions. `just --list` shows them. Install just with `cargo install just --locked`.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Keep the build cache outside the clone so fresh clones (CI) reuse it.
+export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", env_var("HOME") + "/.cache/rollup-target")
+
+default:
+    @just --list
+
+# Build the reth-free workspace (everything CI builds).
+build:
+    cargo build --workspace --locked
+
+# Build the `rollup` binary (op-reth + kona ExEx). Needs network access: reth comes from GitHub by git.
+build-rollup:
+    cd bin/rollup && cargo build --release --locked
+    @echo "built: $CARGO_TARGET_DIR/release/rollup"
+
+# Run the test suite exactly as CI does (installs anvil from npm on first use).
+test *ARGS:
+    ./tests/run.sh {{ARGS}}
+
+# Formatting and clippy, warnings as errors.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Benchmarks (release). They print ratios measured in one run.
+bench:
+    cargo bench --workspace --locked
+
+# Run the CI script locally.
+ci:
+    bash .ci/run
