@@ -1,0 +1,270 @@
+//! KonaNodeExEx lifecycle: notification handling and reported heights, start-up sync, the run
+//! loop, and config-to-node wiring with anvil as a real L1.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use alloy_consensus::{BlockBody, Header};
+use alloy_eips::BlockNumHash;
+use alloy_primitives::{B256, Bytes};
+use alloy_rpc_types_engine::JwtSecret;
+use clap::Parser;
+use common::{Anvil, BeaconFixture, free_port};
+use futures::StreamExt;
+use op_alloy_consensus::OpBlock;
+use rollup_cli::{EngineEndpoint, KonaArgs, NodeCliConfig};
+use rollup_exex::{Backoff, KonaExExError, KonaNodeExEx};
+use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, SealedL2Block};
+use std::{io::Write, sync::Arc, time::Duration};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+const DEVNET: u64 = 42_069;
+const ANVIL_CHAIN_ID: u64 = 31_337;
+
+#[derive(Parser)]
+struct Host {
+    #[command(flatten)]
+    kona: KonaArgs,
+}
+
+fn extend(parent: Option<&SealedL2Block>, count: usize, salt: u8) -> Vec<SealedL2Block> {
+    let (mut number, mut hash) = parent.map_or((0, B256::ZERO), |p| (p.number() + 1, p.hash()));
+    (0..count)
+        .map(|_| {
+            let header = Header {
+                number,
+                parent_hash: hash,
+                extra_data: Bytes::from(vec![salt]),
+                ..Default::default()
+            };
+            let block = SealedL2Block::seal_slow(OpBlock { header, body: BlockBody::default() });
+            hash = block.hash();
+            number += 1;
+            block
+        })
+        .collect()
+}
+
+/// A devnet rollup config whose L1 is anvil.
+fn rollup_file() -> tempfile::NamedTempFile {
+    let mut config = kona_registry::ROLLUP_CONFIGS.get(&11_155_420).unwrap().clone();
+    config.l2_chain_id = DEVNET.into();
+    config.l1_chain_id = ANVIL_CHAIN_ID;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(serde_json::to_string(&config).unwrap().as_bytes()).unwrap();
+    file
+}
+
+fn config(
+    l1: &str,
+    beacon: &str,
+    rollup: &tempfile::NamedTempFile,
+    rpc_port: u16,
+) -> NodeCliConfig {
+    let (tcp, udp) = (free_port(), free_port());
+    let args = Host::try_parse_from([
+        "host",
+        "--kona.l1-eth-rpc",
+        l1,
+        "--kona.l1-beacon",
+        beacon,
+        "--kona.config-file",
+        rollup.path().to_str().unwrap(),
+        "--kona.p2p.unsafe.block.signer",
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "--kona.p2p.listen.ip",
+        "127.0.0.1",
+        "--kona.p2p.listen.tcp",
+        &tcp.to_string(),
+        "--kona.p2p.listen.udp",
+        &udp.to_string(),
+        "--kona.p2p.no-discovery",
+        "--kona.rpc.addr",
+        "127.0.0.1",
+        "--kona.rpc.port",
+        &rpc_port.to_string(),
+    ])
+    .unwrap()
+    .kona;
+    NodeCliConfig::builder().args(args).l2_chain_id(DEVNET).build().unwrap()
+}
+
+fn engine() -> EngineEndpoint {
+    EngineEndpoint {
+        url: format!("http://127.0.0.1:{}", free_port()).parse().unwrap(),
+        jwt_secret: JwtSecret::random(),
+    }
+}
+
+/// An ExEx whose L1 never answers: the actors stay in the L1 wait, which is enough to exercise
+/// everything that does not need kona running.
+fn idle_exex(rollup: &tempfile::NamedTempFile) -> KonaNodeExEx {
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let config = config(&dead, &dead, rollup, free_port());
+    let provider = BufferedL2Provider::with_capacity(Arc::new(config.rollup_config.clone()), 8);
+    KonaNodeExEx::new(config, engine(), provider)
+        .with_l1_backoff(Backoff {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(50),
+        })
+        .with_shutdown_timeout(Duration::from_secs(2))
+}
+
+#[tokio::test]
+async fn notifications_update_the_buffer_and_report_heights() {
+    let rollup = rollup_file();
+    let mut exex = idle_exex(&rollup);
+    let chain = extend(None, 6, 0);
+
+    let tip =
+        exex.handle_notification(ChainStateEvent::Committed { new: chain[..4].to_vec() }).unwrap();
+    assert_eq!(tip, Some(chain[3].num_hash()));
+    assert_eq!(exex.provider().head(), Some(chain[3].num_hash()));
+
+    let new = extend(Some(&chain[1]), 3, 1);
+    let tip = exex
+        .handle_notification(ChainStateEvent::Reorged {
+            old: chain[2..4].to_vec(),
+            new: new.clone(),
+        })
+        .unwrap();
+    assert_eq!(tip, Some(new[2].num_hash()));
+    assert_eq!(exex.provider().buffered_by_number(2), Some(new[0].clone()));
+
+    let tip =
+        exex.handle_notification(ChainStateEvent::Reverted { old: new[2..].to_vec() }).unwrap();
+    assert_eq!(tip, None, "a revert commits nothing to report");
+    assert_eq!(exex.provider().head(), Some(new[1].num_hash()));
+    assert_eq!(
+        exex.finished(),
+        Some(new[2].num_hash()),
+        "finished height is never rewound by a revert"
+    );
+}
+
+#[tokio::test]
+async fn reorg_deeper_than_the_buffer_reseeds_it() {
+    let rollup = rollup_file();
+    let mut exex = idle_exex(&rollup); // capacity 8
+    let chain = extend(None, 20, 0);
+    exex.handle_notification(ChainStateEvent::Committed { new: chain.clone() }).unwrap();
+    assert_eq!(exex.provider().oldest().unwrap().number, 12);
+    let new = extend(Some(&chain[4]), 3, 9);
+    let tip = exex
+        .handle_notification(ChainStateEvent::Reorged {
+            old: chain[5..].to_vec(),
+            new: new.clone(),
+        })
+        .unwrap();
+    assert_eq!(tip, Some(new[2].num_hash()));
+    assert_eq!(exex.provider().oldest(), Some(new[0].num_hash()));
+    assert_eq!(exex.provider().head(), Some(new[2].num_hash()));
+    assert_eq!(exex.provider().buffered_by_number(12), None, "nothing stale survives");
+}
+
+#[tokio::test]
+async fn invalid_events_are_errors() {
+    let rollup = rollup_file();
+    let mut exex = idle_exex(&rollup);
+    let chain = extend(None, 5, 0);
+    exex.handle_notification(ChainStateEvent::Committed { new: chain[..2].to_vec() }).unwrap();
+    let err = exex
+        .handle_notification(ChainStateEvent::Committed { new: chain[3..].to_vec() })
+        .unwrap_err();
+    assert!(matches!(err, KonaExExError::Provider(_)), "{err}");
+}
+
+#[tokio::test]
+async fn start_up_sync_seeds_the_buffer_and_replays_are_harmless() {
+    let rollup = rollup_file();
+    let mut exex = idle_exex(&rollup);
+    let chain = extend(None, 12, 0);
+    exex.sync_state(chain[..10].to_vec()).unwrap();
+    assert_eq!(exex.provider().head(), Some(chain[9].num_hash()));
+    assert_eq!(exex.provider().len(), 8, "seeded up to the window");
+    // reth replays notifications from its WAL after a restart: overlapping commits are fine.
+    let tip =
+        exex.handle_notification(ChainStateEvent::Committed { new: chain[8..].to_vec() }).unwrap();
+    assert_eq!(tip, Some(chain[11].num_hash()));
+}
+
+#[tokio::test]
+async fn run_applies_the_stream_reports_heights_and_stops_cleanly() {
+    let rollup = rollup_file();
+    let exex = idle_exex(&rollup);
+    let token = exex.cancellation().clone();
+    let (events_tx, events_rx) = mpsc::unbounded_channel::<Result<ChainStateEvent, String>>();
+    let (mut heights_tx, mut heights_rx) = mpsc::unbounded_channel::<BlockNumHash>();
+
+    let chain = extend(None, 9, 0);
+    for part in chain.chunks(3) {
+        events_tx.send(Ok(ChainStateEvent::Committed { new: part.to_vec() })).unwrap();
+    }
+    drop(events_tx);
+
+    let run = tokio::spawn(async move {
+        exex.run(UnboundedReceiverStream::new(events_rx), &mut heights_tx).await
+    });
+    let result = tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    let reported: Vec<u64> =
+        std::iter::from_fn(|| heights_rx.try_recv().ok()).map(|h| h.number).collect();
+    assert_eq!(reported, vec![2, 5, 8]);
+    assert!(token.is_cancelled(), "ending the stream stops kona");
+}
+
+#[tokio::test]
+async fn a_broken_notification_stream_is_an_error() {
+    let rollup = rollup_file();
+    let exex = idle_exex(&rollup);
+    let stream = futures::stream::iter(vec![Err::<ChainStateEvent, _>("WAL corrupted")]).boxed();
+    let (mut heights, _rx) = mpsc::unbounded_channel();
+    let err = exex.run(stream, &mut heights).await.unwrap_err();
+    assert_eq!(err.to_string(), "ExEx context: notification stream: WAL corrupted");
+}
+
+/// The real thing, short of an execution layer: anvil as L1, a beacon API, and kona's actors
+/// (L1 watcher, derivation, engine, network, RPC) wired by `KonaNodeService`. The kona RPC server
+/// answering proves the actors came up with our channels; cancelling stops them all in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kona_actors_start_against_anvil_and_stop_on_cancel() {
+    let anvil = Anvil::start();
+    let beacon = BeaconFixture::start(2).await;
+    let rollup = rollup_file();
+    let rpc_port = free_port();
+    let config = config(anvil.url().as_str(), beacon.url().as_str(), &rollup, rpc_port);
+    let provider = BufferedL2Provider::new(Arc::new(config.rollup_config.clone()));
+    let mut exex =
+        KonaNodeExEx::new(config, engine(), provider).with_shutdown_timeout(Duration::from_secs(5));
+    exex.start();
+
+    let client = jsonrpsee::http_client::HttpClientBuilder::default()
+        .build(format!("http://127.0.0.1:{rpc_port}"))
+        .unwrap();
+    let mut answer = None;
+    for _ in 0..100 {
+        use jsonrpsee::core::client::ClientT;
+        match client
+            .request::<serde_json::Value, _>("optimism_rollupConfig", jsonrpsee::rpc_params![])
+            .await
+        {
+            Ok(value) => {
+                answer = Some(value);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let answer = answer.expect("kona RPC answered optimism_rollupConfig within 10s");
+    assert_eq!(answer["l2_chain_id"], serde_json::json!(DEVNET), "{answer}");
+    assert!(exex.is_running());
+
+    let started = std::time::Instant::now();
+    let report = exex.shutdown().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(7), "bounded shutdown");
+    assert!(
+        report.stopped.contains(&"rpc") && report.stopped.contains(&"l1_watcher"),
+        "{report:?}"
+    );
+}
