@@ -191,14 +191,14 @@ impl ChainBuffer {
             });
         }
         for block in old {
-            if let Some(buffered) = self.by_number(block.number()) {
-                if buffered.hash() != block.hash() {
-                    return Err(ProviderError::StaleRevert {
-                        number: block.number(),
-                        reverted: block.hash(),
-                        buffered: buffered.hash(),
-                    });
-                }
+            if let Some(buffered) = self.by_number(block.number())
+                && buffered.hash() != block.hash()
+            {
+                return Err(ProviderError::StaleRevert {
+                    number: block.number(),
+                    reverted: block.hash(),
+                    buffered: buffered.hash(),
+                });
             }
         }
         Ok(())

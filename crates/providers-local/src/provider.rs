@@ -171,10 +171,10 @@ impl BufferedL2Provider {
             counter!(BufferMetrics::MISSES).increment(1);
             return Err(ProviderError::BlockNotFound(number));
         }
-        self.from_fallback(number).await
+        self.fallback_by_number(number).await
     }
 
-    async fn from_fallback(&self, number: u64) -> Result<SealedL2Block, ProviderError> {
+    async fn fallback_by_number(&self, number: u64) -> Result<SealedL2Block, ProviderError> {
         let Some(fallback) = &self.fallback else {
             counter!(BufferMetrics::MISSES).increment(1);
             return Err(ProviderError::BlockNotFound(number));
@@ -271,10 +271,10 @@ impl L2ChainProvider for BufferedL2Provider {
         number: u64,
         rollup_config: Arc<RollupConfig>,
     ) -> Result<SystemConfig, ProviderError> {
-        if number == rollup_config.genesis.l2.number {
-            if let Some(config) = rollup_config.genesis.system_config {
-                return Ok(config);
-            }
+        if number == rollup_config.genesis.l2.number
+            && let Some(config) = rollup_config.genesis.system_config
+        {
+            return Ok(config);
         }
         let block = self.sealed_block_by_number(number).await?;
         to_system_config(block.block(), &rollup_config)

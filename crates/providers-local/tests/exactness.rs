@@ -70,10 +70,10 @@ fn run(capacity: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
             if let Some(first) = event.reverted().first() {
                 canonical.truncate(first.number() as usize);
             }
-            if let ChainStateEvent::Reorged { new, .. } = &event {
-                if let Some(first) = new.first() {
-                    canonical.truncate(first.number() as usize);
-                }
+            if let ChainStateEvent::Reorged { new, .. } = &event
+                && let Some(first) = new.first()
+            {
+                canonical.truncate(first.number() as usize);
             }
             canonical.extend(event.committed().iter().cloned());
         }

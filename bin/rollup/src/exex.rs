@@ -1,0 +1,139 @@
+//! The reth side of the kona ExEx: adapts reth's types into the reth-free `rollup-exex` core.
+
+use alloy_eips::BlockNumHash;
+use alloy_rpc_types_engine::JwtSecret;
+use futures::StreamExt;
+use op_alloy_consensus::OpBlock;
+use reth_exex::{ExExContext, ExExEvent, ExExNotification};
+use reth_node_api::{FullNodeComponents, NodeTypes};
+use reth_optimism_primitives::OpPrimitives;
+use reth_provider::{BlockNumReader, BlockReader, Chain};
+use reth_rpc_builder::config::RethRpcServerConfig;
+use rollup_cli::{EngineEndpoint, NodeCliConfig};
+use rollup_exex::{ExExHost, KonaExExError, KonaNodeExEx};
+use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, L2BlockSource, SealedL2Block};
+use std::{fmt, net::IpAddr, sync::Arc};
+use tracing::{error, info};
+
+/// Blocks read from reth's database into the buffer at start-up. Older blocks are served by the
+/// database fallback on demand; a restart therefore never leaves derivation blind.
+const STARTUP_SYNC_BLOCKS: u64 = 1024;
+
+/// The ExEx future: sets kona up from reth's context and runs it until reth stops or kona fails.
+pub(crate) async fn run<Node>(ctx: ExExContext<Node>, config: NodeCliConfig) -> eyre::Result<()>
+where
+    Node: FullNodeComponents<Types: NodeTypes<Primitives = OpPrimitives>>,
+{
+    let engine = engine_endpoint(&ctx)?;
+    let rollup_config = Arc::new(config.rollup_config.clone());
+    let fallback = Arc::new(RethBlocks(ctx.provider().clone()));
+    let provider = BufferedL2Provider::new(rollup_config).with_fallback(fallback);
+
+    let mut exex = KonaNodeExEx::new(config, engine, provider);
+    exex.sync_state(recent_blocks(ctx.provider())?)?;
+
+    // reth's graceful shutdown (SIGINT/SIGTERM) stops kona through the shared token.
+    let token = exex.cancellation().clone();
+    let shutdown = ctx.task_executor().on_shutdown_signal().clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        info!(target: "kona_exex", "reth is shutting down; stopping kona");
+        token.cancel();
+    });
+
+    let notifications = ctx.notifications.map(|notification| notification.map(|n| chain_event(&n)));
+    let mut host = RethHost(ctx.events);
+    match exex.run(notifications, &mut host).await {
+        Ok(()) => Ok(()),
+        Err(err) => {
+            error!(target: "kona_exex", %err, "kona failed; stopping the node");
+            Err(err.into())
+        }
+    }
+}
+
+/// reth's engine API, as reth itself serves it: the auth server address and its JWT secret
+/// (reth creates `<datadir>/jwt.hex` when none is configured).
+fn engine_endpoint<Node: FullNodeComponents>(ctx: &ExExContext<Node>) -> eyre::Result<EngineEndpoint> {
+    let rpc = &ctx.config.rpc;
+    let host = match rpc.auth_addr {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+        ip => ip,
+    };
+    let url = format!("http://{}", std::net::SocketAddr::new(host, rpc.auth_port)).parse()?;
+    let jwt_secret: JwtSecret = rpc.auth_jwt_secret(ctx.config.datadir().jwt())?;
+    Ok(EngineEndpoint { url, jwt_secret })
+}
+
+/// The newest canonical blocks in reth's database, oldest first.
+fn recent_blocks<P>(provider: &P) -> eyre::Result<Vec<SealedL2Block>>
+where
+    P: BlockReader<Block = OpBlock> + BlockNumReader,
+{
+    let best = provider.best_block_number()?;
+    let first = best.saturating_sub(STARTUP_SYNC_BLOCKS - 1);
+    Ok(provider.block_range(first..=best)?.into_iter().map(SealedL2Block::seal_slow).collect())
+}
+
+fn sealed_blocks(chain: &Chain<OpPrimitives>) -> Vec<SealedL2Block> {
+    chain
+        .blocks_iter()
+        .map(|block| SealedL2Block::new(block.hash(), Arc::new(block.clone_sealed_block().into_block())))
+        .collect()
+}
+
+/// reth's notification in the core's reth-free form.
+fn chain_event(notification: &ExExNotification<OpPrimitives>) -> ChainStateEvent {
+    match notification {
+        ExExNotification::ChainCommitted { new } => ChainStateEvent::Committed { new: sealed_blocks(new) },
+        ExExNotification::ChainReorged { old, new } => {
+            ChainStateEvent::Reorged { old: sealed_blocks(old), new: sealed_blocks(new) }
+        }
+        ExExNotification::ChainReverted { old } => ChainStateEvent::Reverted { old: sealed_blocks(old) },
+    }
+}
+
+/// Reports processed heights so reth can prune its ExEx write-ahead log.
+struct RethHost(tokio::sync::mpsc::UnboundedSender<ExExEvent>);
+
+impl ExExHost for RethHost {
+    fn finished_height(&mut self, tip: BlockNumHash) -> Result<(), KonaExExError> {
+        self.0
+            .send(ExExEvent::FinishedHeight(tip))
+            .map_err(|_| KonaExExError::Context("reth stopped accepting ExEx events".into()))
+    }
+}
+
+/// Blocks older than the buffer, from reth's database (on the blocking pool: MDBX reads block).
+struct RethBlocks<P>(P);
+
+impl<P> fmt::Debug for RethBlocks<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RethBlocks")
+    }
+}
+
+#[async_trait::async_trait]
+impl<P> L2BlockSource for RethBlocks<P>
+where
+    P: BlockReader<Block = OpBlock> + Clone + Send + Sync + 'static,
+{
+    async fn block_by_number(&self, number: u64) -> Result<Option<SealedL2Block>, String> {
+        let provider = self.0.clone();
+        tokio::task::spawn_blocking(move || provider.block_by_number(number))
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|block| block.map(SealedL2Block::seal_slow))
+            .map_err(|e| e.to_string())
+    }
+
+    async fn block_by_hash(&self, hash: alloy_primitives::B256) -> Result<Option<SealedL2Block>, String> {
+        let provider = self.0.clone();
+        tokio::task::spawn_blocking(move || provider.block_by_hash(hash))
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|block| block.map(|block| SealedL2Block::new(hash, Arc::new(block))))
+            .map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,68 @@
+//! `rollup`: op-reth with kona-node (the OP Stack consensus node) in the same process.
+//!
+//! `rollup node [op-reth flags] [--kona.* flags]` runs op-reth and, when any `--kona.*` flag asks
+//! for it, installs the kona ExEx: kona's actors drive reth through its own engine API (address
+//! and JWT from reth's config) and derive from L2 blocks that reth's ExEx notifications keep in
+//! memory. Without kona flags, and for every other subcommand (`init`, `db`, ...), the binary is
+//! plain op-reth.
+
+mod exex;
+
+use clap::Parser;
+use reth_optimism_cli::{Cli, chainspec::OpChainSpecParser, commands::Commands};
+use reth_optimism_node::{OpNode, args::RollupArgs};
+use rollup_cli::{KonaArgs, NodeCliConfig};
+
+#[global_allocator]
+static ALLOC: reth_cli_util::allocator::Allocator = reth_cli_util::allocator::new_allocator();
+
+/// op-reth's rollup arguments plus the kona consensus node's.
+#[derive(Debug, Clone, clap::Args)]
+struct RollupExt {
+    #[command(flatten)]
+    rollup: RollupArgs,
+    #[command(flatten)]
+    kona: KonaArgs,
+}
+
+fn main() {
+    reth_cli_util::sigsegv_handler::install();
+    if std::env::var_os("RUST_BACKTRACE").is_none() {
+        // SAFETY: single-threaded at this point; nothing else reads the environment yet.
+        unsafe { std::env::set_var("RUST_BACKTRACE", "1") };
+    }
+
+    let cli = Cli::<OpChainSpecParser, RollupExt>::parse();
+
+    // Validate the kona configuration before reth opens its database, so that a bad flag is one
+    // line naming it and a non-zero exit, not a half-started node.
+    let kona = match &cli.command {
+        Commands::Node(command) if command.ext.kona.is_requested() => {
+            use reth_optimism_cli::chainspec::EthChainSpec as _;
+            let chain_id = command.chain.chain().id();
+            match NodeCliConfig::builder().args(command.ext.kona.clone()).l2_chain_id(chain_id).build() {
+                Ok(config) => Some(config),
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    std::process::exit(2);
+                }
+            }
+        }
+        _ => None,
+    };
+
+    if let Err(err) = cli.run(async move |builder, ext| {
+        let handle = builder
+            .node(OpNode::new(ext.rollup))
+            .install_exex_if(kona.is_some(), "kona-node", async move |ctx| {
+                let config = kona.ok_or_else(|| eyre::eyre!("kona ExEx installed without a config"))?;
+                Ok(exex::run(ctx, config))
+            })
+            .launch_with_debug_capabilities()
+            .await?;
+        handle.node_exit_future.await
+    }) {
+        eprintln!("Error: {err:?}");
+        std::process::exit(1);
+    }
+}
