@@ -147,6 +147,15 @@ fn kona_is_off_without_kona_flags() {
     assert_eq!(args, KonaArgs::default(), "clap defaults and Default must agree");
     assert!(parse(&["--kona.mode", "validator"]).unwrap().is_requested());
     assert!(parse(&["--kona.l1-beacon", "http://b"]).unwrap().is_requested());
+    // Any kona flag turns kona on, so that validation can say what else is missing.
+    let args = parse(&["--kona.rpc.port", "9999"]).unwrap();
+    assert!(args.is_requested());
+    assert!(
+        build(args, OP_SEPOLIA)
+            .unwrap_err()
+            .to_string()
+            .starts_with("--kona.l1-eth-rpc is required")
+    );
 }
 
 #[test]

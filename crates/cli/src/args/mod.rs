@@ -41,9 +41,8 @@ impl From<KonaMode> for NodeMode {
 
 /// The kona consensus-node arguments of the `rollup` binary.
 ///
-/// When none of `--kona.mode`, `--kona.l1-eth-rpc`, `--kona.l1-beacon` or `--kona.config-file`
-/// is given, kona does not run and the binary behaves as plain op-reth (see
-/// [`KonaArgs::is_requested`]).
+/// When no `--kona.*` flag is given, kona does not run and the binary behaves as plain op-reth
+/// (see [`KonaArgs::is_requested`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 #[command(next_help_heading = "Kona consensus node")]
 pub struct KonaArgs {
@@ -108,16 +107,14 @@ pub struct KonaArgs {
 }
 
 impl KonaArgs {
-    /// Whether the operator asked for the kona node at all.
+    /// Whether the operator asked for the kona node at all: any `--kona.*` flag (or `KONA_NODE_*`
+    /// variable) away from its default does.
     ///
-    /// Any of the flags that only make sense with kona running turns it on; the rest of the
-    /// validation (e.g. a missing beacon URL) happens when the [`crate::NodeCliConfig`] is built,
-    /// so a half-configured kona is an error instead of silently plain op-reth.
-    pub const fn is_requested(&self) -> bool {
-        self.mode.is_some()
-            || self.l1_eth_rpc.is_some()
-            || self.l1_beacon.is_some()
-            || self.config_file.is_some()
+    /// The rest of the validation (e.g. a missing beacon URL) happens when the
+    /// [`crate::NodeCliConfig`] is built, so a half-configured kona is an error instead of a
+    /// silently plain op-reth.
+    pub fn is_requested(&self) -> bool {
+        *self != Self::default()
     }
 
     /// The mode kona runs in, defaulting to validator.
