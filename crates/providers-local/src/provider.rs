@@ -179,16 +179,8 @@ impl BufferedL2Provider {
             counter!(BufferMetrics::MISSES).increment(1);
             return Err(ProviderError::BlockNotFound(number));
         };
-        match fallback.block_by_number(number).await.map_err(ProviderError::Fallback)? {
-            Some(block) => {
-                counter!(BufferMetrics::FALLBACK_HITS).increment(1);
-                Ok(block)
-            }
-            None => {
-                counter!(BufferMetrics::MISSES).increment(1);
-                Err(ProviderError::BlockNotFound(number))
-            }
-        }
+        let block = fallback.block_by_number(number).await.map_err(ProviderError::Fallback)?;
+        counted(block, ProviderError::BlockNotFound(number))
     }
 
     /// The canonical block with `hash`, from the buffer or the fallback.
@@ -207,16 +199,7 @@ impl BufferedL2Provider {
         let block = block.filter(|block| {
             self.buffer.read().by_number(block.number()).is_none_or(|b| b.hash() == hash)
         });
-        match block {
-            Some(block) => {
-                counter!(BufferMetrics::FALLBACK_HITS).increment(1);
-                Ok(block)
-            }
-            None => {
-                counter!(BufferMetrics::MISSES).increment(1);
-                Err(ProviderError::HashNotFound(hash))
-            }
-        }
+        counted(block, ProviderError::HashNotFound(hash))
     }
 
     /// The L2 block info of a block: its L1 origin and sequence number from the L1 info
@@ -236,6 +219,23 @@ impl BufferedL2Provider {
         let block_info =
             BlockInfo::new(genesis.l2.hash, genesis.l2.number, B256::ZERO, genesis.l2_time);
         L2BlockInfo::new(block_info, genesis.l1, 0)
+    }
+}
+
+/// Counts a fallback answer as a hit or a miss.
+fn counted(
+    block: Option<SealedL2Block>,
+    miss: ProviderError,
+) -> Result<SealedL2Block, ProviderError> {
+    match block {
+        Some(block) => {
+            counter!(BufferMetrics::FALLBACK_HITS).increment(1);
+            Ok(block)
+        }
+        None => {
+            counter!(BufferMetrics::MISSES).increment(1);
+            Err(miss)
+        }
     }
 }
 
