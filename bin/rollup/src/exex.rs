@@ -54,7 +54,9 @@ where
 
 /// reth's engine API, as reth itself serves it: the auth server address and its JWT secret
 /// (reth creates `<datadir>/jwt.hex` when none is configured).
-fn engine_endpoint<Node: FullNodeComponents>(ctx: &ExExContext<Node>) -> eyre::Result<EngineEndpoint> {
+fn engine_endpoint<Node: FullNodeComponents>(
+    ctx: &ExExContext<Node>,
+) -> eyre::Result<EngineEndpoint> {
     let rpc = &ctx.config.rpc;
     let host = match rpc.auth_addr {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
@@ -79,18 +81,24 @@ where
 fn sealed_blocks(chain: &Chain<OpPrimitives>) -> Vec<SealedL2Block> {
     chain
         .blocks_iter()
-        .map(|block| SealedL2Block::new(block.hash(), Arc::new(block.clone_sealed_block().into_block())))
+        .map(|block| {
+            SealedL2Block::new(block.hash(), Arc::new(block.clone_sealed_block().into_block()))
+        })
         .collect()
 }
 
 /// reth's notification in the core's reth-free form.
 fn chain_event(notification: &ExExNotification<OpPrimitives>) -> ChainStateEvent {
     match notification {
-        ExExNotification::ChainCommitted { new } => ChainStateEvent::Committed { new: sealed_blocks(new) },
+        ExExNotification::ChainCommitted { new } => {
+            ChainStateEvent::Committed { new: sealed_blocks(new) }
+        }
         ExExNotification::ChainReorged { old, new } => {
             ChainStateEvent::Reorged { old: sealed_blocks(old), new: sealed_blocks(new) }
         }
-        ExExNotification::ChainReverted { old } => ChainStateEvent::Reverted { old: sealed_blocks(old) },
+        ExExNotification::ChainReverted { old } => {
+            ChainStateEvent::Reverted { old: sealed_blocks(old) }
+        }
     }
 }
 
@@ -128,7 +136,10 @@ where
             .map_err(|e| e.to_string())
     }
 
-    async fn block_by_hash(&self, hash: alloy_primitives::B256) -> Result<Option<SealedL2Block>, String> {
+    async fn block_by_hash(
+        &self,
+        hash: alloy_primitives::B256,
+    ) -> Result<Option<SealedL2Block>, String> {
         let provider = self.0.clone();
         tokio::task::spawn_blocking(move || provider.block_by_hash(hash))
             .await

@@ -38,9 +38,13 @@ fn main() {
     // line naming it and a non-zero exit, not a half-started node.
     let kona = match &cli.command {
         Commands::Node(command) if command.ext.kona.is_requested() => {
-            use reth_optimism_cli::chainspec::EthChainSpec as _;
+            use reth_chainspec::EthChainSpec as _;
             let chain_id = command.chain.chain().id();
-            match NodeCliConfig::builder().args(command.ext.kona.clone()).l2_chain_id(chain_id).build() {
+            match NodeCliConfig::builder()
+                .args(command.ext.kona.clone())
+                .l2_chain_id(chain_id)
+                .build()
+            {
                 Ok(config) => Some(config),
                 Err(err) => {
                     eprintln!("error: {err}");
@@ -55,7 +59,8 @@ fn main() {
         let handle = builder
             .node(OpNode::new(ext.rollup))
             .install_exex_if(kona.is_some(), "kona-node", async move |ctx| {
-                let config = kona.ok_or_else(|| eyre::eyre!("kona ExEx installed without a config"))?;
+                let config =
+                    kona.ok_or_else(|| eyre::eyre!("kona ExEx installed without a config"))?;
                 Ok(exex::run(ctx, config))
             })
             .launch_with_debug_capabilities()
