@@ -17,6 +17,12 @@ build-rollup:
     cd bin/rollup && cargo build --release --locked
     @echo "built: $CARGO_TARGET_DIR/release/rollup"
 
+# A local devnet: anvil L1 + beacon adapter + `rollup node --kona.mode sequencer`. Ctrl-C stops it;
+# run again to resume, delete .devnet/ to start over.
+devnet: build-rollup
+    cargo build --release --locked -p rollup-devnet
+    ./etc/devnet/devnet.sh
+
 # Run the test suite exactly as CI does (installs anvil from npm on first use).
 test *ARGS:
     ./tests/run.sh {{ARGS}}
