@@ -16,6 +16,9 @@ BEACON_PORT=${BEACON_PORT:-5052}
 L2_HTTP_PORT=${L2_HTTP_PORT:-9545}
 KONA_RPC_PORT=${KONA_RPC_PORT:-9546}
 METRICS_PORT=${METRICS_PORT:-9001}
+L2_P2P_PORT=${L2_P2P_PORT:-30303}
+L2_AUTH_PORT=${L2_AUTH_PORT:-8551}
+KONA_P2P_PORT=${KONA_P2P_PORT:-9222}
 # anvil's first development key: the devnet's sequencer (never use it anywhere real).
 DEV_SEQUENCER_KEY=ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 
@@ -65,12 +68,14 @@ fi
 ( umask 077; printf '%s' "$DEV_SEQUENCER_KEY" > "$STATE/sequencer.key" )
 
 "$ROLLUP" node --chain "$STATE/genesis.json" --datadir "$STATE/data" \
-    --http --http.port "$L2_HTTP_PORT" --metrics "127.0.0.1:$METRICS_PORT" \
+    --http --http.port "$L2_HTTP_PORT" --metrics "127.0.0.1:$METRICS_PORT" --ipcdisable \
+    --port "$L2_P2P_PORT" --disable-discovery --authrpc.port "$L2_AUTH_PORT" \
     --engine.persistence-threshold 0 --engine.memory-block-buffer-target 0 \
     --kona.mode sequencer --kona.config-file "$STATE/rollup.json" \
     --kona.l1-eth-rpc "http://127.0.0.1:$L1_PORT" --kona.l1-beacon "http://127.0.0.1:$BEACON_PORT" \
     --kona.l1-trust-rpc --kona.p2p.sequencer.key.path "$STATE/sequencer.key" \
     --kona.p2p.no-discovery --kona.p2p.listen.ip 127.0.0.1 \
+    --kona.p2p.listen.tcp "$KONA_P2P_PORT" --kona.p2p.listen.udp "$((KONA_P2P_PORT + 1))" \
     --kona.rpc.addr 127.0.0.1 --kona.rpc.port "$KONA_RPC_PORT" > "$STATE/rollup.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$L2_HTTP_PORT" eth_chainId "rollup node"

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# End-to-end test of the devnet: anvil + beacon adapter + `rollup node --kona.mode sequencer`.
+# Needs the `rollup` binary, which needs network to build (reth is a git dependency): where it is
+# not built, the test is skipped with a message. Run: ./tests/e2e/devnet_e2e.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+TARGET=${CARGO_TARGET_DIR:-target}
+export ROLLUP_BIN=${ROLLUP_BIN:-$TARGET/release/rollup}
+export DEVNET_BIN=${DEVNET_BIN:-$TARGET/release/rollup-devnet}
+if [ ! -x "$ROLLUP_BIN" ]; then
+    echo "SKIP devnet e2e: no rollup binary at $ROLLUP_BIN (build it with 'just build-rollup'; needs network for reth)"
+    exit 0
+fi
+if [ ! -x "$DEVNET_BIN" ]; then
+    cargo build --release --locked -p rollup-devnet || exit 1
+fi
+[ -x tests/node_modules/.bin/cast ] || npm ci --prefix tests --no-audit --no-fund --silent
+
+export DEVNET_DIR=$(mktemp -d) L2_BLOCK_TIME=1 L1_BLOCK_TIME=2
+export L1_PORT=28545 BEACON_PORT=25052 L2_HTTP_PORT=29545 KONA_RPC_PORT=29546 METRICS_PORT=29001
+export L2_P2P_PORT=30403 L2_AUTH_PORT=28551 KONA_P2P_PORT=29222
+L2="http://127.0.0.1:$L2_HTTP_PORT"
+CAST=tests/node_modules/.bin/cast
+passed=0 failed=0
+check() { # name, command...
+    local name=$1; shift
+    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
+}
+head_number() { "$CAST" block-number --rpc-url "$L2" 2>/dev/null || echo -1; }
+start_devnet() {
+    ./etc/devnet/devnet.sh > "$DEVNET_DIR/devnet.out" 2>&1 &
+    devnet_pid=$!
+    for _ in $(seq 1 300); do
+        grep -q "L2 producing blocks" "$DEVNET_DIR/devnet.out" 2>/dev/null && return 0
+        kill -0 "$devnet_pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    echo "devnet did not start:"; cat "$DEVNET_DIR/devnet.out"; return 1
+}
+rollup_pid() { pgrep -f "rollup node --chain $DEVNET_DIR/genesis.json"; }
+cleanup() { kill -INT "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null; rm -rf "$DEVNET_DIR"; }
+trap cleanup EXIT
+
+start_devnet || exit 1
+
+blocks_advance_at_block_time() {
+    local a b
+    a=$(head_number); sleep 6; b=$(head_number)
+    local produced=$((b - a))
+    echo "     $produced blocks in 6 s at ${L2_BLOCK_TIME}s blocks"
+    [ "$produced" -ge 5 ] && [ "$produced" -le 7 ] || return 1
+    local t1 t2
+    t1=$("$CAST" block "$((b - 1))" --field timestamp --rpc-url "$L2")
+    t2=$("$CAST" block "$b" --field timestamp --rpc-url "$L2")
+    [ "$((t2 - t1))" -eq "$L2_BLOCK_TIME" ]
+}
+check "L2 blocks advance at the configured block time" blocks_advance_at_block_time
+
+unsafe_head() {
+    curl -s -X POST -H 'content-type: application/json' \
+        --data '{"jsonrpc":"2.0","id":1,"method":"optimism_syncStatus","params":[]}' \
+        "http://127.0.0.1:$KONA_RPC_PORT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["unsafe_l2"]["number"])'
+}
+sync_status_moves() { local a b; a=$(unsafe_head); sleep 3; b=$(unsafe_head); echo "     unsafe_l2 $a -> $b"; [ "$b" -gt "$a" ]; }
+check "optimism_syncStatus reports a moving unsafe head" sync_status_moves
+
+transfer_included() {
+    local receipt
+    receipt=$("$CAST" send --rpc-url "$L2" --private-key 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d \
+        --priority-gas-price 1gwei --gas-price 2gwei 0x000000000000000000000000000000000000dEaD --value 1ether 2>&1)
+    echo "$receipt" | grep -E "^(status|blockNumber)" | sed 's/^/     /'
+    echo "$receipt" | grep -q "^status *1"
+}
+check "a transaction sent with cast is included" transfer_included
+
+stop_within_10s() {
+    local pid start
+    pid=$(rollup_pid) || return 1
+    before_stop=$(head_number)
+    start=$(date +%s%N)
+    kill -TERM "$pid"
+    while kill -0 "$pid" 2>/dev/null; do
+        [ $(( ($(date +%s%N) - start) / 1000000 )) -gt 10000 ] && return 1
+        sleep 0.05
+    done
+    echo "     stopped in $(( ($(date +%s%N) - start) / 1000000 )) ms at head $before_stop"
+}
+check "SIGTERM stops the node within 10 s" stop_within_10s
+kill -INT "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null
+
+resumes_from_same_head() {
+    start_devnet || return 1
+    grep -q "resuming" "$DEVNET_DIR/devnet.out" || return 1
+    local seeded
+    seeded=$(sed 's/\x1b\[[0-9;]*m//g' "$DEVNET_DIR/rollup.log" | grep -o "L2 buffer seeded from the node's chain blocks=[0-9]* tip=Some([0-9]*)" | grep -o "Some([0-9]*)" | tr -dc 0-9)
+    echo "     head before stop $before_stop, after restart $seeded"
+    [ "$seeded" = "$before_stop" ]
+}
+check "a restart resumes from the same head" resumes_from_same_head
+
+echo "devnet e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
