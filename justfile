@@ -23,6 +23,18 @@ devnet: build-rollup
     cargo build --release --locked -p rollup-devnet
     ./etc/devnet/devnet.sh
 
+# End-to-end devnet test against the built `rollup` binary (skips when it is not built).
+e2e: build-rollup
+    cargo build --release --locked -p rollup-devnet
+    ./tests/e2e/devnet_e2e.sh
+
+# Devnet block production at 1 s blocks for 10 minutes: missed slots and build latency.
+bench-devnet: build-rollup
+    cargo build --release --locked -p rollup-devnet
+    rm -rf .devnet-bench
+    -DEVNET_DIR=.devnet-bench L2_BLOCK_TIME=1 timeout -s INT 620 ./etc/devnet/devnet.sh
+    python3 tests/e2e/slot_bench.py .devnet-bench/rollup.log 1 10
+
 # Run the test suite exactly as CI does (installs anvil from npm on first use).
 test *ARGS:
     ./tests/run.sh {{ARGS}}
