@@ -17,8 +17,7 @@ build-rollup:
     cd bin/rollup && cargo build --release --locked
     @echo "built: $CARGO_TARGET_DIR/release/rollup"
 
-# A local devnet: anvil L1 + beacon adapter + `rollup node --kona.mode sequencer`. Ctrl-C stops it;
-# run again to resume, delete .devnet/ to start over.
+# Local devnet (anvil L1 + beacon adapter + rollup sequencer); Ctrl-C stops, rerun resumes from .devnet/.
 devnet: build-rollup
     cargo build --release --locked -p rollup-devnet
     ./etc/devnet/devnet.sh
