@@ -14,6 +14,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+/// How often L1 is checked while kona runs.
+pub const DEFAULT_L1_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
 /// The host side of the ExEx: where processed heights are reported.
 ///
 /// In the `rollup` binary this sends reth's `ExExEvent::FinishedHeight`, which lets reth prune
@@ -47,6 +50,8 @@ pub struct KonaNodeExEx {
     l1_backoff: Backoff,
     actors: Option<JoinHandle<Result<ShutdownReport, KonaExExError>>>,
     finished: Option<BlockNumHash>,
+    l1_check_interval: Duration,
+    l1_healthy: tokio::sync::watch::Sender<bool>,
 }
 
 impl KonaNodeExEx {
@@ -66,7 +71,20 @@ impl KonaNodeExEx {
             l1_backoff: Backoff::default(),
             actors: None,
             finished: None,
+            l1_check_interval: DEFAULT_L1_CHECK_INTERVAL,
+            l1_healthy: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// How often L1 is checked while kona runs (default 10 s).
+    pub const fn with_l1_check_interval(mut self, interval: Duration) -> Self {
+        self.l1_check_interval = interval;
+        self
+    }
+
+    /// Whether L1 answered the last check (false until the first one succeeded).
+    pub fn l1_healthy(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.l1_healthy.subscribe()
     }
 
     /// Bound on how long actors get to stop (default 10 s).
@@ -152,11 +170,20 @@ impl KonaNodeExEx {
             self.shutdown_timeout,
         );
         let cancellation = self.cancellation.clone();
+        let healthy = self.l1_healthy.clone();
+        let interval = self.l1_check_interval;
         self.actors = Some(tokio::spawn(async move {
             if readiness.wait(&cancellation).await?.is_none() {
                 return Ok(ShutdownReport { stopped: Vec::new(), abandoned: Vec::new() });
             }
-            service.run().await
+            healthy.send_replace(true);
+            let monitor = tokio::spawn({
+                let cancellation = cancellation.clone();
+                async move { readiness.monitor(interval, healthy, cancellation).await }
+            });
+            let result = service.run().await;
+            monitor.abort();
+            result
         }));
     }
 

@@ -19,7 +19,7 @@ mod error;
 pub use error::KonaExExError;
 
 mod exex;
-pub use exex::{ExExHost, KonaNodeExEx};
+pub use exex::{DEFAULT_L1_CHECK_INTERVAL, ExExHost, KonaNodeExEx};
 
 mod metrics;
 pub use metrics::ExExMetrics;

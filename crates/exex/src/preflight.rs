@@ -132,6 +132,55 @@ impl L1Readiness {
         }
     }
 
+    /// Keeps checking L1 every `interval` while kona runs, until `cancellation`, and publishes the
+    /// result on `healthy`. kona 0.1.3's sequencer waits on an unresponsive L1 without a word;
+    /// this makes the outage visible (a warning per failed check with the running count, the
+    /// `kona_exex_l1_ready` gauge at 0) and its end too.
+    pub async fn monitor(
+        &self,
+        interval: Duration,
+        healthy: tokio::sync::watch::Sender<bool>,
+        cancellation: CancellationToken,
+    ) {
+        let mut failures = 0u32;
+        loop {
+            tokio::select! {
+                _ = cancellation.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            let outcome = tokio::time::timeout(interval, self.check_once()).await;
+            match outcome {
+                Ok(Ok(_)) => {
+                    if failures > 0 {
+                        info!(target: "kona_exex::l1", failed_checks = failures, "L1 answers again");
+                    }
+                    failures = 0;
+                    gauge!(ExExMetrics::L1_READY).set(1.0);
+                    healthy.send_replace(true);
+                }
+                failed => {
+                    failures += 1;
+                    let (endpoint, error) = match failed {
+                        Ok(Err(CheckError::Retry { endpoint, error })) => (endpoint, error),
+                        Ok(Err(CheckError::Fatal(error))) => ("l1_rpc", error.to_string()),
+                        _ => ("l1", format!("no answer within {} ms", interval.as_millis())),
+                    };
+                    counter!(ExExMetrics::L1_CHECK_FAILURES, "endpoint" => endpoint).increment(1);
+                    gauge!(ExExMetrics::L1_READY).set(0.0);
+                    healthy.send_replace(false);
+                    warn!(
+                        target: "kona_exex::l1",
+                        endpoint,
+                        failed_checks = failures,
+                        down_for_secs = (interval * failures).as_secs(),
+                        %error,
+                        "L1 unresponsive; kona's sequencer and derivation wait for it"
+                    );
+                }
+            }
+        }
+    }
+
     async fn check_once(&self) -> Result<L1Status, CheckError> {
         let rpc = RootProvider::<alloy_provider::network::Ethereum>::new_http(self.l1_rpc.clone());
         let retry = |error: String| CheckError::Retry { endpoint: "l1_rpc", error };

@@ -268,3 +268,31 @@ async fn kona_actors_start_against_anvil_and_stop_on_cancel() {
         "{report:?}"
     );
 }
+
+/// While kona runs, an L1 outage is visible (health turns false) and does not stop the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l1_outage_is_reported_without_stopping_kona() {
+    let anvil = Anvil::start();
+    let beacon = BeaconFixture::start(2).await;
+    let rollup = rollup_file();
+    let config = config(anvil.url().as_str(), beacon.url().as_str(), &rollup, free_port());
+    let provider = BufferedL2Provider::new(Arc::new(config.rollup_config.clone()));
+    let mut exex = KonaNodeExEx::new(config, engine(), provider)
+        .with_l1_check_interval(Duration::from_millis(200))
+        .with_shutdown_timeout(Duration::from_secs(5));
+    let mut healthy = exex.l1_healthy();
+    exex.start();
+    tokio::time::timeout(Duration::from_secs(10), healthy.wait_for(|up| *up))
+        .await
+        .unwrap()
+        .unwrap();
+
+    drop(anvil);
+    tokio::time::timeout(Duration::from_secs(10), healthy.wait_for(|up| !*up))
+        .await
+        .expect("the outage was noticed")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(exex.is_running(), "an L1 outage does not take kona (and so reth) down");
+    exex.shutdown().await.unwrap();
+}
