@@ -34,6 +34,22 @@ bench-devnet: build-rollup
     -DEVNET_DIR=.devnet-bench L2_BLOCK_TIME=1 timeout -s INT 620 ./etc/devnet/devnet.sh
     python3 tests/e2e/slot_bench.py .devnet-bench/rollup.log 1 10
 
+# Sequencer devnet: reth (RETH_BIN, v1.6.0) + `sequencer run` with local DA; Ctrl-C stops, rerun resumes.
+sequencer-devnet:
+    cargo build --release --locked -p sequencer
+    ./etc/sequencer/devnet.sh
+
+# Sequencer end to end against a real reth (RETH_BIN): cast transfers become SOFT then FIRM; restart.
+sequencer-e2e:
+    cargo build --release --locked -p sequencer
+    ./tests/e2e/sequencer_e2e.sh
+
+# Sequencer against a real reth (RETH_BIN) for 2 minutes at 1 s and at 100 ms blocks: blocks/s, SOFT latency.
+bench-sequencer:
+    cargo build --release --locked -p sequencer
+    ./tests/e2e/sequencer_bench.sh 1000 120
+    ./tests/e2e/sequencer_bench.sh 100 120
+
 # Run the test suite exactly as CI does (installs anvil from npm on first use).
 test *ARGS:
     ./tests/run.sh {{ARGS}}

@@ -39,7 +39,7 @@ start_devnet() {
     echo "devnet did not start:"; cat "$DEVNET_DIR/devnet.out"; return 1
 }
 rollup_pid() { pgrep -f "rollup node --chain $DEVNET_DIR/genesis.json"; }
-cleanup() { kill -INT "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null; rm -rf "$DEVNET_DIR"; }
+cleanup() { kill -TERM "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null; rm -rf "$DEVNET_DIR"; }
 trap cleanup EXIT
 
 start_devnet || exit 1
@@ -87,7 +87,7 @@ stop_within_10s() {
     echo "     stopped in $(( ($(date +%s%N) - start) / 1000000 )) ms at head $before_stop"
 }
 check "SIGTERM stops the node within 10 s" stop_within_10s
-kill -INT "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null
+kill -TERM "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null
 
 resumes_from_same_head() {
     start_devnet || return 1

@@ -1,0 +1,156 @@
+//! `sequencer`: a PoA sequencer that executes blocks on reth through the Engine API (SOFT) and
+//! finalizes them once their data is final on the DA layer (FIRM).
+//!
+//! - `sequencer keygen --output PATH`: a new ed25519 validator key (mode 0600, never
+//!   overwrites); prints the public key.
+//! - `sequencer genesis --config genesis-config.toml --output genesis.json`: a genesis for
+//!   `reth node --chain genesis.json`.
+//! - `sequencer run --config config.toml`: validates the config, then runs until SIGTERM/SIGINT.
+
+use clap::{Parser, Subcommand};
+use eyre::{WrapErr, eyre};
+use sequencer_config::{CelestiaNetwork, Config, GenesisConfig, ValidatorKey};
+use sequencer_da::LocalDa;
+use sequencer_node::{NodeConfig, ShutdownOutcome, SingleValidator, launch};
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+#[derive(Debug, Parser)]
+#[command(name = "sequencer", version, about = "PoA sequencer with Celestia DA")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a validator key (ed25519), written with mode 0600; refuses to overwrite.
+    Keygen {
+        /// Where to write the key.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Write a reth-loadable genesis from a genesis config TOML; refuses to overwrite.
+    Genesis {
+        /// Genesis config TOML.
+        #[arg(long)]
+        config: PathBuf,
+        /// Output genesis JSON.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Run the sequencer.
+    Run {
+        /// Node config TOML.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen { output } => keygen(&output),
+        Command::Genesis { config, output } => genesis(&config, &output),
+        Command::Run { config } => run(&config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line per problem; config errors already carry one line per field.
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn keygen(output: &std::path::Path) -> eyre::Result<()> {
+    let key = ValidatorKey::generate();
+    key.write_new(output).map_err(|e| eyre!("--output {e}"))?;
+    println!("{}", key.public());
+    Ok(())
+}
+
+fn genesis(config: &std::path::Path, output: &std::path::Path) -> eyre::Result<()> {
+    let cfg = GenesisConfig::load(config).map_err(|e| eyre!("--config {e}"))?;
+    let g = cfg.write(output).map_err(|e| match e {
+        sequencer_config::GenesisError::Field { .. } => eyre!("{}: {e}", config.display()),
+        other => eyre!("--output {other}"),
+    })?;
+    println!(
+        "wrote {} (chain id {}, {} accounts)",
+        output.display(),
+        g.config.chain_id,
+        g.alloc.len()
+    );
+    Ok(())
+}
+
+fn run(config_path: &std::path::Path) -> eyre::Result<()> {
+    let cfg = Config::load_validated(config_path).map_err(|e| eyre!("invalid config\n{e}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    if cfg.da.network != CelestiaNetwork::Local {
+        return Err(eyre!(
+            "celestia.network: {:?} needs the Celestia DA client, which this build does not include yet (use \"local\")",
+            cfg.da.network
+        ));
+    }
+    let consensus =
+        Arc::new(SingleValidator::new(&cfg.consensus.validators, cfg.consensus.key.clone())?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("tokio runtime")?;
+    runtime.block_on(async move {
+        if let Some(addr) = cfg.metrics.listen_addr {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .with_http_listener(addr)
+                .install()
+                .map_err(|e| eyre!("metrics.listen_addr: {addr}: {e}"))?;
+            sequencer_node::metrics::describe();
+            info!(%addr, "Prometheus metrics listening");
+        }
+        let da = Arc::new(LocalDa::new(cfg.da.local_block_time, 0));
+        let node_cfg = NodeConfig::from_validated(&cfg);
+        info!(
+            chain_id = cfg.chain_id,
+            validator = %cfg.consensus.key.public(),
+            engine = %node_cfg.engine_url,
+            block_time = ?node_cfg.block_time,
+            max_soft_ahead = node_cfg.max_soft_ahead,
+            namespace = %cfg.da.namespace,
+            "starting sequencer"
+        );
+        let node = launch(node_cfg, consensus, da, CancellationToken::new()).await?;
+        let grace = cfg.sequencer.shutdown_timeout;
+        match node.run_until(shutdown_signal(), grace).await? {
+            ShutdownOutcome::Clean => info!("stopped cleanly"),
+            ShutdownOutcome::Abandoned => {
+                info!(?grace, "stopped; in-flight work abandoned after the grace period")
+            }
+        }
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(%e, "cannot listen for SIGTERM; stopping on SIGINT only");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received, shutting down"),
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received, shutting down"),
+    }
+}

@@ -1,0 +1,70 @@
+//! Data availability (DA) for the sequencer.
+//!
+//! Every block the sequencer executes (SOFT) is posted as a blob to a DA layer under the chain's
+//! [`Namespace`]; once the DA block that includes it is final, the sequencer moves forkchoice
+//! `finalized` to it (FIRM). This crate is that seam:
+//!
+//! - [`DaClient`]: submit a blob under a namespace and get back the DA height that includes it,
+//!   ask for the highest final DA height, and read blobs back. The Celestia client (its own issue)
+//!   implements this trait with `blob.Submit` / `header.NetworkHead` / `blob.GetAll`.
+//! - [`Namespace`]: a Celestia version-0 namespace (at most 10 user bytes, reserved ids refused).
+//! - [`LocalDa`]: an in-process DA whose blocks advance on a clock, for development, tests and
+//!   benchmarks. Celestia has single-slot finality, so by default a blob is final as soon as the
+//!   DA block that includes it exists; a finality depth and a "hold finality" switch model slower
+//!   or stalled DA layers (used to exercise the sequencer's back-pressure).
+
+mod local;
+mod namespace;
+
+pub use local::{LOCAL_MAX_BLOB_SIZE, LocalDa};
+pub use namespace::{NAMESPACE_SIZE, NAMESPACE_USER_BYTES, Namespace, NamespaceError};
+
+use alloy_primitives::{B256, Bytes};
+
+/// A height on the DA layer.
+pub type DaHeight = u64;
+
+/// Where a blob landed on the DA layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inclusion {
+    /// DA height whose block includes the blob.
+    pub height: DaHeight,
+    /// Commitment to the blob (for [`LocalDa`]: keccak256 of the blob).
+    pub commitment: B256,
+}
+
+/// Errors of a DA client.
+#[derive(Debug, thiserror::Error)]
+pub enum DaError {
+    /// The DA layer refused or failed the submission; the caller retries.
+    #[error("DA submission failed: {0}")]
+    Submit(String),
+    /// The DA layer could not be queried.
+    #[error("DA query failed: {0}")]
+    Query(String),
+    /// The blob is larger than the DA layer accepts.
+    #[error("blob of {size} bytes exceeds the DA limit of {max} bytes")]
+    BlobTooLarge {
+        /// Size of the blob.
+        size: usize,
+        /// Largest accepted blob.
+        max: usize,
+    },
+}
+
+/// A data-availability layer as the sequencer sees it.
+///
+/// Implementations must be cheap to share (`Arc`) and safe to call concurrently.
+#[async_trait::async_trait]
+pub trait DaClient: Send + Sync + 'static {
+    /// Submits `blob` under `namespace` and returns where it was included. Returns once the
+    /// blob is in a DA block (not necessarily final).
+    async fn submit(&self, namespace: &Namespace, blob: Bytes) -> Result<Inclusion, DaError>;
+
+    /// The highest DA height that is final: blobs included at or below it can no longer be
+    /// reverted.
+    async fn finalized_height(&self) -> Result<DaHeight, DaError>;
+
+    /// All blobs under `namespace` included at `height`, in inclusion order.
+    async fn blobs(&self, namespace: &Namespace, height: DaHeight) -> Result<Vec<Bytes>, DaError>;
+}

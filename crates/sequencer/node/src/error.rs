@@ -1,0 +1,83 @@
+use alloy_primitives::Address;
+
+/// Errors of the sequencer node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The Engine API or forkchoice refused something.
+    #[error(transparent)]
+    Engine(#[from] sequencer_engine::EngineError),
+    /// The DA layer failed.
+    #[error(transparent)]
+    Da(#[from] sequencer_da::DaError),
+    /// A transaction could not be decoded.
+    #[error("invalid transaction: {0}")]
+    Decode(String),
+    /// Bad signature.
+    #[error("invalid transaction signature: {0}")]
+    Signature(String),
+    /// Wrong or missing chain id.
+    #[error("wrong chain id: transaction has {got:?}, this chain is {expected}")]
+    ChainId {
+        /// Chain id of the transaction (`None`: pre-EIP-155).
+        got: Option<u64>,
+        /// This chain's id.
+        expected: u64,
+    },
+    /// Nonce below the account's executed nonce.
+    #[error("nonce too low: {sender} has nonce {expected}, transaction has {got}")]
+    NonceTooLow {
+        /// Sender.
+        sender: Address,
+        /// Executed nonce.
+        expected: u64,
+        /// Transaction nonce.
+        got: u64,
+    },
+    /// Same transaction already in the mempool.
+    #[error("already known")]
+    AlreadyKnown,
+    /// Another transaction with that sender and nonce is pending.
+    #[error(
+        "replacement not supported: {sender} already has a pending transaction with nonce {nonce}"
+    )]
+    Replacement {
+        /// Sender.
+        sender: Address,
+        /// Nonce.
+        nonce: u64,
+    },
+    /// Blob transactions need sidecars, which the sequencer does not handle.
+    #[error("blob (EIP-4844) transactions are not accepted")]
+    BlobTransaction,
+    /// The mempool is full.
+    #[error("mempool full ({0} transactions)")]
+    MempoolFull(usize),
+    /// A DA batch could not be decoded or verified.
+    #[error("bad DA batch: {0}")]
+    Batch(String),
+    /// Invalid configuration detected at launch (names the field).
+    #[error("{field}: {message}")]
+    Config {
+        /// Config field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// I/O (binding the RPC server, ...).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Nonce lookup on reth's RPC failed.
+    #[error("nonce lookup via execution.rpc_url failed: {0}")]
+    NonceLookup(String),
+    /// The sequencer cannot resume safely from the execution client's state.
+    #[error("cannot resume: {0}")]
+    Resume(String),
+    /// A task ended unexpectedly.
+    #[error("task failed: {0}")]
+    Task(String),
+}

@@ -1,0 +1,46 @@
+//! The sequencer node: everything between the RPC that accepts transactions and the Engine API
+//! and DA layer that make blocks SOFT and FIRM.
+//!
+//! ```text
+//!  eth_sendRawTransaction ─► Mempool ──forward──► reth txpool
+//!                                                    │
+//!  every block_time:  forkchoiceUpdated(attrs) ─► getPayload ─► consensus ─► newPayload
+//!                     ─► forkchoiceUpdated(head = safe = block)               ══ SOFT
+//!                     ─► DA task: submit batch blob under the namespace      ══ PENDING
+//!                     ─► DA height final ─► forkchoiceUpdated(finalized)      ══ FIRM
+//! ```
+//!
+//! - [`Mempool`]: decodes EIP-2718 transactions, recovers the signer, checks the chain id and
+//!   nonces (too low refused, gaps accepted but reported), orders per sender.
+//! - Transactions reach the block through reth's own pool: an Ethereum chain's payload
+//!   attributes cannot carry transactions (OP's can), so the sequencer forwards its ready
+//!   transactions with `eth_sendRawTransaction` on the authenticated endpoint just before each
+//!   `forkchoiceUpdated` with attributes, then reconciles with what the built payload contains.
+//!   Consequence: reth's public `eth_sendRawTransaction` should not be exposed, or foreign
+//!   transactions can land in blocks (they are counted, `sequencer_foreign_txs_total`).
+//! - [`launch`] / [`NodeHandle`]: the main loop. The producer task is the only writer of forkchoice (it owns
+//!   the [`ForkchoiceTracker`](sequencer_engine::ForkchoiceTracker)); the DA task submits batches
+//!   and reports finality back. Back-pressure: production pauses while
+//!   `soft - firm >= max_soft_ahead`.
+//! - [`FirmRecord`]: the last FIRM block, persisted by the sequencer itself, so a restart against
+//!   an execution client that lost finalized blocks is refused instead of re-finalizing heights.
+//! - [`Consensus`]: the seam for multi-validator consensus; [`SingleValidator`] decides alone.
+//! - [`rpc`]: `eth_sendRawTransaction`, `eth_chainId` and `sequencer_*` status methods.
+//! - [`batch`]: the DA blob format (signed RLP batch of blocks).
+
+pub mod batch;
+mod consensus;
+mod error;
+mod firm_record;
+mod mempool;
+pub mod metrics;
+pub mod rpc;
+mod sequencer;
+mod status;
+
+pub use consensus::{Consensus, SingleValidator};
+pub use error::NodeError;
+pub use firm_record::FirmRecord;
+pub use mempool::{InsertOutcome, Mempool, MempoolStatus, PooledTx, SenderGap, TxStatus};
+pub use sequencer::{NodeConfig, NodeHandle, ShutdownOutcome, launch};
+pub use status::{PendingDa, SequencerStatus, StatusHandle};

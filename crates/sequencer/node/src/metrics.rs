@@ -1,0 +1,47 @@
+//! Metric names (recorded through the `metrics` facade; the binary installs a Prometheus
+//! exporter). Latencies are in seconds.
+
+/// Gauge: SOFT head number.
+pub const SOFT_HEAD: &str = "sequencer_soft_head";
+/// Gauge: FIRM head number.
+pub const FIRM_HEAD: &str = "sequencer_firm_head";
+/// Histogram: block production start (tick) to SOFT.
+pub const SOFT_LATENCY: &str = "sequencer_soft_latency";
+/// Histogram: SOFT to FIRM.
+pub const FINALITY_LATENCY: &str = "sequencer_finality_latency";
+/// Gauge: blocks awaiting DA finality.
+pub const PENDING_DA: &str = "sequencer_pending_da_blocks";
+/// Gauge: transactions in the mempool.
+pub const MEMPOOL_TXS: &str = "sequencer_mempool_txs";
+/// Counter: SOFT blocks.
+pub const BLOCKS: &str = "sequencer_blocks_total";
+/// Counter: transactions included in SOFT blocks.
+pub const TXS_INCLUDED: &str = "sequencer_txs_included_total";
+/// Counter: included transactions that did not come through the sequencer's mempool.
+pub const FOREIGN_TXS: &str = "sequencer_foreign_txs_total";
+/// Counter: ticks skipped because `soft - firm >= max_soft_ahead`.
+pub const BACKPRESSURE: &str = "sequencer_backpressure_ticks_total";
+/// Counter: failed block production attempts, label `kind`.
+pub const ENGINE_ERRORS: &str = "sequencer_engine_errors_total";
+/// Counter: DA batches submitted.
+pub const DA_SUBMISSIONS: &str = "sequencer_da_submissions_total";
+/// Counter: failed DA submissions.
+pub const DA_ERRORS: &str = "sequencer_da_errors_total";
+
+/// Registers descriptions (call once after installing a recorder).
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(SOFT_HEAD, "SOFT head: executed, forkchoice head = safe");
+    describe_gauge!(FIRM_HEAD, "FIRM head: DA-final, forkchoice finalized");
+    describe_histogram!(SOFT_LATENCY, metrics::Unit::Seconds, "start of block production to SOFT");
+    describe_histogram!(FINALITY_LATENCY, metrics::Unit::Seconds, "SOFT to FIRM");
+    describe_gauge!(PENDING_DA, "blocks awaiting DA finality");
+    describe_gauge!(MEMPOOL_TXS, "transactions in the mempool");
+    describe_counter!(BLOCKS, "SOFT blocks produced");
+    describe_counter!(TXS_INCLUDED, "transactions included");
+    describe_counter!(FOREIGN_TXS, "included transactions that bypassed the sequencer mempool");
+    describe_counter!(BACKPRESSURE, "block ticks skipped by DA back-pressure");
+    describe_counter!(ENGINE_ERRORS, "failed block production attempts");
+    describe_counter!(DA_SUBMISSIONS, "DA batches submitted");
+    describe_counter!(DA_ERRORS, "failed DA submissions");
+}

@@ -1,0 +1,687 @@
+use crate::{
+    Consensus, FirmRecord, Mempool, NodeError, PendingDa, StatusHandle,
+    batch::encode_batch,
+    metrics as m,
+    rpc::{SequencerApiServer, SequencerRpc},
+};
+use alloy_consensus::{Block, Transaction, TxEnvelope, transaction::SignerRecoverable};
+use alloy_eips::BlockNumberOrTag;
+use alloy_primitives::Address;
+use alloy_rpc_client::RpcClient;
+use alloy_rpc_types_engine::JwtSecret;
+use futures::StreamExt;
+use jsonrpsee::server::{Server, ServerHandle};
+use parking_lot::Mutex;
+use sequencer_config::ValidatedConfig;
+use sequencer_da::{DaClient, DaHeight, Namespace};
+use sequencer_engine::{
+    BlockRef, EngineClient, EngineError, EngineFork, ForkchoiceTracker, RetryPolicy,
+    payload_attributes,
+};
+use std::{
+    collections::{BTreeMap, VecDeque},
+    future::Future,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tokio::{sync::mpsc, task::JoinHandle, time::MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+use url::Url;
+
+/// Re-forward a ready transaction to reth if it is still not included this many blocks later
+/// (reth may have restarted and lost its pool).
+const REFORWARD_AFTER_BLOCKS: u64 = 8;
+/// Concurrent `eth_sendRawTransaction` calls when forwarding.
+const FORWARD_CONCURRENCY: usize = 32;
+
+/// Everything the node needs, typed.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Chain id.
+    pub chain_id: u64,
+    /// reth's Engine API URL.
+    pub engine_url: Url,
+    /// JWT secret.
+    pub jwt_secret: JwtSecret,
+    /// Engine API generation.
+    pub fork: EngineFork,
+    /// Fee recipient of built blocks.
+    pub fee_recipient: Address,
+    /// RPC listen address.
+    pub rpc_listen: SocketAddr,
+    /// reth's public RPC (nonce lookups).
+    pub rpc_url: Option<Url>,
+    /// DA namespace.
+    pub namespace: Namespace,
+    /// Block time.
+    pub block_time: Duration,
+    /// Time reth gets to fill a payload between `forkchoiceUpdated` and `getPayload`.
+    pub build_time: Duration,
+    /// Back-pressure bound.
+    pub max_soft_ahead: u64,
+    /// How often the DA task polls finality.
+    pub da_poll_interval: Duration,
+    /// Most blocks per DA blob.
+    pub max_batch_blocks: usize,
+    /// Mempool capacity.
+    pub mempool_capacity: usize,
+    /// Engine API retry policy.
+    pub retry: RetryPolicy,
+    /// Where the last FIRM block is recorded ([`FirmRecord`]); `None` keeps no record, and a
+    /// restart then trusts the execution client's heads alone.
+    pub firm_record_path: Option<PathBuf>,
+}
+
+impl NodeConfig {
+    /// From a validated config file. The build time is a third of the block time (at most 500 ms).
+    pub fn from_validated(c: &ValidatedConfig) -> Self {
+        let block_time = c.sequencer.block_time;
+        Self {
+            chain_id: c.chain_id,
+            engine_url: c.execution.reth_url.clone(),
+            jwt_secret: c.execution.jwt_secret,
+            fork: if c.execution.prague { EngineFork::Prague } else { EngineFork::Cancun },
+            fee_recipient: c.execution.fee_recipient,
+            rpc_listen: c.rpc.listen_addr,
+            rpc_url: c.execution.rpc_url.clone(),
+            namespace: c.da.namespace,
+            block_time,
+            build_time: (block_time / 3).min(Duration::from_millis(500)),
+            max_soft_ahead: c.sequencer.max_soft_ahead,
+            da_poll_interval: block_time.min(Duration::from_millis(250)),
+            max_batch_blocks: 256,
+            mempool_capacity: 100_000,
+            retry: RetryPolicy::default(),
+            firm_record_path: Some(c.sequencer.state_path.clone()),
+        }
+    }
+}
+
+/// How a shutdown ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownOutcome {
+    /// All tasks finished their in-flight step within the grace period.
+    Clean,
+    /// The grace period ran out; in-flight work was abandoned (safe: on restart the sequencer
+    /// resumes from reth's heads and re-submits every non-final block to DA).
+    Abandoned,
+}
+
+struct DaJob {
+    block: BlockRef,
+    body: Block<TxEnvelope>,
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct NodeHandle {
+    /// Bound RPC address.
+    pub rpc_addr: SocketAddr,
+    /// Shared status.
+    pub status: StatusHandle,
+    cancel: CancellationToken,
+    producer: Option<JoinHandle<Result<(), NodeError>>>,
+    da: Option<JoinHandle<Result<(), NodeError>>>,
+    rpc: ServerHandle,
+}
+
+fn joined(
+    name: &str,
+    r: Result<Result<(), NodeError>, tokio::task::JoinError>,
+) -> Result<(), NodeError> {
+    match r {
+        Ok(res) => res,
+        Err(e) => Err(NodeError::Task(format!("{name}: {e}"))),
+    }
+}
+
+impl NodeHandle {
+    /// Runs until `stop` resolves (then shuts down within `grace`) or a task fails (then the
+    /// rest is shut down and the error returned).
+    pub async fn run_until(
+        mut self,
+        stop: impl Future<Output = ()>,
+        grace: Duration,
+    ) -> Result<ShutdownOutcome, NodeError> {
+        let failure = {
+            let (Some(producer), Some(da)) = (self.producer.as_mut(), self.da.as_mut()) else {
+                return Err(NodeError::Task("node already stopped".into()));
+            };
+            tokio::select! {
+                () = stop => None,
+                r = producer => Some(("producer", r)),
+                r = da => Some(("da", r)),
+            }
+        };
+        match failure {
+            None => Ok(self.shutdown(grace).await),
+            Some((name, r)) => {
+                // That task is finished; do not join it again.
+                if name == "producer" {
+                    self.producer = None;
+                } else {
+                    self.da = None;
+                }
+                self.shutdown(grace).await;
+                joined(name, r)
+                    .and(Err(NodeError::Task(format!("{name} task stopped unexpectedly"))))
+            }
+        }
+    }
+
+    /// Cancels the tasks and waits at most `grace` for their in-flight step.
+    pub async fn shutdown(mut self, grace: Duration) -> ShutdownOutcome {
+        self.cancel.cancel();
+        let _ = self.rpc.stop();
+        let tasks: Vec<_> = [self.producer.take(), self.da.take()].into_iter().flatten().collect();
+        let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
+        let all = futures::future::join_all(tasks);
+        let outcome = match tokio::time::timeout(grace, all).await {
+            Ok(results) => {
+                for r in results {
+                    if let Err(e) = joined("task", r) {
+                        warn!(target: "sequencer", %e, "task ended with an error during shutdown");
+                    }
+                }
+                ShutdownOutcome::Clean
+            }
+            Err(_) => {
+                for a in aborts {
+                    a.abort();
+                }
+                warn!(target: "sequencer", ?grace, "shutdown grace period over, abandoning in-flight work");
+                ShutdownOutcome::Abandoned
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.rpc.clone().stopped()).await;
+        outcome
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Reads reth's heads and rebuilds the forkchoice tracker: `finalized` is the newer of reth's
+/// finalized block and the sequencer's own [`FirmRecord`] (genesis if neither exists), every
+/// block above it is fetched and linked, head is promoted to safe. Returns the non-final blocks,
+/// which must be (re-)submitted to DA.
+///
+/// Refuses to resume when reth no longer has the recorded FIRM block (it lost blocks, e.g. it
+/// ran without persisting every block and restarted): building on its head would create a
+/// second block at a height DA already finalized.
+async fn resume(
+    engine: &EngineClient,
+    firm_record: Option<&Path>,
+) -> Result<(ForkchoiceTracker, Vec<(BlockRef, Block<TxEnvelope>)>), NodeError> {
+    let heads = engine.read_heads().await?;
+    let missing = |n: u64| EngineError::BadResponse {
+        method: "eth_getBlockByNumber",
+        message: format!("block #{n} missing"),
+    };
+    let mut finalized = match heads.finalized {
+        Some(f) => f,
+        None => engine.block(BlockNumberOrTag::Number(0)).await?.ok_or_else(|| missing(0))?.0,
+    };
+    if let Some(path) = firm_record
+        && let Some(record) = FirmRecord::load(path)?
+    {
+        let lost = |what: String| {
+            NodeError::Resume(format!(
+                "{}: block #{} {} is FIRM, but the execution client {what} (head #{}). It lost \
+                 blocks the sequencer finalized on DA; restore its data or resync it (run reth \
+                 with --engine.persistence-threshold 0 so every block is persisted)",
+                path.display(),
+                record.number,
+                record.hash,
+                heads.latest.number
+            ))
+        };
+        match engine.block(BlockNumberOrTag::Number(record.number)).await? {
+            None => return Err(lost("does not have it".into())),
+            Some((b, _)) if b.hash != record.hash => {
+                return Err(lost(format!("has {} at that height", b.hash)));
+            }
+            Some((b, _)) if b.number > finalized.number => {
+                info!(target: "sequencer", number = b.number, reth_finalized = finalized.number, "execution client's finalized block is behind the FIRM record; using the record");
+                finalized = b;
+            }
+            Some(_) => {}
+        }
+    }
+    let mut chain = Vec::new();
+    for n in finalized.number + 1..=heads.latest.number {
+        chain.push(engine.block(BlockNumberOrTag::Number(n)).await?.ok_or_else(|| missing(n))?);
+    }
+    let refs: Vec<BlockRef> = chain.iter().map(|(r, _)| *r).collect();
+    let tracker = ForkchoiceTracker::from_chain(finalized, refs, heads.latest.number)?;
+    if tracker.head() != heads.latest {
+        return Err(
+            EngineError::Forkchoice("execution client head changed while resuming".into()).into()
+        );
+    }
+    info!(
+        target: "sequencer",
+        head = heads.latest.number,
+        safe = heads.safe.map(|s| s.number),
+        finalized = finalized.number,
+        resubmit = chain.len(),
+        "resumed from execution client heads"
+    );
+    Ok((tracker, chain))
+}
+
+/// Starts the node: resumes from reth, binds the RPC server, spawns the producer and DA tasks.
+pub async fn launch<D: DaClient>(
+    cfg: NodeConfig,
+    consensus: Arc<dyn Consensus>,
+    da: Arc<D>,
+    cancel: CancellationToken,
+) -> Result<NodeHandle, NodeError> {
+    let engine =
+        EngineClient::new(cfg.engine_url.clone(), cfg.jwt_secret, cfg.fork).with_retry(cfg.retry);
+    let (tracker, unfinalized) = resume(&engine, cfg.firm_record_path.as_deref()).await?;
+    engine.update_forkchoice(tracker.state()).await?;
+
+    let status = StatusHandle::new(cfg.chain_id, tracker.head());
+    status.update(|s| {
+        s.firm_head = tracker.finalized();
+        s.pending_da = unfinalized
+            .iter()
+            .map(|(r, _)| PendingDa { number: r.number, hash: r.hash, da_height: None })
+            .collect();
+    });
+    metrics::gauge!(m::SOFT_HEAD).set(tracker.head().number as f64);
+    metrics::gauge!(m::FIRM_HEAD).set(tracker.finalized().number as f64);
+
+    let mempool = Arc::new(Mutex::new(Mempool::new(cfg.chain_id, cfg.mempool_capacity)));
+    let nonce_rpc = cfg.rpc_url.clone().map(RpcClient::new_http);
+    let server = Server::builder().build(cfg.rpc_listen).await.map_err(|source| NodeError::Io {
+        context: format!("rpc.listen_addr: cannot bind {}", cfg.rpc_listen),
+        source,
+    })?;
+    let rpc_addr = server
+        .local_addr()
+        .map_err(|source| NodeError::Io { context: "rpc.listen_addr".into(), source })?;
+    let rpc =
+        server.start(SequencerRpc::new(mempool.clone(), status.clone(), nonce_rpc).into_rpc());
+    info!(target: "sequencer", %rpc_addr, "JSON-RPC listening");
+
+    let (da_tx, da_rx) = mpsc::unbounded_channel();
+    let (firm_tx, firm_rx) = mpsc::unbounded_channel();
+    let now = Instant::now();
+    let mut soft_at = BTreeMap::new();
+    for (block, body) in unfinalized {
+        soft_at.insert(block.number, now);
+        let _ = da_tx.send(DaJob { block, body });
+    }
+    let da_task = DaTask {
+        da,
+        key: consensus.key().clone(),
+        namespace: cfg.namespace,
+        poll: cfg.da_poll_interval,
+        max_batch: cfg.max_batch_blocks.max(1),
+        status: status.clone(),
+    };
+    let da = tokio::spawn(da_task.run(da_rx, firm_tx, cancel.clone()));
+    let producer = Producer {
+        cfg,
+        engine,
+        consensus,
+        mempool,
+        status: status.clone(),
+        tracker,
+        da_tx,
+        soft_at,
+        pending_firm: None,
+        backpressured: false,
+    };
+    let producer = tokio::spawn(producer.run(firm_rx, cancel.clone()));
+    Ok(NodeHandle { rpc_addr, status, cancel, producer: Some(producer), da: Some(da), rpc })
+}
+
+/// The block producer: sole owner of the forkchoice.
+struct Producer {
+    cfg: NodeConfig,
+    engine: EngineClient,
+    consensus: Arc<dyn Consensus>,
+    mempool: Arc<Mutex<Mempool>>,
+    status: StatusHandle,
+    tracker: ForkchoiceTracker,
+    da_tx: mpsc::UnboundedSender<DaJob>,
+    soft_at: BTreeMap<u64, Instant>,
+    pending_firm: Option<BlockRef>,
+    backpressured: bool,
+}
+
+impl Producer {
+    async fn run(
+        mut self,
+        mut firm_rx: mpsc::UnboundedReceiver<BlockRef>,
+        cancel: CancellationToken,
+    ) -> Result<(), NodeError> {
+        let mut tick = tokio::time::interval(self.cfg.block_time);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => {
+                    info!(target: "sequencer", soft = self.tracker.head().number, firm = self.tracker.finalized().number, "producer stopped");
+                    return Ok(());
+                }
+                Some(firm) = firm_rx.recv() => {
+                    self.queue_firm(firm);
+                    while let Ok(f) = firm_rx.try_recv() {
+                        self.queue_firm(f);
+                    }
+                    self.try_firm().await?;
+                }
+                _ = tick.tick() => {
+                    self.try_firm().await?;
+                    self.on_tick().await?;
+                }
+            }
+        }
+    }
+
+    fn queue_firm(&mut self, b: BlockRef) {
+        if self.pending_firm.is_none_or(|p| b.number > p.number) {
+            self.pending_firm = Some(b);
+        }
+    }
+
+    /// FIRM: move forkchoice `finalized` to the newest DA-final block.
+    async fn try_firm(&mut self) -> Result<(), NodeError> {
+        let Some(target) = self.pending_firm else { return Ok(()) };
+        if target.number <= self.tracker.finalized().number {
+            self.pending_firm = None;
+            return Ok(());
+        }
+        let mut next = self.tracker.clone();
+        // A refusal here is a broken invariant (DA reported a block we never made safe): fatal.
+        next.apply_firm(target.number, target.hash)?;
+        if let Err(e) = self.engine.update_forkchoice(next.state()).await {
+            metrics::counter!(m::ENGINE_ERRORS, "kind" => "firm").increment(1);
+            warn!(target: "sequencer", %e, number = target.number, "FIRM forkchoice update failed, will retry");
+            return Ok(());
+        }
+        let old = self.tracker.finalized().number;
+        self.tracker = next;
+        self.pending_firm = None;
+        if let Some(path) = &self.cfg.firm_record_path {
+            // Without the record a restart cannot tell whether reth lost FIRM blocks: stop.
+            FirmRecord::from(target).store(path)?;
+        }
+        let now = Instant::now();
+        let newer = self.soft_at.split_off(&(target.number + 1));
+        for (_, at) in std::mem::replace(&mut self.soft_at, newer) {
+            metrics::histogram!(m::FINALITY_LATENCY).record(now.duration_since(at).as_secs_f64());
+        }
+        metrics::gauge!(m::FIRM_HEAD).set(target.number as f64);
+        info!(target: "sequencer", number = target.number, hash = %target.hash, blocks = target.number - old, "FIRM");
+        self.status.update(|s| s.firm_head = target);
+        Ok(())
+    }
+
+    async fn on_tick(&mut self) -> Result<(), NodeError> {
+        let ahead = self.tracker.soft_ahead();
+        if ahead >= self.cfg.max_soft_ahead {
+            metrics::counter!(m::BACKPRESSURE).increment(1);
+            if !self.backpressured {
+                warn!(target: "sequencer", soft = self.tracker.head().number, firm = self.tracker.finalized().number, max_soft_ahead = self.cfg.max_soft_ahead, "DA back-pressure: pausing block production");
+                self.backpressured = true;
+                self.status.update(|s| s.backpressure = true);
+            }
+            return Ok(());
+        }
+        if self.backpressured {
+            info!(target: "sequencer", soft_ahead = ahead, "DA back-pressure released: resuming block production");
+            self.backpressured = false;
+            self.status.update(|s| s.backpressure = false);
+        }
+        match self.produce().await {
+            Ok(()) => Ok(()),
+            // The forkchoice state machine refusing a transition is a bug, not a hiccup.
+            Err(NodeError::Engine(e @ EngineError::Forkchoice(_))) => Err(e.into()),
+            Err(e) => {
+                let kind = match &e {
+                    NodeError::Engine(EngineError::Invalid { .. }) => "invalid",
+                    NodeError::Engine(EngineError::NotReady { .. }) => "not_ready",
+                    NodeError::Engine(EngineError::Transport { .. }) => "transport",
+                    _ => "other",
+                };
+                metrics::counter!(m::ENGINE_ERRORS, "kind" => kind).increment(1);
+                if matches!(e, NodeError::Engine(EngineError::Invalid { .. })) {
+                    error!(target: "sequencer", %e, "block rejected by the execution client; retrying next tick");
+                } else {
+                    warn!(target: "sequencer", %e, "block production failed; retrying next tick");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends ready mempool transactions to reth's pool (see the crate docs for why).
+    async fn forward_transactions(&self, head: u64) {
+        let ready: Vec<_> = self
+            .mempool
+            .lock()
+            .ready()
+            .into_iter()
+            .filter(|t| t.forwarded_at.is_none_or(|at| head >= at + REFORWARD_AFTER_BLOCKS))
+            .collect();
+        if ready.is_empty() {
+            return;
+        }
+        let engine = &self.engine;
+        let results: Vec<_> = futures::stream::iter(ready)
+            .map(|tx| async move {
+                let r = engine.send_raw_transaction(&tx.raw).await;
+                (tx, r)
+            })
+            .buffered(FORWARD_CONCURRENCY)
+            .collect()
+            .await;
+        let mut forwarded = Vec::new();
+        let mut pool = self.mempool.lock();
+        for (tx, r) in results {
+            match r {
+                Ok(_) => forwarded.push((tx.sender, tx.nonce)),
+                Err(EngineError::Rpc { message, .. }) if message.contains("already known") => {
+                    forwarded.push((tx.sender, tx.nonce));
+                }
+                Err(EngineError::Rpc { message, .. }) => {
+                    warn!(target: "sequencer::mempool", hash = %tx.hash, sender = %tx.sender, nonce = tx.nonce, %message, "execution client refused transaction, dropped");
+                    pool.remove(&tx.sender, tx.nonce);
+                }
+                Err(e) => {
+                    debug!(target: "sequencer::mempool", hash = %tx.hash, %e, "forwarding failed, will retry")
+                }
+            }
+        }
+        pool.mark_forwarded(&forwarded, head);
+    }
+
+    /// One block: build on the head, decide, execute, SOFT, hand to DA.
+    async fn produce(&mut self) -> Result<(), NodeError> {
+        let started = Instant::now();
+        let head = self.tracker.head();
+        if !self.consensus.is_proposer(head.number + 1) {
+            return Ok(());
+        }
+        self.forward_transactions(head.number).await;
+        let attrs = payload_attributes(&head, unix_now(), self.cfg.fee_recipient);
+        let beacon_root = attrs.parent_beacon_block_root.unwrap_or_default();
+        let id = self.engine.start_payload(self.tracker.state(), attrs).await?;
+        tokio::time::sleep(self.cfg.build_time).await;
+        let built = self.engine.get_payload(id, beacon_root).await?;
+        let block = built.block_ref();
+        if block.parent_hash != head.hash || block.number != head.number + 1 {
+            return Err(EngineError::BadResponse {
+                method: "engine_getPayload",
+                message: format!(
+                    "built #{} on {}, expected a child of #{} {}",
+                    block.number, block.parent_hash, head.number, head.hash
+                ),
+            }
+            .into());
+        }
+        self.consensus.decide(&block).await?;
+        self.engine.execute_payload(&built).await?;
+        let mut next = self.tracker.clone();
+        next.apply_soft(block)?;
+        self.engine.update_forkchoice(next.state()).await?;
+        self.tracker = next;
+        let latency = started.elapsed();
+
+        // Reconcile the mempool with what reth put in the block.
+        let included: Vec<(Address, u64)> = {
+            let pool = self.mempool.lock();
+            built
+                .block
+                .body
+                .transactions
+                .iter()
+                .filter_map(|tx| {
+                    pool.get(tx.tx_hash())
+                        .or_else(|| tx.recover_signer().ok().map(|s| (s, tx.nonce())))
+                })
+                .collect()
+        };
+        let (ours, mempool_status) = {
+            let mut pool = self.mempool.lock();
+            (pool.on_included(&included), pool.status())
+        };
+        let foreign = included.len() - ours;
+        if foreign > 0 {
+            metrics::counter!(m::FOREIGN_TXS).increment(foreign as u64);
+            warn!(target: "sequencer", number = block.number, foreign, "block includes transactions that bypassed the sequencer mempool");
+        }
+        metrics::counter!(m::BLOCKS).increment(1);
+        metrics::counter!(m::TXS_INCLUDED).increment(included.len() as u64);
+        metrics::gauge!(m::SOFT_HEAD).set(block.number as f64);
+        metrics::histogram!(m::SOFT_LATENCY).record(latency.as_secs_f64());
+        metrics::gauge!(m::MEMPOOL_TXS)
+            .set((mempool_status.pending + mempool_status.queued) as f64);
+        info!(
+            target: "sequencer",
+            number = block.number,
+            hash = %block.hash,
+            txs = included.len(),
+            latency_ms = latency.as_millis() as u64,
+            firm = self.tracker.finalized().number,
+            "SOFT"
+        );
+        self.soft_at.insert(block.number, Instant::now());
+        self.status.update(|s| {
+            s.soft_head = block;
+            s.mempool = mempool_status;
+            s.pending_da.push(PendingDa {
+                number: block.number,
+                hash: block.hash,
+                da_height: None,
+            });
+        });
+        self.da_tx
+            .send(DaJob { block, body: built.block })
+            .map_err(|_| NodeError::Task("DA task is gone".into()))?;
+        Ok(())
+    }
+}
+
+struct DaTask<D> {
+    da: Arc<D>,
+    key: sequencer_config::ValidatorKey,
+    namespace: Namespace,
+    poll: Duration,
+    max_batch: usize,
+    status: StatusHandle,
+}
+
+impl<D: DaClient> DaTask<D> {
+    async fn run(
+        self,
+        mut rx: mpsc::UnboundedReceiver<DaJob>,
+        firm_tx: mpsc::UnboundedSender<BlockRef>,
+        cancel: CancellationToken,
+    ) -> Result<(), NodeError> {
+        let mut unsubmitted: VecDeque<DaJob> = VecDeque::new();
+        let mut submitted: VecDeque<(BlockRef, DaHeight)> = VecDeque::new();
+        let mut tick = tokio::time::interval(self.poll);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => {
+                    if !unsubmitted.is_empty() || !submitted.is_empty() {
+                        info!(target: "sequencer", unsubmitted = unsubmitted.len(), awaiting_finality = submitted.len(), "DA task stopped; non-final blocks are re-submitted on restart");
+                    }
+                    return Ok(());
+                }
+                job = rx.recv() => match job {
+                    Some(j) => {
+                        unsubmitted.push_back(j);
+                        while let Ok(j) = rx.try_recv() {
+                            unsubmitted.push_back(j);
+                        }
+                    }
+                    None => return Ok(()),
+                },
+                _ = tick.tick() => {}
+            }
+
+            if !unsubmitted.is_empty() {
+                let n = unsubmitted.len().min(self.max_batch);
+                let blocks: Vec<_> = unsubmitted.iter().take(n).map(|j| j.body.clone()).collect();
+                let blob = encode_batch(&self.key, &blocks);
+                let size = blob.len();
+                match self.da.submit(&self.namespace, blob).await {
+                    Ok(inc) => {
+                        metrics::counter!(m::DA_SUBMISSIONS).increment(1);
+                        for j in unsubmitted.drain(..n) {
+                            info!(target: "sequencer", number = j.block.number, hash = %j.block.hash, da_height = inc.height, blob_bytes = size, "PENDING");
+                            submitted.push_back((j.block, inc.height));
+                        }
+                    }
+                    Err(e) => {
+                        metrics::counter!(m::DA_ERRORS).increment(1);
+                        warn!(target: "sequencer", %e, blocks = n, "DA submission failed, will retry");
+                    }
+                }
+            }
+
+            if !submitted.is_empty() {
+                match self.da.finalized_height().await {
+                    Ok(final_height) => {
+                        let mut last = None;
+                        while submitted.front().is_some_and(|(_, h)| *h <= final_height) {
+                            last = submitted.pop_front().map(|(b, _)| b);
+                        }
+                        if let Some(b) = last {
+                            debug!(target: "sequencer", number = b.number, final_height, "DA final");
+                            if firm_tx.send(b).is_err() {
+                                return Ok(());
+                            }
+                        }
+                    }
+                    Err(e) => warn!(target: "sequencer", %e, "DA finality query failed"),
+                }
+            }
+
+            let pending: Vec<PendingDa> = submitted
+                .iter()
+                .map(|(b, h)| PendingDa { number: b.number, hash: b.hash, da_height: Some(*h) })
+                .chain(unsubmitted.iter().map(|j| PendingDa {
+                    number: j.block.number,
+                    hash: j.block.hash,
+                    da_height: None,
+                }))
+                .collect();
+            metrics::gauge!(m::PENDING_DA).set(pending.len() as f64);
+            self.status.update(|s| s.pending_da = pending);
+        }
+    }
+}

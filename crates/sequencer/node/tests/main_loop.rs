@@ -1,0 +1,337 @@
+//! The main loop end to end over the Engine API fixture and the local DA.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use alloy_primitives::{B256, Bytes};
+use alloy_rpc_types_engine::JwtSecret;
+use jsonrpsee::{core::client::ClientT, http_client::HttpClientBuilder, rpc_params};
+use sequencer_config::ValidatorKey;
+use sequencer_da::{DaClient, LocalDa};
+use sequencer_engine::{EngineFork, RetryPolicy};
+use sequencer_node::{
+    FirmRecord, InsertOutcome, NodeConfig, SequencerStatus, ShutdownOutcome, SingleValidator,
+    TxStatus, batch::decode_batch, launch,
+};
+use sequencer_testing::{Answer, MockEngine, MockEngineConfig, dev_address, transfer};
+use std::{sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
+
+const CHAIN_ID: u64 = 1337;
+
+fn node_config(engine: &MockEngine, secret: JwtSecret) -> NodeConfig {
+    NodeConfig {
+        chain_id: CHAIN_ID,
+        engine_url: engine.url(),
+        jwt_secret: secret,
+        fork: EngineFork::Prague,
+        fee_recipient: Default::default(),
+        rpc_listen: "127.0.0.1:0".parse().unwrap(),
+        rpc_url: None,
+        namespace: "0xc0ffee".parse().unwrap(),
+        block_time: Duration::from_millis(20),
+        build_time: Duration::from_millis(1),
+        max_soft_ahead: 64,
+        da_poll_interval: Duration::from_millis(5),
+        max_batch_blocks: 16,
+        mempool_capacity: 1000,
+        retry: RetryPolicy {
+            attempts: 3,
+            initial_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            request_timeout: Duration::from_secs(5),
+        },
+        firm_record_path: None,
+    }
+}
+
+fn key() -> ValidatorKey {
+    ValidatorKey::from_secret_bytes([1; 32])
+}
+
+fn consensus() -> Arc<SingleValidator> {
+    Arc::new(SingleValidator::new(&[key().public()], key()).unwrap())
+}
+
+/// Polls `cond` until it holds (progress deadline of 20 s, not a timing assertion).
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..2000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test]
+async fn soft_then_firm_with_transactions() {
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+    let da = Arc::new(LocalDa::new(Duration::from_millis(15), 0));
+    let cfg = node_config(&engine, secret);
+    let ns = cfg.namespace;
+    let node = launch(cfg, consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    let rpc = HttpClientBuilder::default().build(format!("http://{}", node.rpc_addr)).unwrap();
+
+    let chain_id: alloy_primitives::U64 = rpc.request("eth_chainId", rpc_params![]).await.unwrap();
+    assert_eq!(chain_id.to::<u64>(), CHAIN_ID);
+
+    // Three transfers, one with a nonce gap (nonce 4 while 2 and 3 are missing).
+    let to = dev_address(9);
+    for nonce in 0..2 {
+        let h: B256 = rpc
+            .request("eth_sendRawTransaction", rpc_params![transfer(1, CHAIN_ID, nonce, to, 1)])
+            .await
+            .unwrap();
+        assert_ne!(h, B256::ZERO);
+    }
+    let gap: InsertOutcome = rpc
+        .request("sequencer_sendRawTransaction", rpc_params![transfer(1, CHAIN_ID, 4, to, 1)])
+        .await
+        .unwrap();
+    assert_eq!(gap.status, TxStatus::Queued);
+    assert_eq!(gap.missing_nonces, vec![2, 3]);
+    // Wrong chain id and garbage are refused with a reason.
+    let err = rpc
+        .request::<B256, _>("eth_sendRawTransaction", rpc_params![transfer(1, 1, 0, to, 1)])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("chain id"), "{err}");
+    let err = rpc
+        .request::<B256, _>("eth_sendRawTransaction", rpc_params![Bytes::from_static(b"\x02zz")])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid transaction"), "{err}");
+
+    let status = node.status.clone();
+    eventually("2 txs included and firm head >= 5", || {
+        let s = status.get();
+        s.firm_head.number >= 5 && engine.canonical_tx_count() == 2
+    })
+    .await;
+
+    let s: SequencerStatus = rpc.request("sequencer_status", rpc_params![]).await.unwrap();
+    assert!(s.soft_head.number >= s.firm_head.number);
+    assert_eq!(s.mempool.queued, 1, "the gapped transaction waits");
+    assert_eq!(s.mempool.gaps[0].next_nonce, 2);
+    let fc = engine.forkchoice();
+    assert_eq!(fc.head_block_hash, fc.safe_block_hash, "SOFT moves head and safe together");
+    assert!(engine.violations().is_empty(), "{:?}", engine.violations());
+    assert_eq!(engine.auth_failures(), 0);
+
+    // Every DA blob is a batch signed by the validator; together they hold blocks 1.. in order.
+    let mut numbers = Vec::new();
+    for h in 1..=da.current_height() {
+        for blob in da.blobs(&ns, h).await.unwrap() {
+            let (signer, blocks) = decode_batch(&blob).unwrap();
+            assert_eq!(signer, key().public());
+            numbers.extend(blocks.iter().map(|b| b.header.number));
+        }
+    }
+    assert!(numbers.len() as u64 >= s.firm_head.number);
+    assert_eq!(numbers, (1..=numbers.len() as u64).collect::<Vec<_>>());
+
+    assert_eq!(node.shutdown(Duration::from_secs(5)).await, ShutdownOutcome::Clean);
+}
+
+#[tokio::test]
+async fn back_pressure_bounds_soft_ahead_of_firm() {
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+    let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
+    da.hold_finality(true);
+    let mut cfg = node_config(&engine, secret);
+    cfg.max_soft_ahead = 3;
+    let node = launch(cfg, consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    let status = node.status.clone();
+    eventually("back-pressure engaged", || status.get().backpressure).await;
+    // Stays paused: give the loop several more ticks.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let s = status.get();
+    assert_eq!(s.soft_head.number - s.firm_head.number, 3);
+    assert_eq!(s.pending_da.len(), 3);
+
+    da.hold_finality(false);
+    eventually("production resumes and firm catches up", || {
+        let s = status.get();
+        !s.backpressure && s.firm_head.number >= 6
+    })
+    .await;
+    assert!(engine.violations().is_empty(), "{:?}", engine.violations());
+    node.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn engine_trouble_is_survived() {
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+    let da = Arc::new(LocalDa::new(Duration::from_millis(10), 0));
+    let node = launch(node_config(&engine, secret), consensus(), da, CancellationToken::new())
+        .await
+        .unwrap();
+    let status = node.status.clone();
+    eventually("first blocks", || status.get().soft_head.number >= 2).await;
+
+    // reth answers SYNCING to newPayload for a while, then INVALID once: no block becomes SOFT
+    // on those answers, and production recovers.
+    engine.set_new_payload_answer(Answer::Syncing, 10);
+    let before = status.get().soft_head.number;
+    eventually("production recovered after SYNCING", || {
+        status.get().soft_head.number >= before + 2
+    })
+    .await;
+    engine.set_new_payload_answer(Answer::Invalid("bad block".into()), 1);
+    let before = status.get().soft_head.number;
+    eventually("production recovered after INVALID", || {
+        status.get().soft_head.number >= before + 3
+    })
+    .await;
+    assert!(engine.violations().is_empty(), "{:?}", engine.violations());
+    node.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn restart_resumes_from_reth_heads_without_refinalizing() {
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let record_path = dir.path().join("sequencer-state.json");
+    let cfg =
+        NodeConfig { firm_record_path: Some(record_path.clone()), ..node_config(&engine, secret) };
+
+    // First run: finality stalls at some point, so some blocks are SOFT but not FIRM.
+    let da1 = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
+    let node =
+        launch(cfg.clone(), consensus(), da1.clone(), CancellationToken::new()).await.unwrap();
+    let status = node.status.clone();
+    eventually("some firm blocks", || status.get().firm_head.number >= 2).await;
+    da1.hold_finality(true);
+    let firm_at_hold = status.get().firm_head.number;
+    eventually("soft ahead of firm", || status.get().soft_head.number >= firm_at_hold + 4).await;
+    node.shutdown(Duration::from_secs(5)).await;
+    let fc = engine.forkchoice();
+    let head1 = engine.number_of(fc.head_block_hash).unwrap();
+    let fin1 = engine.number_of(fc.finalized_block_hash).unwrap();
+    assert!(head1 > fin1);
+    // The sequencer's own record of its last FIRM block matches what reth finalized.
+    assert_eq!(
+        FirmRecord::load(&record_path).unwrap(),
+        Some(FirmRecord { number: fin1, hash: fc.finalized_block_hash })
+    );
+
+    // Second run on a fresh DA: resumes at reth's head, re-submits blocks fin1+1..=head1,
+    // finalizes them in order, and keeps building from head1 + 1.
+    let da2 = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
+    let node = launch(cfg, consensus(), da2.clone(), CancellationToken::new()).await.unwrap();
+    let s = node.status.get();
+    assert_eq!(s.soft_head.number, head1);
+    assert_eq!(s.firm_head.number, fin1);
+    let status = node.status.clone();
+    eventually("firm passes the old head", || status.get().firm_head.number > head1).await;
+    let ns = "0xc0ffee".parse().unwrap();
+    let mut resubmitted = Vec::new();
+    for h in 1..=da2.current_height() {
+        for blob in da2.blobs(&ns, h).await.unwrap() {
+            resubmitted.extend(decode_batch(&blob).unwrap().1.iter().map(|b| b.header.number));
+        }
+    }
+    assert_eq!(
+        resubmitted.first(),
+        Some(&(fin1 + 1)),
+        "nothing final is re-submitted, nothing skipped"
+    );
+    assert_eq!(resubmitted, (fin1 + 1..fin1 + 1 + resubmitted.len() as u64).collect::<Vec<_>>());
+    assert!(engine.violations().is_empty(), "{:?}", engine.violations());
+    // Finalized never moved backwards across the restart.
+    let mut last = 0;
+    for fc in engine.forkchoice_log() {
+        let n = engine.number_of(fc.finalized_block_hash).unwrap();
+        assert!(n >= last, "finalized went from #{last} to #{n}");
+        last = n;
+    }
+    node.shutdown(Duration::from_secs(5)).await;
+}
+
+/// reth came back without a block the sequencer already finalized (it kept recent blocks in
+/// memory and restarted): resuming would build a second block at a final height, so launch
+/// refuses with one error naming the record, the block and the cause.
+#[tokio::test]
+async fn refuses_to_resume_when_reth_lost_firm_blocks() {
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let record_path = dir.path().join("sequencer-state.json");
+    let cfg =
+        NodeConfig { firm_record_path: Some(record_path.clone()), ..node_config(&engine, secret) };
+    let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
+
+    // Recorded FIRM block above reth's head.
+    FirmRecord { number: 5, hash: B256::with_last_byte(5) }.store(&record_path).unwrap();
+    let err = launch(cfg.clone(), consensus(), da.clone(), CancellationToken::new())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("block #5") && err.contains("does not have it"), "{err}");
+    assert!(err.contains("sequencer-state.json"), "{err}");
+
+    // Same height, different block.
+    FirmRecord { number: 0, hash: B256::with_last_byte(1) }.store(&record_path).unwrap();
+    let err = launch(cfg.clone(), consensus(), da.clone(), CancellationToken::new())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at that height"), "{err}");
+
+    // The matching record (genesis) resumes.
+    let genesis = engine.genesis_hash();
+    FirmRecord { number: 0, hash: genesis }.store(&record_path).unwrap();
+    let node = launch(cfg, consensus(), da, CancellationToken::new()).await.unwrap();
+    node.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn shutdown_is_bounded_even_when_da_hangs() {
+    struct HangingDa;
+    #[async_trait::async_trait]
+    impl DaClient for HangingDa {
+        async fn submit(
+            &self,
+            _: &sequencer_da::Namespace,
+            _: Bytes,
+        ) -> Result<sequencer_da::Inclusion, sequencer_da::DaError> {
+            std::future::pending().await
+        }
+        async fn finalized_height(&self) -> Result<u64, sequencer_da::DaError> {
+            Ok(0)
+        }
+        async fn blobs(
+            &self,
+            _: &sequencer_da::Namespace,
+            _: u64,
+        ) -> Result<Vec<Bytes>, sequencer_da::DaError> {
+            Ok(vec![])
+        }
+    }
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+    let node = launch(
+        node_config(&engine, secret),
+        consensus(),
+        Arc::new(HangingDa),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let status = node.status.clone();
+    eventually("a soft block", || status.get().soft_head.number >= 1).await;
+    assert_eq!(node.shutdown(Duration::from_millis(200)).await, ShutdownOutcome::Abandoned);
+}
+
+#[test]
+fn multi_validator_sets_are_refused_for_now() {
+    let other = ValidatorKey::from_secret_bytes([2; 32]).public();
+    let err = SingleValidator::new(&[key().public(), other], key()).unwrap_err();
+    assert!(err.to_string().starts_with("consensus.validators: 2 validators"), "{err}");
+    let err = SingleValidator::new(&[other], key()).unwrap_err();
+    assert!(err.to_string().contains("not in the validator set"), "{err}");
+}
