@@ -45,7 +45,7 @@ def main():
         soft_at = {b[1]: b[0] for b in soft}
         trail = sorted(t - soft_at[n] for t, n in firm if n in soft_at and soft_at[n] >= steady[0][0])
         if trail:
-            print(f"SOFT -> FIRM ms (FIRM lines, last block of each DA batch): "
+            print(f"SOFT -> FIRM ms of the newest block in each FIRM step: "
                   f"p50 {trail[len(trail) // 2] * 1000:.0f}  max {trail[-1] * 1000:.0f}; "
                   f"firm head {firm[-1][1]}, soft head {soft[-1][1]}")
 

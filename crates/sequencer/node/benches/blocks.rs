@@ -10,7 +10,6 @@ use alloy_rpc_types_engine::JwtSecret;
 use jsonrpsee::{core::client::ClientT, http_client::HttpClientBuilder, rpc_params};
 use sequencer_config::ValidatorKey;
 use sequencer_da::LocalDa;
-use sequencer_engine::{EngineFork, RetryPolicy};
 use sequencer_node::{NodeConfig, SingleValidator, launch};
 use sequencer_testing::{MockEngine, MockEngineConfig, dev_address, transfer};
 use std::{
@@ -35,24 +34,8 @@ async fn run(
     let secret = JwtSecret::random();
     let engine = MockEngine::start(MockEngineConfig::new(1337, secret)).await.unwrap();
     let key = ValidatorKey::from_secret_bytes([1; 32]);
-    let cfg = NodeConfig {
-        chain_id: 1337,
-        engine_url: engine.url(),
-        jwt_secret: secret,
-        fork: EngineFork::Prague,
-        fee_recipient: Default::default(),
-        rpc_listen: "127.0.0.1:0".parse().unwrap(),
-        rpc_url: None,
-        namespace: "0xbe7c4".parse().unwrap(),
-        block_time,
-        build_time: (block_time / 3).min(Duration::from_millis(500)),
-        max_soft_ahead: 64,
-        da_poll_interval: block_time.min(Duration::from_millis(250)),
-        max_batch_blocks: 256,
-        mempool_capacity: 100_000,
-        retry: RetryPolicy::default(),
-        firm_record_path: None,
-    };
+    let cfg = NodeConfig::new(1337, engine.url(), secret, "0xbe7c4".parse().unwrap())
+        .with_block_time(block_time);
     let build_time = cfg.build_time;
     let da = Arc::new(LocalDa::new(block_time, 0));
     let node = launch(

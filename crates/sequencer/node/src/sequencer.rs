@@ -76,27 +76,63 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
-    /// From a validated config file. The build time is a third of the block time (at most 500 ms).
-    pub fn from_validated(c: &ValidatedConfig) -> Self {
-        let block_time = c.sequencer.block_time;
+    /// A config with the defaults of `sequencer run`: Prague, 1 s blocks, 64 soft blocks ahead
+    /// of firm at most, RPC on an ephemeral loopback port, no FIRM record. Adjust the fields (or
+    /// use struct update syntax) for anything else.
+    pub fn new(
+        chain_id: u64,
+        engine_url: Url,
+        jwt_secret: JwtSecret,
+        namespace: Namespace,
+    ) -> Self {
         Self {
-            chain_id: c.chain_id,
-            engine_url: c.execution.reth_url.clone(),
-            jwt_secret: c.execution.jwt_secret,
+            chain_id,
+            engine_url,
+            jwt_secret,
+            fork: EngineFork::Prague,
+            fee_recipient: Address::ZERO,
+            rpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            rpc_url: None,
+            namespace,
+            max_soft_ahead: 64,
+            max_batch_blocks: 256,
+            mempool_capacity: 100_000,
+            retry: RetryPolicy::default(),
+            firm_record_path: None,
+            // Set together by `with_block_time`.
+            block_time: Duration::ZERO,
+            build_time: Duration::ZERO,
+            da_poll_interval: Duration::ZERO,
+        }
+        .with_block_time(Duration::from_secs(1))
+    }
+
+    /// Sets the block time, and with it the build window (a third of the block time, at most
+    /// 500 ms) and the DA poll interval (the block time, at most 250 ms).
+    pub fn with_block_time(mut self, block_time: Duration) -> Self {
+        self.block_time = block_time;
+        self.build_time = (block_time / 3).min(Duration::from_millis(500));
+        self.da_poll_interval = block_time.min(Duration::from_millis(250));
+        self
+    }
+
+    /// From a validated config file.
+    pub fn from_validated(c: &ValidatedConfig) -> Self {
+        Self {
             fork: if c.execution.prague { EngineFork::Prague } else { EngineFork::Cancun },
             fee_recipient: c.execution.fee_recipient,
             rpc_listen: c.rpc.listen_addr,
             rpc_url: c.execution.rpc_url.clone(),
-            namespace: c.da.namespace,
-            block_time,
-            build_time: (block_time / 3).min(Duration::from_millis(500)),
             max_soft_ahead: c.sequencer.max_soft_ahead,
-            da_poll_interval: block_time.min(Duration::from_millis(250)),
-            max_batch_blocks: 256,
-            mempool_capacity: 100_000,
-            retry: RetryPolicy::default(),
             firm_record_path: Some(c.sequencer.state_path.clone()),
+            ..Self::new(
+                c.chain_id,
+                c.execution.reth_url.clone(),
+                c.execution.jwt_secret,
+                c.da.namespace,
+            )
         }
+        .with_block_time(c.sequencer.block_time)
     }
 }
 

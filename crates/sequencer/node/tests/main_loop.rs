@@ -6,7 +6,7 @@ use alloy_rpc_types_engine::JwtSecret;
 use jsonrpsee::{core::client::ClientT, http_client::HttpClientBuilder, rpc_params};
 use sequencer_config::ValidatorKey;
 use sequencer_da::{DaClient, LocalDa};
-use sequencer_engine::{EngineFork, RetryPolicy};
+use sequencer_engine::RetryPolicy;
 use sequencer_node::{
     FirmRecord, InsertOutcome, NodeConfig, SequencerStatus, ShutdownOutcome, SingleValidator,
     TxStatus, batch::decode_batch, launch,
@@ -19,17 +19,7 @@ const CHAIN_ID: u64 = 1337;
 
 fn node_config(engine: &MockEngine, secret: JwtSecret) -> NodeConfig {
     NodeConfig {
-        chain_id: CHAIN_ID,
-        engine_url: engine.url(),
-        jwt_secret: secret,
-        fork: EngineFork::Prague,
-        fee_recipient: Default::default(),
-        rpc_listen: "127.0.0.1:0".parse().unwrap(),
-        rpc_url: None,
-        namespace: "0xc0ffee".parse().unwrap(),
-        block_time: Duration::from_millis(20),
         build_time: Duration::from_millis(1),
-        max_soft_ahead: 64,
         da_poll_interval: Duration::from_millis(5),
         max_batch_blocks: 16,
         mempool_capacity: 1000,
@@ -39,8 +29,21 @@ fn node_config(engine: &MockEngine, secret: JwtSecret) -> NodeConfig {
             max_delay: Duration::from_millis(5),
             request_timeout: Duration::from_secs(5),
         },
-        firm_record_path: None,
+        ..NodeConfig::new(CHAIN_ID, engine.url(), secret, "0xc0ffee".parse().unwrap())
+            .with_block_time(Duration::from_millis(20))
     }
+}
+
+/// [`node_config`] with a FIRM record in a fresh directory (kept alive by the returned guard).
+fn node_config_with_record(
+    engine: &MockEngine,
+    secret: JwtSecret,
+) -> (tempfile::TempDir, std::path::PathBuf, NodeConfig) {
+    let dir = tempfile::tempdir().unwrap();
+    let record_path = dir.path().join("sequencer-state.json");
+    let cfg =
+        NodeConfig { firm_record_path: Some(record_path.clone()), ..node_config(engine, secret) };
+    (dir, record_path, cfg)
 }
 
 fn key() -> ValidatorKey {
@@ -194,10 +197,7 @@ async fn restart_resumes_from_reth_heads_without_refinalizing() {
     let secret = JwtSecret::random();
     let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let record_path = dir.path().join("sequencer-state.json");
-    let cfg =
-        NodeConfig { firm_record_path: Some(record_path.clone()), ..node_config(&engine, secret) };
+    let (_dir, record_path, cfg) = node_config_with_record(&engine, secret);
 
     // First run: finality stalls at some point, so some blocks are SOFT but not FIRM.
     let da1 = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
@@ -259,10 +259,7 @@ async fn restart_resumes_from_reth_heads_without_refinalizing() {
 async fn refuses_to_resume_when_reth_lost_firm_blocks() {
     let secret = JwtSecret::random();
     let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let record_path = dir.path().join("sequencer-state.json");
-    let cfg =
-        NodeConfig { firm_record_path: Some(record_path.clone()), ..node_config(&engine, secret) };
+    let (_dir, record_path, cfg) = node_config_with_record(&engine, secret);
     let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
 
     // Recorded FIRM block above reth's head.
