@@ -127,7 +127,10 @@ fn run(config_path: &std::path::Path) -> eyre::Result<()> {
             namespace = %cfg.da.namespace,
             "starting sequencer"
         );
-        let node = launch(node_cfg, consensus, da, CancellationToken::new()).await?;
+        let engine_url = node_cfg.engine_url.clone();
+        let node = launch(node_cfg, consensus, da, CancellationToken::new())
+            .await
+            .map_err(|e| eyre!("cannot start (execution.reth_url {engine_url}): {e}"))?;
         let grace = cfg.sequencer.shutdown_timeout;
         match node.run_until(shutdown_signal(), grace).await? {
             ShutdownOutcome::Clean => info!("stopped cleanly"),

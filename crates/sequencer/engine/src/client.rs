@@ -72,7 +72,21 @@ fn map_err(method: &'static str, err: TransportError) -> EngineError {
         RpcError::ErrorResp(p) => {
             EngineError::Rpc { method, code: p.code, message: p.message.into_owned() }
         }
-        other => EngineError::Transport { method, message: other.to_string() },
+        other => {
+            // alloy's top-level message ("client error (Connect)") hides the cause; append
+            // the source chain ("tcp connect error: Connection refused").
+            let mut message = other.to_string();
+            let mut source = std::error::Error::source(&other);
+            while let Some(cause) = source {
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    message.push_str(": ");
+                    message.push_str(&text);
+                }
+                source = cause.source();
+            }
+            EngineError::Transport { method, message }
+        }
     }
 }
 
