@@ -22,15 +22,9 @@ KONA_P2P_PORT=${KONA_P2P_PORT:-9222}
 # anvil's first development key: the devnet's sequencer (never use it anywhere real).
 DEV_SEQUENCER_KEY=ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 
-log() { printf '\033[1m[devnet]\033[0m %s\n' "$*"; }
-rpc() { curl -s -X POST -H 'content-type: application/json' --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":[]}" "$1"; }
-wait_for() { # url method what
-    for _ in $(seq 1 150); do
-        if rpc "$1" "$2" | grep -q '"result"'; then return 0; fi
-        sleep 0.2
-    done
-    log "$3 did not come up; see $STATE/*.log"; exit 1
-}
+LOG_TAG=devnet
+# shellcheck source=etc/devnet-lib.sh
+. etc/devnet-lib.sh
 
 for bin in "$ROLLUP" "$DEVNET"; do
     [ -x "$bin" ] || { log "missing $bin: run 'just build-rollup' and 'cargo build --release -p rollup-devnet'"; exit 1; }

@@ -26,15 +26,9 @@ SEQ_P2P_PORT=${SEQ_P2P_PORT:-26656}
 # anvil's first development account, funded at genesis (never use it anywhere real).
 DEV_ACCOUNT=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
 
-log() { printf '\033[1m[sequencer-devnet]\033[0m %s\n' "$*"; }
-rpc() { curl -s -X POST -H 'content-type: application/json' --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":[]}" "$1"; }
-wait_for() { # url method what
-    for _ in $(seq 1 300); do
-        if rpc "$1" "$2" | grep -q '"result"'; then return 0; fi
-        sleep 0.2
-    done
-    log "$3 did not come up; see $STATE/*.log"; exit 1
-}
+LOG_TAG=sequencer-devnet
+# shellcheck source=etc/devnet-lib.sh
+. etc/devnet-lib.sh
 
 [ -n "$RETH" ] && [ -x "$RETH" ] || { log "no reth binary: set RETH_BIN (reth v1.6.0)"; exit 1; }
 [ -x "$SEQUENCER" ] || { log "missing $SEQUENCER: run 'cargo build --release --locked -p sequencer'"; exit 1; }
