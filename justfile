@@ -17,7 +17,7 @@ build-rollup:
     cd bin/rollup && cargo build --release --locked
     @echo "built: $CARGO_TARGET_DIR/release/rollup"
 
-# Local devnet (anvil L1 + beacon adapter + rollup sequencer); Ctrl-C stops, rerun resumes from .devnet/.
+# Local devnet (anvil L1 + beacon adapter + rollup sequencer with batcher + validators); Ctrl-C stops, rerun resumes.
 devnet: build-rollup
     cargo build --release --locked -p rollup-devnet
     ./etc/devnet/devnet.sh

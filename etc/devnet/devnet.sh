@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
 # One-command local OP Stack devnet: anvil as L1, the beacon adapter kona needs in front of it,
-# and `rollup node` sequencing L2 blocks. State lives in $DEVNET_DIR (default .devnet/): stop with
-# Ctrl-C and run again to resume from the same L1 and L2 heads; delete the folder to start over.
+# `rollup node` sequencing L2 blocks with its built-in batcher posting them to L1, and validator
+# `rollup node`s deriving the chain from L1 (and following the sequencer over P2P). Builds what is
+# missing first. State lives in $DEVNET_DIR (default .devnet/): stop with Ctrl-C and run again to
+# resume from the same L1 and L2 heads; delete the folder to start over.
+#
+# Settings (environment): VALIDATORS (default 1), NO_P2P_VALIDATORS (validator numbers that
+# derive from L1 only, e.g. "2"), BATCHER (1: on), L2_BLOCK_TIME, L1_BLOCK_TIME,
+# L1_SLOTS_PER_EPOCH (anvil finalizes latest - 2 x this), ROLLUP_BIN, DEVNET_BIN, and the ports
+# below; validator N uses each sequencer port + 10 x N.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 STATE=${DEVNET_DIR:-.devnet}
-TARGET=${CARGO_TARGET_DIR:-target}
+TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/rollup-target}
 ROLLUP=${ROLLUP_BIN:-$TARGET/release/rollup}
 DEVNET=${DEVNET_BIN:-$TARGET/release/rollup-devnet}
+VALIDATORS=${VALIDATORS:-1}
+NO_P2P_VALIDATORS=${NO_P2P_VALIDATORS:-}
+BATCHER=${BATCHER:-1}
 L2_BLOCK_TIME=${L2_BLOCK_TIME:-2}
 L1_BLOCK_TIME=${L1_BLOCK_TIME:-2}
+L1_SLOTS_PER_EPOCH=${L1_SLOTS_PER_EPOCH:-2}
 L1_PORT=${L1_PORT:-8545}
 BEACON_PORT=${BEACON_PORT:-5052}
 L2_HTTP_PORT=${L2_HTTP_PORT:-9545}
@@ -21,14 +32,30 @@ L2_AUTH_PORT=${L2_AUTH_PORT:-8551}
 KONA_P2P_PORT=${KONA_P2P_PORT:-9222}
 # anvil's first development key: the devnet's sequencer (never use it anywhere real).
 DEV_SEQUENCER_KEY=ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+DEV_SEQUENCER_ADDRESS=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
+# anvil's second development key: the devnet's batcher (the genesis system config's batcher).
+DEV_BATCHER_KEY=59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
 
 LOG_TAG=devnet
 # shellcheck source=etc/devnet-lib.sh
 . etc/devnet-lib.sh
 
-for bin in "$ROLLUP" "$DEVNET"; do
-    [ -x "$bin" ] || { log "missing $bin: run 'just build-rollup' and 'cargo build --release -p rollup-devnet'"; exit 1; }
-done
+# Build what is missing (only where the caller did not name a binary).
+if [ ! -x "$ROLLUP" ]; then
+    [ -z "${ROLLUP_BIN:-}" ] || { log "ROLLUP_BIN=$ROLLUP_BIN is not an executable"; exit 1; }
+    command -v cargo > /dev/null || { log "cargo not found: install Rust (rustup.rs)"; exit 1; }
+    if ! ldconfig -p 2>/dev/null | grep -q 'libclang'; then
+        log "reth's database bindings need libclang: apt-get install libclang-dev (then run again)"
+        exit 1
+    fi
+    log "building rollup into $TARGET/release (reth comes from GitHub by git; the first build takes 20-40 min on 2 cores)"
+    (cd bin/rollup && CARGO_TARGET_DIR="$TARGET" cargo build --release --locked)
+fi
+if [ ! -x "$DEVNET" ]; then
+    [ -z "${DEVNET_BIN:-}" ] || { log "DEVNET_BIN=$DEVNET_BIN is not an executable"; exit 1; }
+    log "building rollup-devnet into $TARGET/release"
+    CARGO_TARGET_DIR="$TARGET" cargo build --release --locked -p rollup-devnet
+fi
 [ -x tests/node_modules/.bin/anvil ] || npm ci --prefix tests --no-audit --no-fund --silent
 mkdir -p "$STATE"
 
@@ -42,10 +69,10 @@ stop() {
 trap stop INT TERM EXIT
 
 tests/node_modules/.bin/anvil --host 127.0.0.1 --port "$L1_PORT" --block-time "$L1_BLOCK_TIME" \
-    --state "$STATE/anvil-state.json" > "$STATE/anvil.log" 2>&1 &
+    --slots-in-an-epoch "$L1_SLOTS_PER_EPOCH" --state "$STATE/anvil-state.json" > "$STATE/anvil.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$L1_PORT" eth_chainId "L1 (anvil)"
-log "L1 up: http://127.0.0.1:$L1_PORT (anvil, ${L1_BLOCK_TIME}s blocks)"
+log "L1 up: http://127.0.0.1:$L1_PORT (anvil, ${L1_BLOCK_TIME}s blocks, finalized = latest - $((2 * L1_SLOTS_PER_EPOCH)))"
 
 "$DEVNET" beacon --l1-rpc "http://127.0.0.1:$L1_PORT" --listen "127.0.0.1:$BEACON_PORT" \
     --seconds-per-slot "$L1_BLOCK_TIME" > "$STATE/beacon.log" 2>&1 &
@@ -54,34 +81,80 @@ log "beacon adapter: http://127.0.0.1:$BEACON_PORT"
 
 if [ ! -f "$STATE/rollup.json" ]; then
     "$DEVNET" init --l1-rpc "http://127.0.0.1:$L1_PORT" --out "$STATE" --block-time "$L2_BLOCK_TIME"
-    "$ROLLUP" init --chain "$STATE/genesis.json" --datadir "$STATE/data" > "$STATE/init.log" 2>&1
     log "genesis written: $STATE/genesis.json, $STATE/rollup.json"
 else
     log "resuming from $STATE"
 fi
-( umask 077; printf '%s' "$DEV_SEQUENCER_KEY" > "$STATE/sequencer.key" )
+( umask 077; printf '%s' "$DEV_SEQUENCER_KEY" > "$STATE/sequencer.key"; printf '%s' "$DEV_BATCHER_KEY" > "$STATE/batcher.key" )
 
-"$ROLLUP" node --chain "$STATE/genesis.json" --datadir "$STATE/data" \
-    --http --http.port "$L2_HTTP_PORT" --metrics "127.0.0.1:$METRICS_PORT" --ipcdisable \
-    --port "$L2_P2P_PORT" --disable-discovery --authrpc.port "$L2_AUTH_PORT" \
-    --engine.persistence-threshold 0 --engine.memory-block-buffer-target 0 \
-    --kona.mode sequencer --kona.config-file "$STATE/rollup.json" \
-    --kona.l1-eth-rpc "http://127.0.0.1:$L1_PORT" --kona.l1-beacon "http://127.0.0.1:$BEACON_PORT" \
-    --kona.l1-trust-rpc --kona.p2p.sequencer.key.path "$STATE/sequencer.key" \
-    --kona.p2p.no-discovery --kona.p2p.listen.ip 127.0.0.1 \
-    --kona.p2p.listen.tcp "$KONA_P2P_PORT" --kona.p2p.listen.udp "$((KONA_P2P_PORT + 1))" \
-    --kona.rpc.addr 127.0.0.1 --kona.rpc.port "$KONA_RPC_PORT" > "$STATE/rollup.log" 2>&1 &
-pids+=($!)
-wait_for "http://127.0.0.1:$L2_HTTP_PORT" eth_chainId "rollup node"
+# start_node NAME INDEX EXTRA_FLAGS...: one `rollup node`, its ports offset by 10 x INDEX.
+start_node() {
+    local name=$1 index=$2; shift 2
+    local dir="$STATE/$name" off=$((10 * index))
+    mkdir -p "$dir"
+    [ -d "$dir/data/db" ] || "$ROLLUP" init --chain "$STATE/genesis.json" --datadir "$dir/data" > "$dir/init.log" 2>&1
+    "$ROLLUP" node --chain "$STATE/genesis.json" --datadir "$dir/data" \
+        --http --http.port "$((L2_HTTP_PORT + off))" --http.api eth,net,web3,admin --metrics "127.0.0.1:$((METRICS_PORT + off))" --ipcdisable \
+        --port "$((L2_P2P_PORT + off))" --disable-discovery --authrpc.port "$((L2_AUTH_PORT + off))" \
+        --engine.persistence-threshold 0 --engine.memory-block-buffer-target 0 \
+        --kona.config-file "$STATE/rollup.json" \
+        --kona.l1-eth-rpc "http://127.0.0.1:$L1_PORT" --kona.l1-beacon "http://127.0.0.1:$BEACON_PORT" \
+        --kona.l1-trust-rpc --kona.p2p.priv.path "$dir/p2p.key" \
+        --kona.p2p.no-discovery --kona.p2p.listen.ip 127.0.0.1 \
+        --kona.p2p.listen.tcp "$((KONA_P2P_PORT + off))" --kona.p2p.listen.udp "$((KONA_P2P_PORT + off + 1))" \
+        --kona.rpc.addr 127.0.0.1 --kona.rpc.port "$((KONA_RPC_PORT + off))" "$@" > "$dir/rollup.log" 2>&1 &
+    pids+=($!)
+    wait_for "http://127.0.0.1:$((L2_HTTP_PORT + off))" eth_chainId "$name"
+}
+
+batcher_flags=()
+[ "$BATCHER" = 1 ] && batcher_flags=(--batcher.key.path "$STATE/batcher.key")
+start_node sequencer 0 --kona.mode sequencer --kona.p2p.sequencer.key.path "$STATE/sequencer.key" "${batcher_flags[@]}"
+# The first run's logs stay where the e2e tests and benchmarks have always read them.
+ln -sf sequencer/rollup.log "$STATE/rollup.log"
+sequencer_pid=${pids[-1]}
 start=$(rpc "http://127.0.0.1:$L2_HTTP_PORT" eth_blockNumber | sed 's/.*"result":"\(0x[0-9a-f]*\)".*/\1/')
 for _ in $(seq 1 100); do
     now=$(rpc "http://127.0.0.1:$L2_HTTP_PORT" eth_blockNumber | sed 's/.*"result":"\(0x[0-9a-f]*\)".*/\1/')
     [ "$((now))" -gt "$((start))" ] && break
     sleep 0.2
 done
-log "L2 producing blocks: head $((now)) (${L2_BLOCK_TIME}s blocks)"
-log "L2 JSON-RPC   http://127.0.0.1:$L2_HTTP_PORT"
+log "L2 producing blocks: head $((now)) (${L2_BLOCK_TIME}s blocks)$([ "$BATCHER" = 1 ] && echo ", batcher on")"
+
+peer_id=
+for _ in $(seq 1 50); do
+    peer_id=$(rpc "http://127.0.0.1:$KONA_RPC_PORT" opp2p_self | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["peerID"])' 2>/dev/null) && break
+    sleep 0.2
+done
+sequencer_peer="/ip4/127.0.0.1/tcp/$KONA_P2P_PORT/p2p/$peer_id"
+# The sequencer's reth, for the validators' reths: gossip only carries new blocks, and a validator
+# that missed some (it started later, or was down) has its execution layer fetch them over devp2p,
+# as op-node + op-reth validators do.
+sequencer_enode=$(rpc "http://127.0.0.1:$L2_HTTP_PORT" admin_nodeInfo | python3 -c 'import json,sys
+key = json.load(sys.stdin)["result"]["enode"].split("//")[1].split("@")[0]
+print("enode://%s@127.0.0.1:%s" % (key, sys.argv[1]))' "$L2_P2P_PORT")
+for i in $(seq 1 "$VALIDATORS"); do
+    p2p=(--kona.p2p.static-peers "$sequencer_peer" --trusted-peers "$sequencer_enode")
+    case " $NO_P2P_VALIDATORS " in *" $i "*) p2p=();; esac
+    start_node "validator-$i" "$i" --kona.mode validator --kona.p2p.unsafe.block.signer "$DEV_SEQUENCER_ADDRESS" "${p2p[@]}"
+    log "validator-$i: http://127.0.0.1:$((L2_HTTP_PORT + 10 * i)), kona RPC :$((KONA_RPC_PORT + 10 * i))$([ ${#p2p[@]} -eq 0 ] && echo " (L1 only, no P2P)")"
+done
+
+log "L2 JSON-RPC   http://127.0.0.1:$L2_HTTP_PORT (sequencer)"
 log "kona RPC      http://127.0.0.1:$KONA_RPC_PORT (optimism_syncStatus)"
 log "metrics       http://127.0.0.1:$METRICS_PORT"
-log "logs          $STATE/rollup.log; Ctrl-C stops everything"
-wait "${pids[2]}"
+log "logs          $STATE/<node>/rollup.log; Ctrl-C stops everything"
+
+# Heads of every node, now and every 20 s while the sequencer runs.
+heads() {
+    rpc "http://127.0.0.1:$1" optimism_syncStatus | python3 -c 'import json,sys
+r = json.load(sys.stdin)["result"]
+print("unsafe %d safe %d finalized %d" % tuple(r[k]["number"] for k in ("unsafe_l2", "safe_l2", "finalized_l2")))' 2>/dev/null || echo "not answering"
+}
+while kill -0 "$sequencer_pid" 2>/dev/null; do
+    line="sequencer: $(heads "$KONA_RPC_PORT")"
+    for i in $(seq 1 "$VALIDATORS"); do line+=" | validator-$i: $(heads "$((KONA_RPC_PORT + 10 * i))")"; done
+    log "$line"
+    for _ in $(seq 1 100); do kill -0 "$sequencer_pid" 2>/dev/null || break; sleep 0.2; done
+done
+wait "$sequencer_pid"

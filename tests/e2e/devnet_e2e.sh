@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-TARGET=${CARGO_TARGET_DIR:-target}
+TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/rollup-target}
 export ROLLUP_BIN=${ROLLUP_BIN:-$TARGET/release/rollup}
 export DEVNET_BIN=${DEVNET_BIN:-$TARGET/release/rollup-devnet}
 if [ ! -x "$ROLLUP_BIN" ]; then
@@ -19,7 +19,7 @@ fi
 
 export DEVNET_DIR=$(mktemp -d) L2_BLOCK_TIME=1 L1_BLOCK_TIME=2
 export L1_PORT=28545 BEACON_PORT=25052 L2_HTTP_PORT=29545 KONA_RPC_PORT=29546 METRICS_PORT=29001
-export L2_P2P_PORT=30403 L2_AUTH_PORT=28551 KONA_P2P_PORT=29222
+export L2_P2P_PORT=30403 L2_AUTH_PORT=28551 KONA_P2P_PORT=29222 VALIDATORS=0
 L2="http://127.0.0.1:$L2_HTTP_PORT"
 CAST=tests/node_modules/.bin/cast
 passed=0 failed=0
@@ -38,7 +38,7 @@ start_devnet() {
     done
     echo "devnet did not start:"; cat "$DEVNET_DIR/devnet.out"; return 1
 }
-rollup_pid() { pgrep -f "rollup node --chain $DEVNET_DIR/genesis.json"; }
+rollup_pid() { pgrep -f "datadir $DEVNET_DIR/sequencer/data"; }
 cleanup() { kill -TERM "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null; rm -rf "$DEVNET_DIR"; }
 trap cleanup EXIT
 
@@ -56,6 +56,17 @@ blocks_advance_at_block_time() {
     [ "$((t2 - t1))" -eq "$L2_BLOCK_TIME" ]
 }
 check "L2 blocks advance at the configured block time" blocks_advance_at_block_time
+
+# EIP-1559 under Holocene: block 1's base fee follows from the genesis's (1 gwei) and the
+# parameters in the genesis extraData (denominator 250): an empty parent lowers it by 1/250.
+base_fee_follows_eip1559() {
+    local genesis one
+    genesis=$("$CAST" block 0 --field baseFeePerGas --rpc-url "$L2") || return 1
+    one=$("$CAST" block 1 --field baseFeePerGas --rpc-url "$L2") || return 1
+    echo "     baseFeePerGas: genesis $((genesis)), block 1 $((one)) (expected $((genesis - genesis / 250)))"
+    [ "$((one))" -gt 0 ] && [ "$((one))" -lt "$((genesis))" ] && [ "$((one))" -eq "$((genesis - genesis / 250))" ]
+}
+check "block 1's base fee is the EIP-1559 successor of the genesis base fee" base_fee_follows_eip1559
 
 unsafe_head() {
     curl -s -X POST -H 'content-type: application/json' \
@@ -98,6 +109,39 @@ resumes_from_same_head() {
     [ "$seeded" = "$before_stop" ]
 }
 check "a restart resumes from the same head" resumes_from_same_head
+kill -TERM "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null
+
+# A real kona failure: its P2P port is taken, so kona's network actor fails at every start. kona
+# is restarted with backoff while reth keeps serving; once the port is free, blocks resume.
+kona_failure_restarts_while_reth_serves() {
+    python3 -c 'import socket,sys,time
+s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(300)' "$KONA_P2P_PORT" &
+    local squatter=$! i answered=0 before after
+    sleep 0.5
+    ./etc/devnet/devnet.sh > "$DEVNET_DIR/devnet.out" 2>&1 &
+    devnet_pid=$!
+    for i in $(seq 1 300); do
+        grep -q "kona failed; restarting" "$DEVNET_DIR/rollup.log" 2>/dev/null && break
+        sleep 0.2
+    done
+    grep -q "kona failed; restarting" "$DEVNET_DIR/rollup.log" || { kill "$squatter"; return 1; }
+    sed 's/\x1b\[[0-9;]*m//g' "$DEVNET_DIR/rollup.log" | grep -m1 "kona failed; restarting" | cut -c1-260 | sed 's/^/     /'
+    before=$(head_number)
+    for i in $(seq 1 10); do
+        [ "$(head_number)" -ge 0 ] && answered=$((answered + 1))
+        sleep 0.3
+    done
+    echo "     while kona is down: eth_blockNumber answered $answered/10 times, head $before -> $(head_number)"
+    kill "$squatter"; wait "$squatter" 2>/dev/null
+    for i in $(seq 1 150); do
+        after=$(head_number)
+        [ "$after" -gt "$before" ] && break
+        sleep 0.2
+    done
+    echo "     port freed: head $before -> $after after $(grep -c "kona failed; restarting" "$DEVNET_DIR/rollup.log") restarts"
+    [ "$answered" -eq 10 ] && [ "$after" -gt "$before" ]
+}
+check "a kona failure restarts kona while reth keeps serving; blocks resume" kona_failure_restarts_while_reth_serves
 
 echo "devnet e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

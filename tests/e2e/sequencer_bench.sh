@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 BLOCK_MS=${1:?block time in ms}
 SECS=${2:?duration in seconds}
 TPS=${3:-20}
-TARGET=${CARGO_TARGET_DIR:-target}
+TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/rollup-target}
 export SEQUENCER_BIN=${SEQUENCER_BIN:-$TARGET/release/sequencer}
 export SEQ_DEVNET_DIR=$(mktemp -d) BLOCK_TIME_MS=$BLOCK_MS DA_BLOCK_TIME_MS=6000
 export RETH_HTTP_PORT=48545 RETH_AUTH_PORT=48551 RETH_P2P_PORT=48303 RETH_METRICS_PORT=49001

@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-TARGET=${CARGO_TARGET_DIR:-target}
+TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/rollup-target}
 export RETH_BIN=${RETH_BIN:-$(command -v reth || true)}
 export SEQUENCER_BIN=${SEQUENCER_BIN:-$TARGET/release/sequencer}
 if [ -z "$RETH_BIN" ] || [ ! -x "$RETH_BIN" ]; then

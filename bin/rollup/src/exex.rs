@@ -15,11 +15,17 @@ use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, L2BlockSource,
 use std::{fmt, net::IpAddr, sync::Arc};
 use tracing::{error, info};
 
+/// How long derivation's read of a block just made canonical waits for its ExEx notification
+/// (it arrives within milliseconds; see `BufferedL2Provider::with_ahead_wait`).
+const NOTIFICATION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Blocks read from reth's database into the buffer at start-up. Older blocks are served by the
 /// database fallback on demand; a restart therefore never leaves derivation blind.
 const STARTUP_SYNC_BLOCKS: u64 = 1024;
 
-/// The ExEx future: sets kona up from reth's context and runs it until reth stops or kona fails.
+/// The ExEx future: sets kona up from reth's context and runs it until reth stops, or kona fails
+/// in a way a restart cannot cure (or `--kona.exit-on-failure` asks to stop on any failure).
+/// kona's own failures are restarted inside [`KonaNodeExEx::run`] while reth keeps serving.
 pub(crate) async fn run<Node>(ctx: ExExContext<Node>, config: NodeCliConfig) -> eyre::Result<()>
 where
     Node: FullNodeComponents<Types: NodeTypes<Primitives = OpPrimitives>>,
@@ -27,7 +33,9 @@ where
     let engine = engine_endpoint(&ctx)?;
     let rollup_config = Arc::new(config.rollup_config.clone());
     let fallback = Arc::new(RethBlocks(ctx.provider().clone()));
-    let provider = BufferedL2Provider::new(rollup_config).with_fallback(fallback);
+    let provider = BufferedL2Provider::new(rollup_config)
+        .with_fallback(fallback)
+        .with_ahead_wait(NOTIFICATION_WAIT);
 
     let mut exex = KonaNodeExEx::new(config, engine, provider);
     exex.sync_state(recent_blocks(ctx.provider())?)?;
@@ -44,7 +52,13 @@ where
     let notifications = ctx.notifications.map(|notification| notification.map(|n| chain_event(&n)));
     let mut host = RethHost(ctx.events);
     match exex.run(notifications, &mut host).await {
-        Ok(()) => Ok(()),
+        // reth is shutting down (its signal cancelled the token, or its ExEx manager went away)
+        // and kona has stopped. Returning now would make reth report the ExEx as crashed ("ExEx
+        // finished"), pointing the operator at kona; reth drops this future once it is done.
+        Ok(()) => {
+            info!(target: "kona_exex", "kona stopped with the node");
+            std::future::pending().await
+        }
         Err(err) => {
             error!(target: "kona_exex", %err, "kona failed; stopping the node");
             Err(err.into())

@@ -2,7 +2,7 @@
 
 use crate::{
     CliError, KonaArgs, KonaMode,
-    args::{P2pArgs, SignerArgs},
+    args::{BatchType, BatcherArgs, CompressionAlgo, DataAvailabilityType, P2pArgs, SignerArgs},
     keys,
 };
 use alloy_primitives::Address;
@@ -14,6 +14,7 @@ use kona_p2p::{GaterConfig, LocalNode};
 use kona_peers::PeerMonitoring;
 use kona_rpc::RpcBuilder;
 use kona_sources::{BlockSigner, ClientCert, RemoteSigner};
+use rollup_batcher::{MAX_FRAME_SIZE, MIN_FRAME_SIZE};
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -78,6 +79,21 @@ pub struct NodeCliConfig {
     pub sequencer: SequencerConfig,
     /// Timeout of op-conductor RPC calls.
     pub conductor_rpc_timeout: Duration,
+    /// `--kona.exit-on-failure`: a kona failure stops the node instead of restarting kona.
+    pub exit_on_failure: bool,
+    /// The built-in batcher (sequencer mode, `--batcher.key.path`); `None` when off.
+    pub batcher: Option<BatcherConfig>,
+    /// `--kona.p2p.static-peers`: peers kept connected, each with its peer id.
+    pub static_peers: Vec<libp2p::Multiaddr>,
+}
+
+/// The built-in batcher's validated settings.
+#[derive(Debug, Clone)]
+pub struct BatcherConfig {
+    /// The batcher's L1 key (its address is the rollup's batcher address).
+    pub signer: PrivateKeySigner,
+    /// The `--batcher.*` flags, validated.
+    pub args: BatcherArgs,
 }
 
 impl NodeCliConfig {
@@ -170,6 +186,8 @@ impl NodeCliConfigBuilder {
         check_rollup_config(&rollup_config)?;
 
         let network = network_config(&args.p2p, &rollup_config, mode)?;
+        let batcher = batcher_config(&args.batcher, mode, &rollup_config)?;
+        check_static_peers(&args.p2p.static_peers)?;
 
         Ok(NodeCliConfig {
             mode,
@@ -183,8 +201,110 @@ impl NodeCliConfigBuilder {
             rpc: args.rpc.rpc_builder(),
             sequencer: args.sequencer.sequencer_config(),
             conductor_rpc_timeout: args.sequencer.conductor_rpc_timeout(),
+            exit_on_failure: args.exit_on_failure,
+            batcher,
+            static_peers: args.p2p.static_peers.clone(),
         })
     }
+}
+
+/// Every static peer must name its peer id: kona dials by peer, and refuses addresses without.
+fn check_static_peers(peers: &[libp2p::Multiaddr]) -> Result<(), CliError> {
+    let without_id = peers.iter().find(|addr| {
+        !addr.iter().any(|protocol| matches!(protocol, libp2p::multiaddr::Protocol::P2p(_)))
+    });
+    match without_id {
+        Some(addr) => Err(CliError::Invalid {
+            flag: "--kona.p2p.static-peers",
+            why: format!("{addr} has no /p2p/<peer id> part"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Validates the `--batcher.*` flags; the batcher runs when a key is given, in sequencer mode.
+fn batcher_config(
+    args: &BatcherArgs,
+    mode: KonaMode,
+    rollup: &RollupConfig,
+) -> Result<Option<BatcherConfig>, CliError> {
+    let Some(path) = args.key_path.as_ref() else {
+        if *args != BatcherArgs::default() {
+            return Err(CliError::Missing {
+                flag: "--batcher.key.path",
+                why: "the other --batcher.* flags configure the batcher it turns on",
+            });
+        }
+        return Ok(None);
+    };
+    let flag = "--batcher.key.path";
+    if mode != KonaMode::Sequencer {
+        return Err(CliError::Conflict {
+            flag,
+            other: "--kona.mode validator",
+            why: "only a sequencer batches its chain; add --kona.mode sequencer",
+        });
+    }
+    let invalid = |flag, why: String| Err(CliError::Invalid { flag, why });
+    if args.data_availability_type == DataAvailabilityType::Blobs {
+        return invalid(
+            "--batcher.data-availability-type",
+            "blobs are not supported yet (the devnet's L1 serves no blob sidecars); use calldata"
+                .into(),
+        );
+    }
+    let timeout = rollup.channel_timeout(rollup.genesis.l2_time);
+    if args.max_channel_duration == 0 || args.max_channel_duration >= timeout {
+        return invalid(
+            "--batcher.max-channel-duration",
+            format!(
+                "{} L1 blocks: must be at least 1 and below the channel timeout ({timeout})",
+                args.max_channel_duration
+            ),
+        );
+    }
+    if !(MIN_FRAME_SIZE..=MAX_FRAME_SIZE).contains(&args.max_frame_size) {
+        return invalid(
+            "--batcher.max-frame-size",
+            format!(
+                "{} bytes: must be between {MIN_FRAME_SIZE} and {MAX_FRAME_SIZE}",
+                args.max_frame_size
+            ),
+        );
+    }
+    // Before these forks activate the batcher falls back to zlib and singular batches; a rollup
+    // that never schedules them can never use the choice.
+    if args.compression == CompressionAlgo::Brotli && rollup.hardforks.fjord_time.is_none() {
+        return invalid(
+            "--batcher.compression",
+            "brotli needs Fjord, which this rollup never activates".into(),
+        );
+    }
+    if args.batch_type == BatchType::Span && rollup.hardforks.delta_time.is_none() {
+        return invalid(
+            "--batcher.batch-type",
+            "span batches need Delta, which this rollup never activates".into(),
+        );
+    }
+    if args.poll_interval_ms < 10 {
+        return invalid("--batcher.poll-interval", "must be at least 10 ms".into());
+    }
+    let key = keys::read_key_file(flag, path, true)?;
+    let signer = PrivateKeySigner::from_bytes(&key)
+        .map_err(|e| CliError::Key { flag, why: e.to_string() })?;
+    let expected = rollup.genesis.system_config.map(|c| c.batcher_address);
+    if expected.is_some_and(|expected| expected != signer.address()) {
+        return Err(CliError::Key {
+            flag,
+            why: format!(
+                "its address {} is not the rollup's batcher address {}: derivation would ignore \
+                 its transactions",
+                signer.address(),
+                expected.unwrap_or_default()
+            ),
+        });
+    }
+    Ok(Some(BatcherConfig { signer, args: args.clone() }))
 }
 
 fn required_http_url(
@@ -515,6 +635,12 @@ fn network_config(
 
     let mut discovery =
         discv5::ConfigBuilder::new(SocketAddr::new(p2p.listen_ip, p2p.listen_udp_port).into());
+    if p2p.no_discovery {
+        // kona 0.1.3 cannot turn discv5 off, and its query timer fires once at start even with
+        // the longest interval. A table that admits no node makes that query (and every
+        // bootnode kona seeds for registry chains) a no-op: nobody is ever discovered.
+        discovery.table_filter(|_| false);
+    }
     if p2p.advertise_ip.is_some() {
         // A pinned advertised IP (e.g. behind NAT) must not be rewritten by discv5's votes.
         discovery.disable_enr_update();

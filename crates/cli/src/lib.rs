@@ -18,12 +18,15 @@
 
 mod args;
 pub use args::{
-    DEFAULT_KONA_RPC_PORT, DEFAULT_L1_CONFS, HardforkOverrideArgs, KonaArgs, KonaMode, P2pArgs,
-    RpcArgs, ScoringLevel, SequencerArgs, SignerArgs,
+    BatchType, BatcherArgs, CompressionAlgo, DEFAULT_KONA_RPC_PORT, DEFAULT_L1_CONFS,
+    DataAvailabilityType, HardforkOverrideArgs, KonaArgs, KonaMode, P2pArgs, RpcArgs, ScoringLevel,
+    SequencerArgs, SignerArgs,
 };
 
 mod config;
-pub use config::{EngineEndpoint, NodeCliConfig, NodeCliConfigBuilder, RollupConfigSource};
+pub use config::{
+    BatcherConfig, EngineEndpoint, NodeCliConfig, NodeCliConfigBuilder, RollupConfigSource,
+};
 
 mod error;
 pub use error::CliError;

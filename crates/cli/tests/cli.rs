@@ -169,6 +169,42 @@ fn defaults_follow_kona_node() {
     assert_eq!(args.p2p.ban_threshold, -100);
     assert_eq!(args.sequencer.l1_confs, 4);
     assert_eq!(args.mode(), KonaMode::Validator);
+    assert!(!args.exit_on_failure, "kona failures restart kona unless asked otherwise");
+}
+
+#[test]
+fn no_discovery_admits_nobody_into_the_discovery_table() {
+    let enr = {
+        let key = discv5::enr::CombinedKey::generate_secp256k1();
+        discv5::Enr::builder().ip4([127, 0, 0, 1].into()).udp4(9223).build(&key).unwrap()
+    };
+    let open = build(base(&[]), OP_SEPOLIA).unwrap();
+    assert!((open.network.discovery_config.table_filter)(&enr));
+    let closed = build(base(&["--kona.p2p.no-discovery"]), OP_SEPOLIA).unwrap();
+    assert!(!(closed.network.discovery_config.table_filter)(&enr), "no node enters the table");
+}
+
+#[test]
+fn static_peers_need_a_peer_id() {
+    let with_id =
+        "/ip4/127.0.0.1/tcp/9222/p2p/16Uiu2HAmUs1uA38skWiYuMpmMvpRXrsdDNcsqAsF6mS3aVbdwfFR";
+    let config = build(base(&["--kona.p2p.static-peers", with_id]), OP_SEPOLIA).unwrap();
+    assert_eq!(config.static_peers.len(), 1);
+    let err = build(base(&["--kona.p2p.static-peers", "/ip4/127.0.0.1/tcp/9222"]), OP_SEPOLIA)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid --kona.p2p.static-peers: /ip4/127.0.0.1/tcp/9222 has no /p2p/<peer id> part"
+    );
+}
+
+#[test]
+fn exit_on_failure_reaches_the_config() {
+    let config = build(base(&[]), OP_SEPOLIA).unwrap();
+    assert!(!config.exit_on_failure);
+    let config = build(base(&["--kona.exit-on-failure"]), OP_SEPOLIA).unwrap();
+    assert!(config.exit_on_failure);
+    assert!(parse(&["--kona.exit-on-failure"]).unwrap().is_requested());
 }
 
 #[test]
@@ -660,4 +696,109 @@ fn help_is_stable() {
     // Only our section: reth's flags above it belong to reth.
     let section = help.split_once("Kona consensus node:").map(|(_, s)| s).unwrap();
     insta::assert_snapshot!("kona_help", section);
+}
+
+/// anvil's second dev key and its address: the devnet's batcher.
+const BATCHER_KEY: &str = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+const BATCHER_ADDRESS: Address = address!("70997970C51812dc3A010C7d01b50e0d17dc79C8");
+
+/// A rollup file whose batcher is [`BATCHER_ADDRESS`], and a batcher key file with `mode`.
+fn batcher_setup(mode: u32) -> (tempfile::NamedTempFile, tempfile::NamedTempFile) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut config = kona_registry::ROLLUP_CONFIGS.get(&OP_SEPOLIA).unwrap().clone();
+    config.l2_chain_id = DEVNET.into();
+    config.genesis.system_config.as_mut().unwrap().batcher_address = BATCHER_ADDRESS;
+    let mut rollup = tempfile::NamedTempFile::new().unwrap();
+    rollup.write_all(serde_json::to_string(&config).unwrap().as_bytes()).unwrap();
+    let mut key = tempfile::NamedTempFile::new().unwrap();
+    key.write_all(BATCHER_KEY.as_bytes()).unwrap();
+    std::fs::set_permissions(key.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+    (rollup, key)
+}
+
+fn sequencer_with_batcher(rollup: &tempfile::NamedTempFile, extra: &[&str]) -> KonaArgs {
+    let key = DEV_KEY.to_string();
+    let mut args = vec![
+        "--kona.mode",
+        "sequencer",
+        "--kona.config-file",
+        rollup.path().to_str().unwrap(),
+        "--kona.p2p.sequencer.key",
+        &key,
+    ];
+    args.extend_from_slice(extra);
+    base(&args)
+}
+
+#[test]
+fn batcher_runs_in_sequencer_mode_with_its_key() {
+    let (rollup, key) = batcher_setup(0o600);
+    let path = key.path().to_str().unwrap();
+    let config =
+        build(sequencer_with_batcher(&rollup, &["--batcher.key.path", path]), DEVNET).unwrap();
+    let batcher = config.batcher.expect("batcher configured");
+    assert_eq!(batcher.signer.address(), BATCHER_ADDRESS);
+    assert_eq!(batcher.args.max_channel_duration, 2);
+    assert_eq!(batcher.args.max_frame_size, 120_000);
+
+    let without = build(sequencer_with_batcher(&rollup, &[]), DEVNET).unwrap();
+    assert!(without.batcher.is_none(), "no key, no batcher");
+}
+
+#[test]
+fn bad_batcher_settings_are_one_line_naming_the_flag() {
+    let (rollup, key) = batcher_setup(0o600);
+    let path = key.path().to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--batcher.data-availability-type", "blobs"],
+            "invalid --batcher.data-availability-type: blobs are not supported yet",
+        ),
+        (
+            &["--batcher.max-channel-duration", "0"],
+            "invalid --batcher.max-channel-duration: 0 L1 blocks",
+        ),
+        (&["--batcher.max-channel-duration", "500"], "below the channel timeout"),
+        (&["--batcher.max-frame-size", "10"], "invalid --batcher.max-frame-size: 10 bytes"),
+        (&["--batcher.poll-interval", "1"], "invalid --batcher.poll-interval"),
+    ];
+    for (extra, expected) in cases {
+        let mut args = vec!["--batcher.key.path", path];
+        args.extend_from_slice(extra);
+        let e = build(sequencer_with_batcher(&rollup, &args), DEVNET).unwrap_err().to_string();
+        assert!(e.contains(expected), "{extra:?}: {e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+
+    let e = err(sequencer_with_batcher(&rollup, &["--batcher.max-frame-size", "5000"]), DEVNET);
+    assert!(e.starts_with("--batcher.key.path is required"), "{e}");
+
+    let validator = base(&[
+        "--kona.config-file",
+        rollup.path().to_str().unwrap(),
+        "--kona.p2p.unsafe.block.signer",
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "--batcher.key.path",
+        path,
+    ]);
+    let e = err(validator, DEVNET);
+    assert!(e.starts_with("--batcher.key.path conflicts with --kona.mode validator"), "{e}");
+}
+
+#[test]
+fn batcher_key_must_be_private_and_the_rollups_batcher() {
+    let (rollup, open_key) = batcher_setup(0o644);
+    let e = err(
+        sequencer_with_batcher(&rollup, &["--batcher.key.path", open_key.path().to_str().unwrap()]),
+        DEVNET,
+    );
+    assert!(e.contains("--batcher.key.path") && e.contains("mode 644"), "{e}");
+
+    let (_, wrong) = batcher_setup(0o600);
+    std::fs::write(wrong.path(), DEV_KEY.to_string()).unwrap();
+    let e = err(
+        sequencer_with_batcher(&rollup, &["--batcher.key.path", wrong.path().to_str().unwrap()]),
+        DEVNET,
+    );
+    assert!(e.contains("is not the rollup's batcher address"), "{e}");
 }

@@ -2,9 +2,9 @@
 
 use crate::DevnetError;
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, constants::EMPTY_WITHDRAWALS};
-use alloy_eips::{BlockNumHash, eip7685::EMPTY_REQUESTS_HASH};
+use alloy_eips::{BlockNumHash, eip1559::BaseFeeParams, eip7685::EMPTY_REQUESTS_HASH};
 use alloy_genesis::Genesis;
-use alloy_primitives::{Address, B256, U256, address};
+use alloy_primitives::{Address, B64, B256, Bytes, U256, address};
 use alloy_trie::{EMPTY_ROOT_HASH, root::state_root_ref_unhashed};
 use kona_genesis::{BaseFeeConfig, ChainGenesis, HardForkConfig, RollupConfig, SystemConfig};
 use serde_json::json;
@@ -25,6 +25,36 @@ pub const DEV_ACCOUNTS: [Address; 10] = [
 
 /// The L2 fee recipient predeploy (SequencerFeeVault), the coinbase of every OP block.
 const SEQUENCER_FEE_VAULT: Address = address!("4200000000000000000000000000000000000011");
+
+/// The devnet's EIP-1559 parameters: the OP Stack's (elasticity 6, denominator 50 before Canyon and
+/// 250 from Canyon on).
+pub const EIP1559_ELASTICITY: u32 = 6;
+/// Base fee change denominator before Canyon.
+pub const EIP1559_DENOMINATOR: u32 = 50;
+/// Base fee change denominator from Canyon on (the one in force: Canyon is active at genesis).
+pub const EIP1559_DENOMINATOR_CANYON: u32 = 250;
+
+/// Base fee of the genesis block, in wei.
+pub const GENESIS_BASE_FEE: u64 = 1_000_000_000;
+
+/// The genesis `extraData` when Holocene is active at genesis.
+///
+/// From Holocene on, the base fee of block N+1 is computed with the EIP-1559 parameters that
+/// block N's `extraData` carries (version byte 0, then denominator and elasticity as big-endian
+/// `u32`s; see the Holocene exec-engine spec). A genesis with an empty `extraData` gives block 1
+/// nothing to compute its base fee from: op-reth v1.6.0 then builds block 1 with base fee 0 and,
+/// depending on which path imports it, rejects it as "base fee missing". The genesis carries what
+/// its successors carry while the system config's `eip1559Params` are zero: Canyon's parameters,
+/// encoded by the same op-alloy function op-reth's payload builder uses.
+pub fn holocene_genesis_extra_data() -> Result<Bytes, DevnetError> {
+    op_alloy_consensus::encode_holocene_extra_data(B64::ZERO, base_fee_params())
+        .map_err(|e| DevnetError::Spec(format!("Holocene extraData: {e}")))
+}
+
+/// The base fee parameters in force on the devnet (Canyon's, see [`holocene_genesis_extra_data`]).
+pub const fn base_fee_params() -> BaseFeeParams {
+    BaseFeeParams::new(EIP1559_DENOMINATOR_CANYON as u128, EIP1559_ELASTICITY as u128)
+}
 
 /// The L1 block the L2 chain starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,13 +114,29 @@ impl DevnetSpec {
     ///
     /// The L2 genesis time equals the L1 origin's: kona's sequencer picks L1 origins by
     /// `l2_time - l1_time`, which must never be negative.
-    pub fn genesis_json(&self, origin: &L1Origin) -> serde_json::Value {
-        let alloc: serde_json::Map<_, _> = self
+    pub fn genesis_json(&self, origin: &L1Origin) -> Result<serde_json::Value, DevnetError> {
+        let mut alloc: serde_json::Map<_, _> = self
             .funded
             .iter()
             .map(|a| (format!("{a:?}"), json!({ "balance": format!("{:#x}", self.balance) })))
             .collect();
-        json!({
+        // The system contracts the forks active at genesis call into every block, as the OP
+        // Stack's L2 genesis preinstalls them: EIP-4788's beacon roots (Ecotone) and EIP-2935's
+        // block hash history (Isthmus). A chain whose forks are active from genesis never runs
+        // the upgrade transactions that would deploy them later.
+        for (address, code) in [
+            (alloy_eips::eip4788::BEACON_ROOTS_ADDRESS, &alloy_eips::eip4788::BEACON_ROOTS_CODE),
+            (
+                alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS,
+                &alloy_eips::eip2935::HISTORY_STORAGE_CODE,
+            ),
+        ] {
+            alloc.insert(
+                format!("{address:?}"),
+                json!({ "balance": "0x0", "nonce": "0x1", "code": code }),
+            );
+        }
+        Ok(json!({
             "config": {
                 "chainId": self.l2_chain_id,
                 "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
@@ -103,22 +149,22 @@ impl DevnetSpec {
                 "terminalTotalDifficulty": 0, "terminalTotalDifficultyPassed": true,
                 "depositContractAddress": Address::ZERO,
                 "optimism": {
-                    "eip1559Elasticity": 6,
-                    "eip1559Denominator": 50,
-                    "eip1559DenominatorCanyon": 250
+                    "eip1559Elasticity": EIP1559_ELASTICITY,
+                    "eip1559Denominator": EIP1559_DENOMINATOR,
+                    "eip1559DenominatorCanyon": EIP1559_DENOMINATOR_CANYON
                 }
             },
             "nonce": "0x0",
             "timestamp": format!("{:#x}", origin.timestamp),
-            "extraData": "0x",
+            "extraData": holocene_genesis_extra_data()?,
             "gasLimit": format!("{:#x}", self.gas_limit),
             "difficulty": "0x0",
             "mixHash": B256::ZERO,
             "coinbase": SEQUENCER_FEE_VAULT,
-            "baseFeePerGas": "0x3b9aca00",
+            "baseFeePerGas": format!("{GENESIS_BASE_FEE:#x}"),
             "number": "0x0",
             "alloc": alloc,
-        })
+        }))
     }
 
     /// The genesis JSON, its hash, and the matching rollup config.
@@ -132,7 +178,7 @@ impl DevnetSpec {
                 self.l2_chain_id
             )));
         }
-        let genesis = self.genesis_json(origin);
+        let genesis = self.genesis_json(origin)?;
         let parsed: Genesis = serde_json::from_value(genesis.clone())
             .map_err(|e| DevnetError::Spec(format!("genesis does not parse: {e}")))?;
         let genesis_hash = genesis_header(&parsed).hash_slow();
@@ -182,9 +228,9 @@ impl DevnetSpec {
             },
             batch_inbox_address: Address::from(inbox),
             chain_op_config: BaseFeeConfig {
-                eip1559_elasticity: 6,
-                eip1559_denominator: 50,
-                eip1559_denominator_canyon: 250,
+                eip1559_elasticity: EIP1559_ELASTICITY.into(),
+                eip1559_denominator: EIP1559_DENOMINATOR.into(),
+                eip1559_denominator_canyon: EIP1559_DENOMINATOR_CANYON.into(),
             },
             ..Default::default()
         }
@@ -193,6 +239,11 @@ impl DevnetSpec {
 
 /// The genesis header op-reth derives from `genesis` when every fork through Isthmus (Prague on
 /// the Ethereum side) is active at genesis and no L2ToL1MessagePasser storage is allocated.
+///
+/// What each fork asks of it: Canyon (Shanghai) an empty withdrawals list; Ecotone (Cancun) zero
+/// blob gas and a zero parent beacon block root; Isthmus the L2ToL1MessagePasser's storage root
+/// as withdrawals root (empty here: the account is not allocated) and the empty requests hash
+/// (OP chains carry no EIP-7685 requests); Holocene the EIP-1559 parameters in `extraData`.
 pub fn genesis_header(genesis: &Genesis) -> Header {
     Header {
         parent_hash: B256::ZERO,
@@ -209,7 +260,7 @@ pub fn genesis_header(genesis: &Genesis) -> Header {
         extra_data: genesis.extra_data.clone(),
         mix_hash: genesis.mix_hash,
         nonce: genesis.nonce.into(),
-        base_fee_per_gas: Some(genesis.base_fee_per_gas.map_or(1_000_000_000, |fee| fee as u64)),
+        base_fee_per_gas: Some(genesis.base_fee_per_gas.map_or(GENESIS_BASE_FEE, |fee| fee as u64)),
         withdrawals_root: Some(EMPTY_WITHDRAWALS),
         blob_gas_used: Some(genesis.blob_gas_used.unwrap_or(0)),
         excess_blob_gas: Some(genesis.excess_blob_gas.unwrap_or(0)),

@@ -22,7 +22,11 @@ mod files;
 pub use files::write_all_atomically;
 
 mod genesis;
-pub use genesis::{DEV_ACCOUNTS, DevnetArtifacts, DevnetSpec, L1Origin, genesis_header};
+pub use genesis::{
+    DEV_ACCOUNTS, DevnetArtifacts, DevnetSpec, EIP1559_DENOMINATOR, EIP1559_DENOMINATOR_CANYON,
+    EIP1559_ELASTICITY, GENESIS_BASE_FEE, L1Origin, base_fee_params, genesis_header,
+    holocene_genesis_extra_data,
+};
 
 mod l1;
 pub use l1::latest_l1_origin;

@@ -2,26 +2,27 @@
 //! no-overwrite rule, and the beacon adapter in front of a real anvil.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use alloy_eips::BlockNumHash;
+use alloy_consensus::Header;
+use alloy_eips::{BlockNumHash, eip1559::BaseFeeParams, eip2935, eip4788};
+use alloy_genesis::Genesis;
 use alloy_primitives::{address, b256};
+use anvil_testing::Anvil;
 use kona_genesis::RollupConfig;
 use kona_providers_alloy::{BeaconClient, OnlineBeaconClient};
+use op_alloy_consensus::decode_holocene_extra_data;
 use rollup_devnet::{
-    BeaconAdapter, DevnetError, DevnetSpec, L1Origin, latest_l1_origin, write_all_atomically,
-};
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
+    BeaconAdapter, DevnetError, DevnetSpec, GENESIS_BASE_FEE, L1Origin, base_fee_params,
+    genesis_header, holocene_genesis_extra_data, latest_l1_origin, write_all_atomically,
 };
 
 /// The L1 origin of a devnet whose genesis was loaded by op-reth v1.6.0 (`rollup init --chain
 /// genesis.json` printed the hash asserted below).
 const ORIGIN: L1Origin = L1Origin {
     block: BlockNumHash {
-        number: 458,
-        hash: b256!("b734e748214f33f2b8fa594414a251493be71ead17798bb9e83fe33ba84ab7ba"),
+        number: 0,
+        hash: b256!("c11d2965614b6690a1e23c229e1295aa2c3f82f515b173e89fa851d848d64e8c"),
     },
-    timestamp: 1_795_525_988,
+    timestamp: 1_796_104_246,
     chain_id: 31_337,
 };
 
@@ -30,8 +31,85 @@ fn genesis_hash_matches_op_reth() {
     let artifacts = DevnetSpec::default().build(&ORIGIN).unwrap();
     assert_eq!(
         artifacts.genesis_hash,
-        b256!("b18c69931b326364101f1fae44caf03bb6fbbd124cb6698bf4e924f31befe052")
+        b256!("86a5642eeb3bc6d60d6eb422e63d528fb013ef82d797a34270b2f3274a5793cc")
     );
+}
+
+/// The base fee of the block after `parent`, by op-reth v1.6.0's rule
+/// (`reth_optimism_chainspec::decode_holocene_base_fee`): under Holocene the parent's `extraData`
+/// gives the EIP-1559 parameters, zero parameters mean the chain's, and a parent without them
+/// leaves the child without a base fee.
+fn op_reth_next_base_fee(parent: &Header, chain: BaseFeeParams) -> Option<u64> {
+    let (elasticity, denominator) = decode_holocene_extra_data(&parent.extra_data).ok()?;
+    let params = if elasticity == 0 && denominator == 0 {
+        chain
+    } else {
+        BaseFeeParams::new(denominator.into(), elasticity.into())
+    };
+    parent.next_block_base_fee(params)
+}
+
+#[test]
+fn genesis_extra_data_carries_the_holocene_eip1559_parameters() {
+    let artifacts = DevnetSpec::default().build(&ORIGIN).unwrap();
+    let genesis: Genesis = serde_json::from_value(artifacts.genesis.clone()).unwrap();
+    assert!(artifacts.rollup.is_holocene_active(genesis.timestamp));
+    // op-alloy's decoder, the one op-reth validates and computes base fees with.
+    let (elasticity, denominator) = decode_holocene_extra_data(&genesis.extra_data).unwrap();
+    let chain = &artifacts.rollup.chain_op_config;
+    assert_eq!(u64::from(elasticity), chain.eip1559_elasticity);
+    assert_eq!(u64::from(denominator), chain.eip1559_denominator_canyon);
+    assert_eq!(genesis.extra_data.len(), 9);
+    assert_eq!(genesis.extra_data[0], 0, "Holocene extraData version");
+}
+
+#[test]
+fn block_one_has_the_eip1559_successor_of_the_genesis_base_fee() {
+    let artifacts = DevnetSpec::default().build(&ORIGIN).unwrap();
+    let genesis: Genesis = serde_json::from_value(artifacts.genesis.clone()).unwrap();
+    let header = genesis_header(&genesis);
+    assert_eq!(header.hash_slow(), artifacts.genesis_hash);
+    assert_eq!(header.base_fee_per_gas, Some(GENESIS_BASE_FEE));
+
+    let chain = base_fee_params();
+    let block_one = op_reth_next_base_fee(&header, chain).expect("block 1 has a base fee");
+    // An empty parent lowers the base fee by 1/denominator: 1 gwei - 1 gwei / 250.
+    assert_eq!(block_one, GENESIS_BASE_FEE - GENESIS_BASE_FEE / 250);
+    assert!(0 < block_one && block_one < GENESIS_BASE_FEE);
+
+    // What the devnet had before: an empty genesis extraData, and block 1 without a base fee.
+    let mut empty = header.clone();
+    empty.extra_data = Default::default();
+    assert_eq!(op_reth_next_base_fee(&empty, chain), None);
+
+    // A few blocks on, each empty block's base fee is the successor of its parent's.
+    let mut parent = header;
+    let mut fees = vec![];
+    for number in 1..=3u64 {
+        let base_fee = op_reth_next_base_fee(&parent, chain).unwrap();
+        fees.push(base_fee);
+        parent = Header {
+            number,
+            base_fee_per_gas: Some(base_fee),
+            extra_data: holocene_genesis_extra_data().unwrap(),
+            ..parent
+        };
+    }
+    assert_eq!(fees, vec![996_000_000, 992_016_000, 988_047_936]);
+}
+
+#[test]
+fn genesis_preinstalls_the_system_contracts_of_its_forks() {
+    let artifacts = DevnetSpec::default().build(&ORIGIN).unwrap();
+    let genesis: Genesis = serde_json::from_value(artifacts.genesis).unwrap();
+    for (address, code) in [
+        (eip4788::BEACON_ROOTS_ADDRESS, &eip4788::BEACON_ROOTS_CODE),
+        (eip2935::HISTORY_STORAGE_ADDRESS, &eip2935::HISTORY_STORAGE_CODE),
+    ] {
+        let account = genesis.alloc.get(&address).unwrap_or_else(|| panic!("{address} allocated"));
+        assert_eq!(account.code.as_ref(), Some(code));
+        assert_eq!(account.nonce, Some(1));
+    }
 }
 
 #[test]
@@ -57,7 +135,11 @@ fn rollup_config_matches_the_genesis_and_the_l1() {
     assert_eq!(system.batcher_address, address!("70997970C51812dc3A010C7d01b50e0d17dc79C8"));
     assert_eq!(system.gas_limit, 30_000_000);
     assert_eq!(artifacts.genesis["config"]["chainId"], 42_069);
-    assert_eq!(artifacts.genesis["alloc"].as_object().unwrap().len(), 10);
+    assert_eq!(
+        artifacts.genesis["alloc"].as_object().unwrap().len(),
+        12,
+        "10 funded, 2 preinstalls"
+    );
 }
 
 #[test]
@@ -88,44 +170,6 @@ fn files_are_never_overwritten_without_force() {
         .unwrap();
     assert_eq!(std::fs::read(&b).unwrap(), b"two");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary files left");
-}
-
-struct Anvil(Child, u16);
-
-impl Anvil {
-    fn start() -> Self {
-        let bin =
-            std::env::var_os("ANVIL_BIN").map(std::path::PathBuf::from).unwrap_or_else(|| {
-                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../tests/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
-            });
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = Command::new(bin)
-            .args(["--port", &port.to_string(), "--host", "127.0.0.1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("anvil (run ./tests/run.sh to install it, or set ANVIL_BIN)");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        while let Some(Ok(line)) = lines.next() {
-            if line.contains("Listening on") {
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        Self(child, port)
-    }
-
-    fn url(&self) -> url::Url {
-        format!("http://127.0.0.1:{}", self.1).parse().unwrap()
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test]

@@ -30,6 +30,9 @@ pub enum KonaExExError {
         /// The actor.
         actor: &'static str,
     },
+    /// The runtime kona runs on could not be created.
+    #[error("kona runtime: {0}")]
+    Runtime(#[source] std::io::Error),
     /// The L1 RPC serves another chain than the rollup config's L1.
     #[error(
         "--kona.l1-eth-rpc {url} serves L1 chain id {actual}, but the rollup config expects {expected}"
@@ -42,4 +45,21 @@ pub enum KonaExExError {
         /// `l1_chain_id` of the rollup config.
         expected: u64,
     },
+}
+
+impl KonaExExError {
+    /// Whether starting kona again can cure this failure. Actor failures can (a lost peer, an
+    /// engine error, a panic); a wrong L1, a bad config, a broken host or a wiring bug cannot,
+    /// and restarting would only repeat them.
+    pub const fn is_restartable(&self) -> bool {
+        matches!(self, Self::ActorSystem { .. } | Self::ActorExited { .. })
+    }
+
+    /// The actor whose failure this is, if it is an actor's.
+    pub const fn failed_actor(&self) -> Option<&'static str> {
+        match self {
+            Self::ActorSystem { actor, .. } | Self::ActorExited { actor } => Some(actor),
+            _ => None,
+        }
+    }
 }

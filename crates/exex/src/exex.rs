@@ -1,21 +1,35 @@
 //! [`KonaNodeExEx`]: the lifecycle of the in-process kona node.
 
 use crate::{
-    Backoff, DEFAULT_SHUTDOWN_TIMEOUT, ExExMetrics, KonaExExError, KonaNodeService, L1Readiness,
-    ShutdownReport,
+    Backoff, BufferedChain, DEFAULT_SHUTDOWN_TIMEOUT, ExExMetrics, KonaExExError, KonaNodeService,
+    L1Readiness, ShutdownReport,
+    instance::{KonaInstance, RunEnd},
 };
 use alloy_eips::BlockNumHash;
 use futures::{Stream, StreamExt};
+use kona_protocol::L2BlockInfo;
 use metrics::{counter, gauge};
+use rollup_batcher::BatchSubmitter;
 use rollup_cli::{EngineEndpoint, NodeCliConfig};
 use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, SealedL2Block};
 use std::{fmt::Display, sync::Arc, time::Duration};
-use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 /// How often L1 is checked while kona runs.
 pub const DEFAULT_L1_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Backoff between kona restarts: 1 s after the first failure, doubling up to a minute.
+pub const DEFAULT_RESTART_BACKOFF: Backoff =
+    Backoff { initial: Duration::from_secs(1), max: Duration::from_secs(60) };
+
+/// A run of kona that lasted this long counts as healthy: the next failure starts the backoff
+/// from its first step again.
+pub const DEFAULT_RESTART_RESET_AFTER: Duration = Duration::from_secs(300);
+
+/// Pause before a batcher that died unexpectedly is started again.
+const BATCHER_RESTART_DELAY: Duration = Duration::from_secs(5);
 
 /// The host side of the ExEx: where processed heights are reported.
 ///
@@ -48,10 +62,17 @@ pub struct KonaNodeExEx {
     cancellation: CancellationToken,
     shutdown_timeout: Duration,
     l1_backoff: Backoff,
-    actors: Option<JoinHandle<Result<ShutdownReport, KonaExExError>>>,
+    restart_backoff: Backoff,
+    restart_reset_after: Duration,
+    kona: Option<KonaInstance>,
+    generation: u64,
+    consecutive_failures: u32,
+    restarts: tokio::sync::watch::Sender<u64>,
     finished: Option<BlockNumHash>,
     l1_check_interval: Duration,
     l1_healthy: tokio::sync::watch::Sender<bool>,
+    safe_head: tokio::sync::watch::Sender<Option<L2BlockInfo>>,
+    batcher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl KonaNodeExEx {
@@ -69,10 +90,17 @@ impl KonaNodeExEx {
             cancellation: CancellationToken::new(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             l1_backoff: Backoff::default(),
-            actors: None,
+            restart_backoff: DEFAULT_RESTART_BACKOFF,
+            restart_reset_after: DEFAULT_RESTART_RESET_AFTER,
+            kona: None,
+            generation: 0,
+            consecutive_failures: 0,
+            restarts: tokio::sync::watch::Sender::new(0),
             finished: None,
             l1_check_interval: DEFAULT_L1_CHECK_INTERVAL,
             l1_healthy: tokio::sync::watch::Sender::new(false),
+            safe_head: tokio::sync::watch::Sender::new(None),
+            batcher: None,
         }
     }
 
@@ -80,6 +108,11 @@ impl KonaNodeExEx {
     pub const fn with_l1_check_interval(mut self, interval: Duration) -> Self {
         self.l1_check_interval = interval;
         self
+    }
+
+    /// kona's safe head (`None` until kona's engine has one). It outlives kona restarts.
+    pub fn safe_head(&self) -> tokio::sync::watch::Receiver<Option<L2BlockInfo>> {
+        self.safe_head.subscribe()
     }
 
     /// Whether L1 answered the last check (false until the first one succeeded).
@@ -97,6 +130,19 @@ impl KonaNodeExEx {
     pub const fn with_l1_backoff(mut self, backoff: Backoff) -> Self {
         self.l1_backoff = backoff;
         self
+    }
+
+    /// Backoff between restarts after kona failures (default [`DEFAULT_RESTART_BACKOFF`]), and
+    /// how long a run must last for the next failure to start the backoff over.
+    pub const fn with_restart_backoff(mut self, backoff: Backoff, reset_after: Duration) -> Self {
+        self.restart_backoff = backoff;
+        self.restart_reset_after = reset_after;
+        self
+    }
+
+    /// How many times kona has been restarted after a failure.
+    pub fn restarts(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.restarts.subscribe()
     }
 
     /// Stop the ExEx with the host's token instead of its own.
@@ -122,7 +168,7 @@ impl KonaNodeExEx {
 
     /// Whether the kona actors have been started and have not stopped yet.
     pub fn is_running(&self) -> bool {
-        self.actors.as_ref().is_some_and(|handle| !handle.is_finished())
+        self.kona.as_ref().is_some_and(|kona| !kona.is_finished())
     }
 
     /// Seeds the buffer with the host's canonical chain tip (oldest first), so that derivation
@@ -135,17 +181,19 @@ impl KonaNodeExEx {
         Ok(())
     }
 
-    /// Starts the kona actors in the background: first waits (with backoff) for L1, then runs
-    /// them under the supervisor. Does nothing if they already run.
-    pub fn start(&mut self) {
-        if self.actors.is_some() {
-            return;
+    /// Starts the kona actors in the background, on a runtime of their own: first waits (with
+    /// backoff) for L1, then runs them under the supervisor. Does nothing if they already run.
+    pub fn start(&mut self) -> Result<(), KonaExExError> {
+        if self.kona.is_some() {
+            return Ok(());
         }
         ExExMetrics::describe();
         let config = self.config.clone();
+        self.generation += 1;
         info!(
             target: "kona_exex",
             mode = ?config.mode,
+            run = self.generation,
             l2_chain_id = config.l2_chain_id(),
             l1_rpc = %config.l1_eth_rpc,
             l1_beacon = %config.l1_beacon,
@@ -153,7 +201,7 @@ impl KonaNodeExEx {
             rpc = ?config.rpc_socket(),
             "starting kona node"
         );
-        if !config.l1_trust_rpc {
+        if !config.l1_trust_rpc && self.generation == 1 {
             warn!(target: "kona_exex", "kona 0.1.3 does not verify L1 RPC responses: the L1 RPC is trusted (pass --kona.l1-trust-rpc to acknowledge)");
         }
         let readiness = L1Readiness::new(
@@ -162,29 +210,31 @@ impl KonaNodeExEx {
             config.rollup_config.l1_chain_id,
         )
         .with_backoff(self.l1_backoff);
-        let service = KonaNodeService::new(
-            &config,
-            self.engine.clone(),
-            self.provider.clone(),
-            self.cancellation.clone(),
-            self.shutdown_timeout,
-        );
-        let cancellation = self.cancellation.clone();
+        let (engine, provider) = (self.engine.clone(), self.provider.clone());
+        let shutdown_timeout = self.shutdown_timeout;
         let healthy = self.l1_healthy.clone();
         let interval = self.l1_check_interval;
-        self.actors = Some(tokio::spawn(async move {
-            if readiness.wait(&cancellation).await?.is_none() {
-                return Ok(ShutdownReport { stopped: Vec::new(), abandoned: Vec::new() });
-            }
-            healthy.send_replace(true);
-            let monitor = tokio::spawn({
-                let cancellation = cancellation.clone();
-                async move { readiness.monitor(interval, healthy, cancellation).await }
-            });
-            let result = service.run().await;
-            monitor.abort();
-            result
-        }));
+        let safe_head = self.safe_head.clone();
+        let instance =
+            KonaInstance::spawn(&self.cancellation, self.generation, move |token| async move {
+                if readiness.wait(&token).await?.is_none() {
+                    return Ok(ShutdownReport::default());
+                }
+                healthy.send_replace(true);
+                let monitor = tokio::spawn({
+                    let token = token.clone();
+                    async move { readiness.monitor(interval, healthy, token).await }
+                });
+                let service =
+                    KonaNodeService::new(&config, engine, provider, token, shutdown_timeout)
+                        .with_safe_head(safe_head);
+                let result = service.run().await;
+                monitor.abort();
+                result
+            })?;
+        gauge!(ExExMetrics::KONA_RUNNING).set(1.0);
+        self.kona = Some(instance);
+        Ok(())
     }
 
     /// Applies one chain event to the buffer. Returns the block to report to the host as
@@ -218,46 +268,22 @@ impl KonaNodeExEx {
     }
 
     /// The ExEx future: seeds nothing (call [`sync_state`](Self::sync_state) first), starts the
-    /// actors, applies notifications and reports processed heights until the stream ends, the
-    /// token is cancelled, or kona fails. Always stops the actors before returning.
+    /// actors, applies notifications and reports processed heights until the host stops it
+    /// (`Ok`: the token was cancelled or the notification stream ended, both of which mean the
+    /// host is shutting down) or a failure is fatal (`Err`). Always stops the actors before
+    /// returning.
+    ///
+    /// A kona failure is not fatal by default: kona is stopped, and started again from the
+    /// execution layer's forkchoice with capped exponential backoff, while the buffer keeps
+    /// following the chain. With `--kona.exit-on-failure`, and for failures a restart cannot
+    /// cure (a wrong L1, a broken host), the failure is returned instead.
     pub async fn run<S, E, H>(mut self, notifications: S, host: &mut H) -> Result<(), KonaExExError>
     where
         S: Stream<Item = Result<ChainStateEvent, E>> + Unpin,
         E: Display,
         H: ExExHost,
     {
-        self.start();
-        let mut notifications = notifications;
-        let result = loop {
-            let Some(actors) = self.actors.as_mut() else {
-                break Err(KonaExExError::Wiring("actors were not started"));
-            };
-            tokio::select! {
-                biased;
-                _ = self.cancellation.cancelled() => break Ok(()),
-                joined = actors => {
-                    self.actors = None;
-                    break match joined {
-                        Ok(Ok(_)) if self.cancellation.is_cancelled() => Ok(()),
-                        Ok(Ok(_)) => Err(KonaExExError::Wiring("kona actors stopped without being asked to")),
-                        Ok(Err(err)) => Err(err),
-                        Err(join) => Err(KonaExExError::ActorSystem { actor: "supervisor", error: join.to_string() }),
-                    };
-                }
-                next = notifications.next() => match next {
-                    Some(Ok(event)) => {
-                        if let Some(tip) = self.handle_notification(event)? {
-                            host.finished_height(tip)?;
-                        }
-                    }
-                    Some(Err(err)) => break Err(KonaExExError::Context(format!("notification stream: {err}"))),
-                    None => {
-                        info!(target: "kona_exex", "notification stream ended");
-                        break Ok(());
-                    }
-                },
-            }
-        };
+        let result = self.drive(notifications, host).await;
         if let Err(err) = &result {
             error!(target: "kona_exex", %err, "kona ExEx failed; stopping kona");
         }
@@ -265,25 +291,152 @@ impl KonaNodeExEx {
         result.and(stopped.map(|_| ()))
     }
 
+    async fn drive<S, E, H>(
+        &mut self,
+        mut notifications: S,
+        host: &mut H,
+    ) -> Result<(), KonaExExError>
+    where
+        S: Stream<Item = Result<ChainStateEvent, E>> + Unpin,
+        E: Display,
+        H: ExExHost,
+    {
+        self.start()?;
+        self.start_batcher();
+        let mut restart_at: Option<Instant> = None;
+        let mut batcher_restart_at: Option<Instant> = None;
+        loop {
+            let restart_due = restart_at.unwrap_or_else(Instant::now);
+            let batcher_due = batcher_restart_at.unwrap_or_else(Instant::now);
+            tokio::select! {
+                biased;
+                _ = self.cancellation.cancelled() => return Ok(()),
+                end = join_kona(&mut self.kona) => {
+                    let Some(kona) = self.kona.take() else { continue };
+                    gauge!(ExExMetrics::KONA_RUNNING).set(0.0);
+                    let failure = match end {
+                        RunEnd::Cancelled => return Ok(()),
+                        RunEnd::Returned(Ok(_)) if self.cancellation.is_cancelled() => return Ok(()),
+                        RunEnd::Returned(Ok(_)) => KonaExExError::ActorExited { actor: "supervisor" },
+                        RunEnd::Returned(Err(err)) => err,
+                        RunEnd::Panicked(panic) => KonaExExError::ActorSystem { actor: "supervisor", error: panic },
+                    };
+                    let uptime = kona.uptime();
+                    let generation = kona.generation();
+                    // Whatever kona left running (tasks, sockets) goes with its runtime.
+                    kona.release().await;
+                    if self.config.exit_on_failure || !failure.is_restartable() {
+                        return Err(failure);
+                    }
+                    let delay = self.next_restart_delay(uptime);
+                    self.restarts.send_modify(|count| *count += 1);
+                    counter!(ExExMetrics::RESTARTS, "actor" => failure.failed_actor().unwrap_or("kona")).increment(1);
+                    warn!(
+                        target: "kona_exex",
+                        cause = %failure,
+                        run = generation,
+                        uptime_secs = uptime.as_secs(),
+                        consecutive_failures = self.consecutive_failures,
+                        restart_in_ms = delay.as_millis() as u64,
+                        "kona failed; restarting it (reth keeps running; --kona.exit-on-failure stops the node instead)"
+                    );
+                    restart_at = Some(Instant::now() + delay);
+                }
+                _ = tokio::time::sleep_until(restart_due), if restart_at.is_some() => {
+                    restart_at = None;
+                    self.start()?;
+                }
+                ended = join_batcher(&mut self.batcher) => {
+                    // The batcher retries its own trouble and only returns when cancelled: this
+                    // is a panic (or a bug). Batching resumes from the safe head after a pause.
+                    self.batcher = None;
+                    let cause = match ended {
+                        Ok(()) => "returned on its own".to_string(),
+                        Err(join) if join.is_panic() => format!("panicked: {}", crate::supervisor::panic_message(join.into_panic())),
+                        Err(join) => join.to_string(),
+                    };
+                    counter!(ExExMetrics::BATCHER_RESTARTS).increment(1);
+                    error!(target: "kona_exex", %cause, restart_in_secs = BATCHER_RESTART_DELAY.as_secs(), "batcher stopped unexpectedly; restarting it");
+                    batcher_restart_at = Some(Instant::now() + BATCHER_RESTART_DELAY);
+                }
+                _ = tokio::time::sleep_until(batcher_due), if batcher_restart_at.is_some() => {
+                    batcher_restart_at = None;
+                    self.start_batcher();
+                }
+                next = notifications.next() => match next {
+                    Some(Ok(event)) => {
+                        if let Some(tip) = self.handle_notification(event)? {
+                            host.finished_height(tip)?;
+                        }
+                    }
+                    Some(Err(err)) => return Err(KonaExExError::Context(format!("notification stream: {err}"))),
+                    None => {
+                        info!(target: "kona_exex", "notification stream ended");
+                        return Ok(());
+                    }
+                },
+            }
+        }
+    }
+
+    /// Starts the built-in batcher when configured. It runs beside kona, not inside it: a kona
+    /// restart does not interrupt it, and its own trouble is retried inside it.
+    fn start_batcher(&mut self) {
+        let Some(batcher) = self.config.batcher.as_ref() else { return };
+        if self.batcher.is_some() {
+            return;
+        }
+        let submitter = BatchSubmitter::new(
+            crate::batcher::submitter_config(&self.config, batcher),
+            batcher.signer.clone(),
+            BufferedChain(self.provider.clone()),
+            self.safe_head.subscribe(),
+        );
+        self.batcher = Some(tokio::spawn(submitter.run(self.cancellation.child_token())));
+    }
+
+    /// The delay before the next restart: the backoff's next step, or its first again when the
+    /// run that just failed had been healthy for a while.
+    fn next_restart_delay(&mut self, uptime: Duration) -> Duration {
+        if uptime >= self.restart_reset_after {
+            self.consecutive_failures = 0;
+        }
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        self.restart_backoff.delay(self.consecutive_failures)
+    }
+
     /// Cancels the token and waits for every actor to stop (bounded by the shutdown timeout).
     pub async fn shutdown(&mut self) -> Result<ShutdownReport, KonaExExError> {
         self.cancellation.cancel();
-        let Some(actors) = self.actors.take() else {
-            return Ok(ShutdownReport { stopped: Vec::new(), abandoned: Vec::new() });
-        };
-        // The supervisor bounds the actors themselves; the margin covers the L1 wait's exit.
-        let bound = self.shutdown_timeout + Duration::from_secs(1);
-        let abort = actors.abort_handle();
-        match tokio::time::timeout(bound, actors).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(join)) => {
-                Err(KonaExExError::ActorSystem { actor: "supervisor", error: join.to_string() })
-            }
-            Err(_) => {
-                abort.abort();
-                warn!(target: "kona_exex", bound_secs = bound.as_secs(), "kona did not stop in time; aborted");
-                Ok(ShutdownReport { stopped: Vec::new(), abandoned: vec!["supervisor"] })
+        if let Some(batcher) = self.batcher.take() {
+            // It stops at its next poll; never let it hold the node's shutdown.
+            if tokio::time::timeout(self.shutdown_timeout, batcher).await.is_err() {
+                warn!(target: "kona_exex", "batcher did not stop in time");
             }
         }
+        let Some(kona) = self.kona.take() else {
+            return Ok(ShutdownReport::default());
+        };
+        gauge!(ExExMetrics::KONA_RUNNING).set(0.0);
+        // The supervisor bounds the actors themselves; the margin covers the L1 wait's exit.
+        kona.stop(self.shutdown_timeout + Duration::from_secs(1)).await
+    }
+}
+
+/// Waits for the batcher task (if any) to end; pending while none runs.
+async fn join_batcher(
+    batcher: &mut Option<tokio::task::JoinHandle<()>>,
+) -> Result<(), tokio::task::JoinError> {
+    match batcher {
+        Some(batcher) => batcher.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for the running kona (if any) to end; pending while none runs.
+async fn join_kona(kona: &mut Option<KonaInstance>) -> RunEnd {
+    match kona {
+        Some(kona) => kona.join().await,
+        None => std::future::pending().await,
     }
 }

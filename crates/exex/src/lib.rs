@@ -12,14 +12,26 @@
 //!   instead of RPC, and kona's default `start()` replaced by one that runs under our token.
 //! - [`ActorSupervisor`]: one `CancellationToken`, first failure cancels all, bounded shutdown
 //!   that aborts and names actors that do not stop.
+//! - Restarts: a kona failure stops kona, not reth. Each run of kona's actors gets a tokio
+//!   runtime of its own, dropped when the run ends (kona leaves tasks behind that would otherwise
+//!   hold its ports), and a failed run is followed by a fresh one after a capped exponential
+//!   backoff, unless the operator asked for `--kona.exit-on-failure`.
 //! - [`L1Readiness`]: waits with backoff for the L1 RPC and beacon API instead of letting kona
 //!   panic or give up, which inside reth would take the node down.
+
+mod batcher;
+pub use batcher::{BufferedChain, submitter_config};
 
 mod error;
 pub use error::KonaExExError;
 
 mod exex;
-pub use exex::{DEFAULT_L1_CHECK_INTERVAL, ExExHost, KonaNodeExEx};
+pub use exex::{
+    DEFAULT_L1_CHECK_INTERVAL, DEFAULT_RESTART_BACKOFF, DEFAULT_RESTART_RESET_AFTER, ExExHost,
+    KonaNodeExEx,
+};
+
+mod instance;
 
 mod metrics;
 pub use metrics::ExExMetrics;

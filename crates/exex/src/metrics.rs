@@ -22,6 +22,12 @@ impl ExExMetrics {
     pub const ACTOR_FAILURES: &'static str = "kona_exex_actor_failures_total";
     /// Actors aborted because they did not stop within the shutdown bound, by `actor`.
     pub const ACTOR_ABANDONED: &'static str = "kona_exex_actor_abandoned_total";
+    /// Restarts of kona after a failure, by the `actor` that failed first.
+    pub const RESTARTS: &'static str = "kona_exex_restarts_total";
+    /// Whether kona's actors are running (1) or stopped, e.g. waiting to be restarted (0).
+    pub const KONA_RUNNING: &'static str = "kona_exex_kona_running";
+    /// Restarts of the built-in batcher after it died (a panic).
+    pub const BATCHER_RESTARTS: &'static str = "kona_exex_batcher_restarts_total";
     /// Failed L1 readiness checks, by `endpoint` (l1_rpc, l1_beacon).
     pub const L1_CHECK_FAILURES: &'static str = "kona_exex_l1_check_failures_total";
     /// Whether the L1 endpoints answered the last readiness check (1) or not (0).
@@ -41,7 +47,11 @@ impl ExExMetrics {
             "kona actor failures that stopped the actor system"
         );
         describe_counter!(Self::ACTOR_ABANDONED, "kona actors aborted at the shutdown deadline");
+        describe_counter!(Self::RESTARTS, "Restarts of kona after a failure, by failed actor");
+        describe_gauge!(Self::KONA_RUNNING, "Whether kona's actors are running");
+        describe_counter!(Self::BATCHER_RESTARTS, "Restarts of the built-in batcher after it died");
         describe_counter!(Self::L1_CHECK_FAILURES, "Failed L1 readiness checks");
+        rollup_batcher::BatcherMetrics::describe();
         describe_gauge!(
             Self::L1_READY,
             "Whether the L1 RPC and beacon API answered the last check"

@@ -1,12 +1,14 @@
 //! [`KonaNodeService`]: kona-node-service 0.1.3's `RollupNodeService`, with derivation reading L2
 //! from the [`BufferedL2Provider`] and every actor under our [`ActorSupervisor`].
 
-use crate::{ActorSupervisor, KonaExExError, ShutdownReport};
+use crate::{ActorSupervisor, Backoff, KonaExExError, ShutdownReport};
+use alloy_provider::Provider;
 use async_trait::async_trait;
 use kona_derive::{
     DerivationPipeline, EthereumDataSource, PipelineBuilder as DerivationPipelineBuilder,
     PolledAttributesQueueStage, StatefulAttributesBuilder,
 };
+use kona_engine::EngineClient;
 use kona_genesis::RollupConfig;
 use kona_node_service::{
     DerivationActor, DerivationContext, DerivationInboundChannels, DerivationState, EngineActor,
@@ -15,7 +17,8 @@ use kona_node_service::{
     NetworkInboundData, NodeActor, NodeMode, PipelineBuilder, RollupNode, RollupNodeService,
     RpcActor, RpcContext, SequencerActor, SequencerBuilder, SequencerContext,
 };
-use kona_protocol::BlockInfo;
+use kona_p2p::P2pRpcRequest;
+use kona_protocol::{BlockInfo, L2BlockInfo};
 use kona_providers_alloy::{
     AlloyChainProvider, AlloyL2ChainProvider, OnlineBeaconClient, OnlineBlobProvider,
 };
@@ -23,8 +26,9 @@ use kona_rpc::RpcBuilder;
 use rollup_cli::{EngineEndpoint, NodeCliConfig};
 use rollup_providers_local::BufferedL2Provider;
 use std::{sync::Arc, time::Duration};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{debug, info, warn};
 
 /// Cache size of derivation's L1 provider (as kona-node's).
 const L1_PROVIDER_CACHE_SIZE: usize = 1024;
@@ -97,6 +101,10 @@ impl PipelineBuilder for BufferedPipelineBuilder {
 pub struct KonaNodeService {
     kona: RollupNode,
     derivation: BufferedPipelineBuilder,
+    engine: EngineEndpoint,
+    l1_eth_rpc: url::Url,
+    safe_head: Option<watch::Sender<Option<L2BlockInfo>>>,
+    static_peers: Vec<libp2p::Multiaddr>,
     cancellation: CancellationToken,
     shutdown_timeout: Duration,
 }
@@ -119,8 +127,24 @@ impl KonaNodeService {
             l2_provider,
         };
         // `NodeCliConfig` sets every field `build()` requires, so this cannot panic.
-        let kona = config.rollup_node_builder(engine).build();
-        Self { kona, derivation, cancellation, shutdown_timeout }
+        let kona = config.rollup_node_builder(engine.clone()).build();
+        let l1_eth_rpc = config.l1_eth_rpc.clone();
+        Self {
+            kona,
+            derivation,
+            engine,
+            l1_eth_rpc,
+            safe_head: None,
+            static_peers: config.static_peers.clone(),
+            cancellation,
+            shutdown_timeout,
+        }
+    }
+
+    /// Publishes kona's safe head into `safe_head` (which outlives this service) while it runs.
+    pub fn with_safe_head(mut self, safe_head: watch::Sender<Option<L2BlockInfo>>) -> Self {
+        self.safe_head = Some(safe_head);
+        self
     }
 
     /// The token that stops the service.
@@ -161,6 +185,15 @@ impl KonaNodeService {
             network,
         ) = NetworkActor::build(self.network_builder());
         let rpc = self.rpc_builder().map(RpcActor::build).map(|(_, actor)| actor);
+        if !self.static_peers.is_empty() {
+            // Not an actor: it keeps dialling while the network actor takes requests, and dies
+            // with this run's runtime.
+            tokio::spawn(keep_static_peers(
+                self.static_peers.clone(),
+                p2p_rpc.clone(),
+                self.cancellation.clone(),
+            ));
+        }
         let sequencer = if self.mode().is_sequencer() {
             let build_request_tx = build_request_tx.ok_or(KonaExExError::Wiring(
                 "kona's engine actor gave no block-build channel in sequencer mode",
@@ -186,14 +219,15 @@ impl KonaNodeService {
         }
         if let Some(actor) = rpc {
             let context = RpcContext {
-                cancellation: cancellation(),
+                // Stopped last: it holds the other actors' query channels.
+                cancellation: supervisor.last_cancellation().clone(),
                 p2p_network: p2p_rpc,
                 network_admin,
                 sequencer_admin,
                 l1_watcher_queries: l1_queries,
                 engine_query: engine_queries,
             };
-            supervisor.spawn("rpc", actor.start(context));
+            supervisor.spawn_last("rpc", actor.start(context));
         }
         supervisor.spawn(
             "network",
@@ -208,6 +242,12 @@ impl KonaNodeService {
                 cancellation: cancellation(),
             }),
         );
+        // In sequencer mode the sequencer asks the engine for the first reset. A validator has
+        // nobody to ask: kona's engine only finishes "EL sync" (and lets derivation start) after
+        // a forkchoice update, which without this waits for the first gossiped unsafe block —
+        // forever, for a validator without peers. The reset reads the forkchoice from reth, sends
+        // it back as the first forkchoice update, and resets derivation to the safe head.
+        let initial_reset = (!self.mode().is_sequencer()).then(|| reset_request_tx.clone());
         supervisor.spawn(
             "derivation",
             derivation.start(DerivationContext {
@@ -216,6 +256,19 @@ impl KonaNodeService {
                 cancellation: cancellation(),
             }),
         );
+        if let Some(out) = self.safe_head.clone() {
+            let mut engine_safe_head = engine_l2_safe_head_tx.subscribe();
+            // Not an actor: it ends with the engine's channel, and dies with this run's runtime.
+            tokio::spawn(async move {
+                while engine_safe_head.changed().await.is_ok() {
+                    let head = *engine_safe_head.borrow_and_update();
+                    // The engine starts from a default head until its first reset.
+                    if head != L2BlockInfo::default() {
+                        out.send_replace(Some(head));
+                    }
+                }
+            });
+        }
         supervisor.spawn(
             "engine",
             engine.start(EngineContext {
@@ -226,8 +279,97 @@ impl KonaNodeService {
                 cancellation: cancellation(),
             }),
         );
+        if let Some(reset) = initial_reset {
+            // Not an actor: it ends once the reset is requested. It dies with this run's runtime.
+            tokio::spawn(request_initial_reset(
+                self.engine_client(),
+                reset,
+                Backoff::default(),
+                self.cancellation.clone(),
+            ));
+        }
         info!(target: "kona_exex", mode = %self.mode(), actors = supervisor.len(), "kona actors started");
         supervisor.run().await
+    }
+}
+
+impl KonaNodeService {
+    /// A client of the execution layer's engine API, as kona's engine actor builds it.
+    fn engine_client(&self) -> EngineClient {
+        EngineClient::new_http(
+            self.engine.url.clone(),
+            self.l1_eth_rpc.clone(),
+            self.derivation.rollup_config.clone(),
+            self.engine.jwt_secret,
+        )
+    }
+}
+
+/// How often static peers are dialled again (kona skips peers already connected).
+const STATIC_PEER_REDIAL: Duration = Duration::from_secs(15);
+
+/// Dials every static peer now and again every [`STATIC_PEER_REDIAL`], through kona's P2P
+/// request channel (what `opp2p_connectPeer` uses). kona 0.1.3 has no static-peer option of its
+/// own, and without discovery a node would otherwise never find its peers.
+async fn keep_static_peers(
+    peers: Vec<libp2p::Multiaddr>,
+    requests: mpsc::Sender<P2pRpcRequest>,
+    cancellation: CancellationToken,
+) {
+    let mut redial = tokio::time::interval(STATIC_PEER_REDIAL);
+    let mut first = true;
+    loop {
+        tokio::select! {
+            _ = cancellation.cancelled() => return,
+            _ = redial.tick() => {}
+        }
+        for address in &peers {
+            if first {
+                info!(target: "kona_exex", peer = %address, "dialling static peer");
+            }
+            let request = P2pRpcRequest::ConnectPeer { address: address.clone() };
+            if requests.send(request).await.is_err() {
+                return;
+            }
+        }
+        first = false;
+    }
+}
+
+/// Validator mode's first engine reset, requested once the execution layer's engine API answers.
+///
+/// reth starts its auth RPC server after its ExExes, so right after start-up the engine may not
+/// listen yet; a reset sent then would fail kona's engine actor. Waiting for one answer first
+/// keeps an ordinary start free of failures and restarts.
+async fn request_initial_reset(
+    engine: EngineClient,
+    reset: mpsc::Sender<()>,
+    backoff: Backoff,
+    cancellation: CancellationToken,
+) {
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        match engine.l2_engine().get_block_number().await {
+            Ok(head) => {
+                info!(target: "kona_exex", head, attempts = attempt, "validator: engine API ready; requesting the initial engine reset");
+                // Fails only when the engine actor is gone, i.e. this run is stopping.
+                let _ = reset.send(()).await;
+                return;
+            }
+            Err(err) => {
+                let delay = backoff.delay(attempt);
+                if attempt.is_multiple_of(10) {
+                    warn!(target: "kona_exex", attempt, %err, "validator: engine API not answering; derivation waits for it");
+                } else {
+                    debug!(target: "kona_exex", attempt, %err, retry_in_ms = delay.as_millis() as u64, "engine API not ready");
+                }
+                tokio::select! {
+                    _ = cancellation.cancelled() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
     }
 }
 

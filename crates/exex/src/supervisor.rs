@@ -8,10 +8,19 @@
 //! - the first actor that fails (returns an error, panics, or returns while nobody asked it to
 //!   stop) cancels the rest, and its error is what [`ActorSupervisor::run`] returns;
 //! - stopping is bounded: actors that have not returned by the deadline are aborted and logged by
-//!   name, so a wedged actor can never hold the host's shutdown hostage.
+//!   name, so a wedged actor can never hold the host's shutdown hostage;
+//! - actors spawned with [`ActorSupervisor::spawn_last`] are stopped only after every other
+//!   actor has: kona's RPC server holds the query channels of the L1 watcher and the network, and
+//!   stopping it first makes those actors log "channel closed unexpectedly" errors on every
+//!   ordinary shutdown.
 
 use crate::{KonaExExError, metrics::SupervisorMetrics};
-use std::{collections::HashMap, fmt::Debug, future::Future, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    fmt::Debug,
+    future::Future,
+    time::Duration,
+};
 use tokio::{task::JoinSet, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
@@ -27,13 +36,15 @@ type ActorOutcome = Result<(), String>;
 #[derive(Debug)]
 pub struct ActorSupervisor {
     cancellation: CancellationToken,
+    last_cancellation: CancellationToken,
     shutdown_timeout: Duration,
     tasks: JoinSet<ActorOutcome>,
     names: HashMap<tokio::task::Id, &'static str>,
+    last: HashSet<tokio::task::Id>,
 }
 
 /// How the supervised actors ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShutdownReport {
     /// Actors that returned within the bound, in the order they did.
     pub stopped: Vec<&'static str>,
@@ -45,12 +56,25 @@ impl ActorSupervisor {
     /// A supervisor whose actors stop when `cancellation` is cancelled, each given at most
     /// `shutdown_timeout` (in total) to return.
     pub fn new(cancellation: CancellationToken, shutdown_timeout: Duration) -> Self {
-        Self { cancellation, shutdown_timeout, tasks: JoinSet::new(), names: HashMap::new() }
+        Self {
+            cancellation,
+            last_cancellation: CancellationToken::new(),
+            shutdown_timeout,
+            tasks: JoinSet::new(),
+            names: HashMap::new(),
+            last: HashSet::new(),
+        }
     }
 
     /// The token that stops every actor of this supervisor.
     pub fn cancellation(&self) -> &CancellationToken {
         &self.cancellation
+    }
+
+    /// The token of the actors spawned with [`spawn_last`](Self::spawn_last): cancelled once
+    /// every other actor has stopped (or the shutdown deadline has passed).
+    pub fn last_cancellation(&self) -> &CancellationToken {
+        &self.last_cancellation
     }
 
     /// Number of actors spawned and not yet reaped.
@@ -70,10 +94,31 @@ impl ActorSupervisor {
         F: Future<Output = Result<(), E>> + Send + 'static,
         E: Debug + 'static,
     {
+        self.spawn_in_stage(name, actor);
+    }
+
+    /// Spawns `actor` under `name`, to be stopped after all others: it must watch
+    /// [`last_cancellation`](Self::last_cancellation) instead of the supervisor's token. Its
+    /// failure still stops everything at once.
+    pub fn spawn_last<F, E>(&mut self, name: &'static str, actor: F)
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+        E: Debug + 'static,
+    {
+        let id = self.spawn_in_stage(name, actor);
+        self.last.insert(id);
+    }
+
+    fn spawn_in_stage<F, E>(&mut self, name: &'static str, actor: F) -> tokio::task::Id
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+        E: Debug + 'static,
+    {
         let handle = self.tasks.spawn(async move { actor.await.map_err(|e| format!("{e:?}")) });
         self.names.insert(handle.id(), name);
         SupervisorMetrics::actor_started(name);
         debug!(target: "kona_exex::supervisor", actor = name, "actor started");
+        handle.id()
     }
 
     /// Runs until every actor has stopped.
@@ -119,6 +164,9 @@ impl ActorSupervisor {
         let deadline = Instant::now() + self.shutdown_timeout;
         let mut report = ShutdownReport { stopped: Vec::new(), abandoned: Vec::new() };
         while !self.tasks.is_empty() {
+            if self.names.keys().all(|id| self.last.contains(id)) {
+                self.last_cancellation.cancel();
+            }
             match tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await {
                 Ok(Some(joined)) => {
                     let (name, outcome) = self.reap(joined);
@@ -130,6 +178,7 @@ impl ActorSupervisor {
                 }
                 Ok(None) => break,
                 Err(_elapsed) => {
+                    self.last_cancellation.cancel();
                     report.abandoned = self.names.values().copied().collect();
                     report.abandoned.sort_unstable();
                     for name in &report.abandoned {
@@ -176,13 +225,14 @@ impl ActorSupervisor {
             }
         };
         let name = self.names.remove(&id).unwrap_or("unknown");
+        self.last.remove(&id);
         SupervisorMetrics::actor_stopped(name);
         debug!(target: "kona_exex::supervisor", actor = name, ok = outcome.is_ok(), "actor returned");
         (name, outcome)
     }
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_string())

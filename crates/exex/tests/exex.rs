@@ -62,8 +62,22 @@ fn config(
     rollup: &tempfile::NamedTempFile,
     rpc_port: u16,
 ) -> NodeCliConfig {
-    let (tcp, udp) = (free_port(), free_port());
-    let args = Host::try_parse_from([
+    config_with(l1, beacon, rollup, rpc_port, free_port(), &[])
+}
+
+/// [`config`] with kona's P2P TCP port and extra flags chosen by the test.
+fn config_with(
+    l1: &str,
+    beacon: &str,
+    rollup: &tempfile::NamedTempFile,
+    rpc_port: u16,
+    tcp: u16,
+    extra: &[&str],
+) -> NodeCliConfig {
+    let udp = free_port();
+    let (tcp, udp) = (tcp.to_string(), udp.to_string());
+    let rpc_port = rpc_port.to_string();
+    let mut argv = vec![
         "host",
         "--kona.l1-eth-rpc",
         l1,
@@ -76,17 +90,17 @@ fn config(
         "--kona.p2p.listen.ip",
         "127.0.0.1",
         "--kona.p2p.listen.tcp",
-        &tcp.to_string(),
+        &tcp,
         "--kona.p2p.listen.udp",
-        &udp.to_string(),
+        &udp,
         "--kona.p2p.no-discovery",
         "--kona.rpc.addr",
         "127.0.0.1",
         "--kona.rpc.port",
-        &rpc_port.to_string(),
-    ])
-    .unwrap()
-    .kona;
+        &rpc_port,
+    ];
+    argv.extend_from_slice(extra);
+    let args = Host::try_parse_from(argv).unwrap().kona;
     NodeCliConfig::builder().args(args).l2_chain_id(DEVNET).build().unwrap()
 }
 
@@ -237,7 +251,7 @@ async fn kona_actors_start_against_anvil_and_stop_on_cancel() {
     let provider = BufferedL2Provider::new(Arc::new(config.rollup_config.clone()));
     let mut exex =
         KonaNodeExEx::new(config, engine(), provider).with_shutdown_timeout(Duration::from_secs(5));
-    exex.start();
+    exex.start().unwrap();
 
     let client = jsonrpsee::http_client::HttpClientBuilder::default()
         .build(format!("http://127.0.0.1:{rpc_port}"))
@@ -281,7 +295,7 @@ async fn l1_outage_is_reported_without_stopping_kona() {
         .with_l1_check_interval(Duration::from_millis(200))
         .with_shutdown_timeout(Duration::from_secs(5));
     let mut healthy = exex.l1_healthy();
-    exex.start();
+    exex.start().unwrap();
     tokio::time::timeout(Duration::from_secs(10), healthy.wait_for(|up| *up))
         .await
         .unwrap()
@@ -295,4 +309,136 @@ async fn l1_outage_is_reported_without_stopping_kona() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(exex.is_running(), "an L1 outage does not take kona (and so reth) down");
     exex.shutdown().await.unwrap();
+}
+
+/// Asks kona's RPC for its rollup config until it answers or `tries` × 100 ms have passed.
+async fn kona_rpc_answers(rpc_port: u16, tries: usize) -> Option<serde_json::Value> {
+    use jsonrpsee::core::client::ClientT;
+    let client = jsonrpsee::http_client::HttpClientBuilder::default()
+        .build(format!("http://127.0.0.1:{rpc_port}"))
+        .unwrap();
+    for _ in 0..tries {
+        if let Ok(value) = client
+            .request::<serde_json::Value, _>("optimism_rollupConfig", jsonrpsee::rpc_params![])
+            .await
+        {
+            return Some(value);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// A real kona failure under running actors: kona's P2P port is taken, so its network actor
+/// fails at start while the RPC, L1 watcher and derivation actors are up. The ExEx restarts kona
+/// with backoff (counted), keeps applying chain events to the buffer meanwhile, and once the port
+/// is free the next run comes up and stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_kona_is_restarted_and_the_buffer_keeps_following_the_chain() {
+    // The restart lines name their cause; keep them in the test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("kona_exex=info,warn")
+        .with_test_writer()
+        .try_init();
+    let anvil = Anvil::start();
+    let beacon = BeaconFixture::start(2).await;
+    let rollup = rollup_file();
+    let (rpc_port, p2p_port) = (free_port(), free_port());
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", p2p_port)).unwrap();
+    let config =
+        config_with(anvil.url().as_str(), beacon.url().as_str(), &rollup, rpc_port, p2p_port, &[]);
+    let provider = BufferedL2Provider::new(Arc::new(config.rollup_config.clone()));
+    let exex = KonaNodeExEx::new(config, engine(), provider.clone())
+        .with_shutdown_timeout(Duration::from_secs(3))
+        .with_restart_backoff(
+            Backoff { initial: Duration::from_millis(200), max: Duration::from_millis(800) },
+            Duration::from_secs(60),
+        );
+    let token = exex.cancellation().clone();
+    let mut restarts = exex.restarts();
+    let (events_tx, events_rx) = mpsc::unbounded_channel::<Result<ChainStateEvent, String>>();
+    let (mut heights_tx, mut heights_rx) = mpsc::unbounded_channel::<BlockNumHash>();
+    let run = tokio::spawn(async move {
+        exex.run(UnboundedReceiverStream::new(events_rx), &mut heights_tx).await
+    });
+
+    // Two failed runs: the failure is seen, and the ExEx comes back for more.
+    tokio::time::timeout(Duration::from_secs(60), restarts.wait_for(|n| *n >= 2))
+        .await
+        .expect("kona was restarted twice within 60 s")
+        .unwrap();
+    assert!(!run.is_finished(), "a kona failure does not end the ExEx");
+
+    // Chain events keep flowing into the buffer while kona is down.
+    let chain = extend(None, 3, 7);
+    events_tx.send(Ok(ChainStateEvent::Committed { new: chain.clone() })).unwrap();
+    let reported = tokio::time::timeout(Duration::from_secs(5), heights_rx.recv()).await.unwrap();
+    assert_eq!(reported, Some(chain[2].num_hash()));
+    assert_eq!(provider.head(), Some(chain[2].num_hash()));
+
+    // The port comes free: the next run starts, answers, and is not restarted again.
+    drop(squatter);
+    let answer = kona_rpc_answers(rpc_port, 300).await.expect("a restarted kona answers its RPC");
+    assert_eq!(answer["l2_chain_id"], serde_json::json!(DEVNET), "{answer}");
+    let settled = *restarts.borrow_and_update();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(*restarts.borrow(), settled, "a healthy run is left alone");
+    assert_eq!(provider.head(), Some(chain[2].num_hash()), "the buffer survived the restarts");
+
+    token.cancel();
+    let result = tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap();
+    assert!(result.is_ok(), "a shutdown is not a failure: {result:?}");
+    assert!(kona_rpc_answers(rpc_port, 1).await.is_none(), "kona's RPC is gone after shutdown");
+}
+
+/// `--kona.exit-on-failure`: the first kona failure ends the ExEx (and so the node) with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_on_failure_returns_the_first_kona_failure() {
+    let anvil = Anvil::start();
+    let beacon = BeaconFixture::start(2).await;
+    let rollup = rollup_file();
+    let p2p_port = free_port();
+    let _squatter = std::net::TcpListener::bind(("127.0.0.1", p2p_port)).unwrap();
+    let config = config_with(
+        anvil.url().as_str(),
+        beacon.url().as_str(),
+        &rollup,
+        free_port(),
+        p2p_port,
+        &["--kona.exit-on-failure"],
+    );
+    assert!(config.exit_on_failure);
+    let provider = BufferedL2Provider::new(Arc::new(config.rollup_config.clone()));
+    let exex =
+        KonaNodeExEx::new(config, engine(), provider).with_shutdown_timeout(Duration::from_secs(3));
+    let restarts = exex.restarts();
+    let (_events, events_rx) = mpsc::unbounded_channel::<Result<ChainStateEvent, String>>();
+    let (mut heights, _heights_rx) = mpsc::unbounded_channel();
+    let err = tokio::time::timeout(
+        Duration::from_secs(60),
+        exex.run(UnboundedReceiverStream::new(events_rx), &mut heights),
+    )
+    .await
+    .expect("the failure ends the ExEx")
+    .unwrap_err();
+    assert_eq!(err.failed_actor(), Some("network"), "{err}");
+    assert!(err.to_string().starts_with("kona actor `network` failed: "), "{err}");
+    assert_eq!(*restarts.borrow(), 0, "no restart was attempted");
+}
+
+/// A host that stops the ExEx while kona waits for L1 gets `Ok`: stopping is not failing.
+#[tokio::test]
+async fn cancelling_while_kona_waits_for_l1_is_a_clean_stop() {
+    let rollup = rollup_file();
+    let exex = idle_exex(&rollup);
+    let token = exex.cancellation().clone();
+    let (_events, events_rx) = mpsc::unbounded_channel::<Result<ChainStateEvent, String>>();
+    let (mut heights, _rx) = mpsc::unbounded_channel();
+    let run = tokio::spawn(async move {
+        exex.run(UnboundedReceiverStream::new(events_rx), &mut heights).await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    token.cancel();
+    let result = tokio::time::timeout(Duration::from_secs(5), run).await.unwrap().unwrap();
+    assert!(result.is_ok(), "{result:?}");
 }

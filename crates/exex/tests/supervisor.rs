@@ -142,3 +142,52 @@ async fn empty_supervisor_returns_at_once() {
     let report = supervisor.run().await.unwrap();
     assert!(report.stopped.is_empty() && report.abandoned.is_empty());
 }
+
+/// Actors spawned with `spawn_last` (kona's RPC server, which holds the others' query channels)
+/// see their token cancelled only once every other actor has returned.
+#[tokio::test]
+async fn last_stage_actors_stop_after_all_others() {
+    let token = CancellationToken::new();
+    let mut supervisor = ActorSupervisor::new(token.clone(), Duration::from_secs(5));
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for (name, linger) in [("engine", 30u64), ("network", 60)] {
+        let (token, order) = (token.clone(), order.clone());
+        supervisor.spawn(name, async move {
+            token.cancelled().await;
+            tokio::time::sleep(Duration::from_millis(linger)).await;
+            order.lock().unwrap().push(name);
+            Ok::<(), String>(())
+        });
+    }
+    let last = supervisor.last_cancellation().clone();
+    let order_rpc = order.clone();
+    supervisor.spawn_last("rpc", async move {
+        last.cancelled().await;
+        order_rpc.lock().unwrap().push("rpc");
+        Ok::<(), String>(())
+    });
+    let run = tokio::spawn(supervisor.run());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(order.lock().unwrap().len(), 0, "nothing stops before the token is cancelled");
+    token.cancel();
+    let report = run.await.unwrap().unwrap();
+    assert_eq!(*order.lock().unwrap(), vec!["engine", "network", "rpc"]);
+    assert_eq!(report.stopped, vec!["engine", "network", "rpc"]);
+    assert!(report.abandoned.is_empty());
+}
+
+/// A failing last-stage actor still stops everything, and is the reported failure.
+#[tokio::test]
+async fn a_failing_last_stage_actor_stops_the_rest() {
+    let token = CancellationToken::new();
+    let stopped = Arc::new(AtomicUsize::new(0));
+    let mut supervisor = ActorSupervisor::new(token.clone(), Duration::from_secs(5));
+    supervisor.spawn("engine", polite(token.clone(), stopped.clone()));
+    supervisor.spawn_last("rpc", async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Err::<(), _>("server stopped")
+    });
+    let err = supervisor.run().await.unwrap_err();
+    assert_eq!(err.failed_actor(), Some("rpc"), "{err}");
+    assert_eq!(stopped.load(Ordering::SeqCst), 1);
+}

@@ -5,11 +5,13 @@
 //! a single collision. Environment variables keep kona-node's `KONA_NODE_*` names, so an operator
 //! moving from the two-process setup can keep their environment files.
 
+mod batcher;
 mod overrides;
 mod p2p;
 mod rpc;
 mod sequencer;
 
+pub use batcher::{BatchType, BatcherArgs, CompressionAlgo, DataAvailabilityType};
 pub use overrides::HardforkOverrideArgs;
 pub use p2p::{P2pArgs, ScoringLevel, SignerArgs};
 pub use rpc::{DEFAULT_KONA_RPC_PORT, RpcArgs};
@@ -89,6 +91,16 @@ pub struct KonaArgs {
     #[arg(id = "kona.l2-trust-rpc", long = "kona.l2-trust-rpc", env = "KONA_NODE_L2_TRUST_RPC")]
     pub l2_trust_rpc: bool,
 
+    /// Stop the whole node (reth included) when kona fails, for supervisors that restart the
+    /// process. By default a kona failure restarts kona alone, with backoff, while reth keeps
+    /// serving.
+    #[arg(
+        id = "kona.exit-on-failure",
+        long = "kona.exit-on-failure",
+        env = "KONA_NODE_EXIT_ON_FAILURE"
+    )]
+    pub exit_on_failure: bool,
+
     /// Hard fork activation overrides.
     #[command(flatten)]
     pub overrides: HardforkOverrideArgs,
@@ -104,6 +116,10 @@ pub struct KonaArgs {
     /// Block production, in sequencer mode.
     #[command(flatten)]
     pub sequencer: SequencerArgs,
+
+    /// The built-in batcher, in sequencer mode.
+    #[command(flatten)]
+    pub batcher: BatcherArgs,
 }
 
 impl KonaArgs {

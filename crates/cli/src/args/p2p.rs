@@ -13,8 +13,9 @@ use url::Url;
 /// P2P arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct P2pArgs {
-    /// Do not look for peers: no bootnodes of our own and no periodic discovery queries. kona
-    /// 0.1.3 still seeds discv5 with its built-in bootnodes for superchain-registry chains.
+    /// Do not look for peers: discv5 admits no node into its table (bootnodes included) and
+    /// schedules no queries. Peers then come only from --kona.p2p.static-peers, inbound
+    /// connections and kona's bootstore of earlier runs.
     #[arg(
         id = "kona.p2p.no-discovery",
         long = "kona.p2p.no-discovery",
@@ -260,6 +261,18 @@ pub struct P2pArgs {
     )]
     pub bootnodes: Vec<Enr>,
 
+    /// Peers to stay connected to, comma separated libp2p multiaddrs with a peer id
+    /// (`/ip4/127.0.0.1/tcp/9222/p2p/16Uiu2…`): dialled at start and again while disconnected,
+    /// with or without discovery.
+    #[arg(
+        id = "kona.p2p.static-peers",
+        long = "kona.p2p.static-peers",
+        value_name = "MULTIADDR",
+        value_delimiter = ',',
+        env = "KONA_NODE_P2P_STATIC_PEERS"
+    )]
+    pub static_peers: Vec<libp2p::Multiaddr>,
+
     /// How many times a disconnected peer is redialed; 0 redials forever.
     #[arg(
         id = "kona.p2p.redial",
@@ -324,6 +337,7 @@ impl Default for P2pArgs {
             discovery_randomize_secs: None,
             bootstore: None,
             bootnodes: Vec::new(),
+            static_peers: Vec::new(),
             redial: 500,
             redial_period_mins: 60,
             unsafe_block_signer: None,

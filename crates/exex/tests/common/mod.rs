@@ -1,81 +1,10 @@
-//! Test fixtures: a real anvil process as L1 and a minimal beacon API.
+//! Test fixtures: a real anvil process as L1 (from `anvil-testing`) and a minimal beacon API.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
-use std::{
-    io::{BufRead, BufReader},
-    net::TcpListener,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use url::Url;
 
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The anvil binary: `$ANVIL_BIN`, else the one `tests/run.sh` installs from npm.
-fn anvil_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("ANVIL_BIN") {
-        return bin.into();
-    }
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    assert!(
-        local.exists(),
-        "anvil not found: run ./tests/run.sh (it installs @foundry-rs/anvil-linux-amd64) or set ANVIL_BIN"
-    );
-    local
-}
-
-/// A running anvil, killed on drop.
-pub struct Anvil {
-    child: Child,
-    pub port: u16,
-    pub chain_id: u64,
-}
-
-impl Anvil {
-    pub fn start() -> Self {
-        Self::start_on(free_port())
-    }
-
-    pub fn start_on(port: u16) -> Self {
-        let mut child = Command::new(anvil_bin())
-            .args(["--port", &port.to_string(), "--host", "127.0.0.1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn anvil");
-        let stdout = child.stdout.take().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut lines = BufReader::new(stdout).lines();
-        loop {
-            assert!(Instant::now() < deadline, "anvil did not start within 30s");
-            match lines.next() {
-                Some(Ok(line)) if line.contains("Listening on") => break,
-                Some(_) => continue,
-                None => panic!("anvil exited before listening"),
-            }
-        }
-        // Keep draining stdout so anvil never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, port, chain_id: 31337 }
-    }
-
-    pub fn url(&self) -> Url {
-        format!("http://127.0.0.1:{}", self.port).parse().unwrap()
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use anvil_testing::{Anvil, free_port};
 
 /// Serves `/eth/v1/config/spec` and `/eth/v1/beacon/genesis`, the two beacon endpoints kona
 /// reads at start-up.

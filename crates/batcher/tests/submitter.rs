@@ -1,0 +1,271 @@
+//! The batch submitter against a real anvil L1: every block posted once and in order, a restart
+//! that resumes without a gap or a double post, and an L1 reorg that drops a batcher
+//! transaction healed by posting again. What is on L1 is read back with kona's decoders.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use alloy_primitives::B256;
+use alloy_provider::{Provider, ProviderBuilder};
+use alloy_signer_local::PrivateKeySigner;
+use anvil_testing::{Anvil, DEV_KEY_1, free_port};
+use common::{BlockSpec, build_chain};
+use kona_genesis::RollupConfig;
+use kona_protocol::{BlockInfo, L2BlockInfo};
+use op_alloy_consensus::OpBlock;
+use rollup_batcher::{
+    BatchKind, BatchSubmitter, ChannelCompression, L2Chain, L2ChainError, SubmitterConfig,
+    posted::{batcher_transactions, block_number_at, posted_l2_blocks, resume_after},
+};
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// An L2 chain the test grows by hand.
+#[derive(Clone, Default)]
+struct FixtureChain(Arc<Mutex<Vec<OpBlock>>>);
+
+#[async_trait::async_trait]
+impl L2Chain for FixtureChain {
+    fn unsafe_head(&self) -> Option<(u64, B256)> {
+        let blocks = self.0.lock().unwrap();
+        blocks.last().map(|b| (b.header.number, b.header.hash_slow()))
+    }
+
+    async fn block(&self, number: u64) -> Result<Option<(B256, Arc<OpBlock>)>, L2ChainError> {
+        let blocks = self.0.lock().unwrap();
+        Ok(number
+            .checked_sub(1)
+            .and_then(|i| blocks.get(i as usize))
+            .map(|b| (b.header.hash_slow(), Arc::new(b.clone()))))
+    }
+}
+
+fn signer() -> PrivateKeySigner {
+    DEV_KEY_1.parse().unwrap()
+}
+
+fn rollup() -> Arc<RollupConfig> {
+    let mut config = common::rollup_config(true);
+    config.batch_inbox_address =
+        alloy_primitives::address!("ff00000000000000000000000000000000000901");
+    config.channel_timeout = 50;
+    config.granite_channel_timeout = 50;
+    if let Some(system) = config.genesis.system_config.as_mut() {
+        system.batcher_address = signer().address();
+    }
+    Arc::new(config)
+}
+
+/// Blocks 1..=count, a new L1 origin every third block, a user transaction in every other one.
+fn chain(rollup: &RollupConfig, count: usize) -> Vec<OpBlock> {
+    let specs: Vec<BlockSpec> = (0..count)
+        .map(|i| BlockSpec {
+            advance_origin: i % 3 == 0,
+            user_deposit: false,
+            txs: if i % 2 == 0 {
+                vec![common::TxSpec {
+                    kind: common::TxKindSpec::Eip1559,
+                    nonce: i as u64,
+                    gas_limit: 21_000,
+                    fee: 1_000_000_000,
+                    to: Some(alloy_primitives::Address::repeat_byte(0x11)),
+                    value: 1,
+                    input: vec![],
+                }]
+            } else {
+                vec![]
+            },
+        })
+        .collect();
+    build_chain(rollup, &specs).blocks
+}
+
+fn genesis_safe_head(rollup: &RollupConfig) -> watch::Receiver<Option<L2BlockInfo>> {
+    let genesis = L2BlockInfo::new(
+        BlockInfo::new(rollup.genesis.l2.hash, 0, B256::ZERO, rollup.genesis.l2_time),
+        rollup.genesis.l1,
+        0,
+    );
+    // The sender is leaked on purpose: the safe head never moves in these tests.
+    let (tx, rx) = watch::channel(Some(genesis));
+    std::mem::forget(tx);
+    rx
+}
+
+fn config(anvil: &Anvil, rollup: Arc<RollupConfig>, kind: BatchKind) -> SubmitterConfig {
+    let mut config = SubmitterConfig::new(anvil.url(), rollup);
+    config.batch_kind = kind;
+    config.compression = ChannelCompression::ZLIB;
+    config.max_channel_duration = 1;
+    config.max_frame_size = 1_000;
+    config.poll_interval = Duration::from_millis(100);
+    config.resubmission_timeout = Duration::from_secs(5);
+    config
+}
+
+/// The L2 blocks our batcher transactions on anvil's canonical chain carry, in L1 order.
+async fn posted_on_l1(anvil: &Anvil, rollup: &RollupConfig) -> Vec<u64> {
+    let l1 = ProviderBuilder::new().connect_http(anvil.url());
+    let head = l1.get_block_number().await.unwrap();
+    let txs = batcher_transactions(&l1, signer().address(), rollup.batch_inbox_address, 0..=head)
+        .await
+        .unwrap();
+    posted_l2_blocks(rollup, &txs)
+}
+
+/// Waits until L1 carries every block in `1..=last`; returns what it carries.
+async fn wait_posted(anvil: &Anvil, rollup: &RollupConfig, last: u64) -> Vec<u64> {
+    for _ in 0..300 {
+        let posted = posted_on_l1(anvil, rollup).await;
+        let set: BTreeSet<u64> = posted.iter().copied().collect();
+        if (1..=last).all(|n| set.contains(&n)) {
+            return posted;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "blocks 1..={last} were not all posted within 30 s: {:?}",
+        posted_on_l1(anvil, rollup).await
+    );
+}
+
+fn spawn(
+    submitter: BatchSubmitter<FixtureChain>,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    // The batcher's log lines (sent, mined, resumed, reorged) in the test's output.
+    let _ = tracing_subscriber::fmt().with_env_filter("batcher=info").with_test_writer().try_init();
+    let token = CancellationToken::new();
+    let handle = tokio::spawn(submitter.run(token.clone()));
+    (token, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_block_is_posted_once_and_in_order() {
+    for kind in [BatchKind::Span, BatchKind::Single] {
+        let anvil = Anvil::start_with(free_port(), &["--block-time", "1"]);
+        let rollup = rollup();
+        let l2 = FixtureChain::default();
+        *l2.0.lock().unwrap() = chain(&rollup, 12);
+        let submitter = BatchSubmitter::new(
+            config(&anvil, rollup.clone(), kind),
+            signer(),
+            l2,
+            genesis_safe_head(&rollup),
+        );
+        let (token, handle) = spawn(submitter);
+        let posted = wait_posted(&anvil, &rollup, 12).await;
+        token.cancel();
+        handle.await.unwrap();
+        assert_eq!(posted, (1..=12).collect::<Vec<_>>(), "{kind:?}: once each, in order");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_without_gap_or_double_post() {
+    let anvil = Anvil::start_with(free_port(), &["--block-time", "1"]);
+    let rollup = rollup();
+    let all = chain(&rollup, 10);
+    let l2 = FixtureChain::default();
+    *l2.0.lock().unwrap() = all[..6].to_vec();
+
+    let first = BatchSubmitter::new(
+        config(&anvil, rollup.clone(), BatchKind::Span),
+        signer(),
+        l2.clone(),
+        genesis_safe_head(&rollup),
+    );
+    let (token, handle) = spawn(first);
+    wait_posted(&anvil, &rollup, 6).await;
+    token.cancel();
+    handle.await.unwrap();
+
+    // Four more blocks while the batcher is down; the safe head has not moved (nothing derives
+    // in this test), so only L1 itself says what is already posted.
+    *l2.0.lock().unwrap() = all.clone();
+    let second = BatchSubmitter::new(
+        config(&anvil, rollup.clone(), BatchKind::Span),
+        signer(),
+        l2,
+        genesis_safe_head(&rollup),
+    );
+    let (token, handle) = spawn(second);
+    let posted = wait_posted(&anvil, &rollup, 10).await;
+    // Give a wrong second run time to post again before judging.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let posted_later = posted_on_l1(&anvil, &rollup).await;
+    token.cancel();
+    handle.await.unwrap();
+    assert_eq!(posted, (1..=10).collect::<Vec<_>>());
+    assert_eq!(posted_later, posted, "nothing was posted twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l1_reorg_that_drops_a_batch_is_healed() {
+    let anvil = Anvil::start_with(free_port(), &["--block-time", "1"]);
+    let rollup = rollup();
+    let l2 = FixtureChain::default();
+    *l2.0.lock().unwrap() = chain(&rollup, 5);
+    let submitter = BatchSubmitter::new(
+        config(&anvil, rollup.clone(), BatchKind::Span),
+        signer(),
+        l2,
+        genesis_safe_head(&rollup),
+    );
+    let (token, handle) = spawn(submitter);
+    wait_posted(&anvil, &rollup, 5).await;
+
+    // Reorg every block since the batch landed, re-including nothing.
+    let l1 = ProviderBuilder::new().connect_http(anvil.url());
+    let head = l1.get_block_number().await.unwrap();
+    let txs = batcher_transactions(&l1, signer().address(), rollup.batch_inbox_address, 0..=head)
+        .await
+        .unwrap();
+    let first_batch_block = txs.first().unwrap().l1_block.number;
+    let depth = head - first_batch_block + 1;
+    let _: serde_json::Value = l1
+        .raw_request("anvil_reorg".into(), (depth, Vec::<serde_json::Value>::new()))
+        .await
+        .unwrap();
+    let after: Vec<u64> = {
+        let head = l1.get_block_number().await.unwrap();
+        let txs =
+            batcher_transactions(&l1, signer().address(), rollup.batch_inbox_address, 0..=head)
+                .await
+                .unwrap();
+        posted_l2_blocks(&rollup, &txs)
+    };
+    assert!(
+        !(1..=5).all(|n| after.contains(&n)),
+        "the reorg took the batch out of the chain: {after:?} (depth {depth})"
+    );
+
+    let healed = wait_posted(&anvil, &rollup, 5).await;
+    token.cancel();
+    handle.await.unwrap();
+    let set: BTreeSet<u64> = healed.iter().copied().collect();
+    assert_eq!(set, (1..=5).collect(), "the batcher posted the blocks again: {healed:?}");
+}
+
+#[test]
+fn resume_point_follows_the_posted_run_after_the_safe_head() {
+    let posted: BTreeSet<u64> = [5, 6, 7, 9].into_iter().collect();
+    assert_eq!(resume_after(4, &posted), 8, "5..=7 are on their way; 8 is the gap");
+    assert_eq!(resume_after(7, &posted), 8);
+    assert_eq!(resume_after(1, &posted), 2, "2 was never posted: resume there");
+    assert_eq!(resume_after(9, &BTreeSet::new()), 10);
+}
+
+#[test]
+fn block_numbers_follow_timestamps() {
+    let rollup = rollup();
+    let genesis = rollup.genesis.l2_time;
+    assert_eq!(block_number_at(&rollup, genesis), Some(0));
+    assert_eq!(block_number_at(&rollup, genesis + 3 * rollup.block_time), Some(3));
+    assert_eq!(block_number_at(&rollup, genesis + 1), None, "between blocks");
+    assert_eq!(block_number_at(&rollup, genesis - 1), None, "before genesis");
+}
