@@ -34,6 +34,11 @@ bench-devnet: build-rollup
     -DEVNET_DIR=.devnet-bench L2_BLOCK_TIME=1 timeout -s INT 620 ./etc/devnet/devnet.sh
     python3 tests/e2e/slot_bench.py .devnet-bench/rollup.log 1 10
 
+# Validator derivation throughput: an L1 holding 5000 L2 blocks of batches, then a fresh validator syncing.
+bench-derivation BLOCKS="5000": build-rollup
+    cargo build --release --locked -p rollup-devnet
+    ./tests/e2e/derivation_bench.sh {{BLOCKS}}
+
 # Sequencer devnet: reth (RETH_BIN, v1.6.0) + `sequencer run` with local DA; Ctrl-C stops, rerun resumes.
 sequencer-devnet:
     cargo build --release --locked -p sequencer

@@ -5,6 +5,9 @@ log() { printf '\033[1m[%s]\033[0m %s\n' "$LOG_TAG" "$*"; }
 # JSON-RPC call without parameters: rpc URL METHOD
 rpc() { curl -s -X POST -H 'content-type: application/json' --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":[]}" "$1"; }
 
+# JSON-RPC call with parameters (a JSON array): rpc_with URL METHOD PARAMS
+rpc_with() { curl -s -X POST -H 'content-type: application/json' --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":$3}" "$1"; }
+
 # Waits up to 60 s for METHOD to answer with a result: wait_for URL METHOD WHAT
 wait_for() {
     for _ in $(seq 1 300); do

@@ -7,8 +7,10 @@
 #
 # Settings (environment): VALIDATORS (default 1), NO_P2P_VALIDATORS (validator numbers that
 # derive from L1 only, e.g. "2"), BATCHER (1: on), L2_BLOCK_TIME, L1_BLOCK_TIME,
-# L1_SLOTS_PER_EPOCH (anvil finalizes latest - 2 x this), ROLLUP_BIN, DEVNET_BIN, and the ports
-# below; validator N uses each sequencer port + 10 x N.
+# L1_SLOTS_PER_EPOCH (anvil finalizes latest - 2 x this), L1_HISTORY_SECS (a fresh devnet whose
+# L1 and L2 start that long ago: the sequencer catches up as fast as it builds), SEQUENCER_FLAGS
+# (extra `rollup node` flags), ROLLUP_BIN, DEVNET_BIN, and the ports below; validator N uses each
+# sequencer port + 10 x N.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -22,6 +24,8 @@ BATCHER=${BATCHER:-1}
 L2_BLOCK_TIME=${L2_BLOCK_TIME:-2}
 L1_BLOCK_TIME=${L1_BLOCK_TIME:-2}
 L1_SLOTS_PER_EPOCH=${L1_SLOTS_PER_EPOCH:-2}
+L1_HISTORY_SECS=${L1_HISTORY_SECS:-0}
+SEQUENCER_FLAGS=${SEQUENCER_FLAGS:-}
 L1_PORT=${L1_PORT:-8545}
 BEACON_PORT=${BEACON_PORT:-5052}
 L2_HTTP_PORT=${L2_HTTP_PORT:-9545}
@@ -68,10 +72,23 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-tests/node_modules/.bin/anvil --host 127.0.0.1 --port "$L1_PORT" --block-time "$L1_BLOCK_TIME" \
-    --slots-in-an-epoch "$L1_SLOTS_PER_EPOCH" --state "$STATE/anvil-state.json" > "$STATE/anvil.log" 2>&1 &
-pids+=($!)
-wait_for "http://127.0.0.1:$L1_PORT" eth_chainId "L1 (anvil)"
+anvil=(tests/node_modules/.bin/anvil --host 127.0.0.1 --port "$L1_PORT"
+    --slots-in-an-epoch "$L1_SLOTS_PER_EPOCH" --state "$STATE/anvil-state.json")
+init_origin=()
+if [ "$L1_HISTORY_SECS" -gt 0 ] && [ ! -f "$STATE/rollup.json" ]; then
+    # L1 blocks every L1_BLOCK_TIME from L1_HISTORY_SECS ago until now, then on the clock.
+    "${anvil[@]}" --timestamp "$(( $(date +%s) - L1_HISTORY_SECS ))" > "$STATE/anvil.log" 2>&1 &
+    pids+=($!)
+    wait_for "http://127.0.0.1:$L1_PORT" eth_chainId "L1 (anvil)"
+    rpc_with "http://127.0.0.1:$L1_PORT" anvil_mine "[\"$(printf '0x%x' $((L1_HISTORY_SECS / L1_BLOCK_TIME)))\",\"$(printf '0x%x' "$L1_BLOCK_TIME")\"]" > /dev/null
+    rpc_with "http://127.0.0.1:$L1_PORT" evm_setIntervalMining "[$L1_BLOCK_TIME]" > /dev/null
+    init_origin=(--l1-origin 0)
+    log "L1 history: $((L1_HISTORY_SECS / L1_BLOCK_TIME)) blocks over the last ${L1_HISTORY_SECS}s; L2 starts at L1 genesis"
+else
+    "${anvil[@]}" --block-time "$L1_BLOCK_TIME" > "$STATE/anvil.log" 2>&1 &
+    pids+=($!)
+    wait_for "http://127.0.0.1:$L1_PORT" eth_chainId "L1 (anvil)"
+fi
 log "L1 up: http://127.0.0.1:$L1_PORT (anvil, ${L1_BLOCK_TIME}s blocks, finalized = latest - $((2 * L1_SLOTS_PER_EPOCH)))"
 
 "$DEVNET" beacon --l1-rpc "http://127.0.0.1:$L1_PORT" --listen "127.0.0.1:$BEACON_PORT" \
@@ -80,7 +97,7 @@ pids+=($!)
 log "beacon adapter: http://127.0.0.1:$BEACON_PORT"
 
 if [ ! -f "$STATE/rollup.json" ]; then
-    "$DEVNET" init --l1-rpc "http://127.0.0.1:$L1_PORT" --out "$STATE" --block-time "$L2_BLOCK_TIME"
+    "$DEVNET" init --l1-rpc "http://127.0.0.1:$L1_PORT" --out "$STATE" --block-time "$L2_BLOCK_TIME" "${init_origin[@]}"
     log "genesis written: $STATE/genesis.json, $STATE/rollup.json"
 else
     log "resuming from $STATE"
@@ -109,7 +126,8 @@ start_node() {
 
 batcher_flags=()
 [ "$BATCHER" = 1 ] && batcher_flags=(--batcher.key.path "$STATE/batcher.key")
-start_node sequencer 0 --kona.mode sequencer --kona.p2p.sequencer.key.path "$STATE/sequencer.key" "${batcher_flags[@]}"
+# shellcheck disable=SC2086 # SEQUENCER_FLAGS is a list of flags
+start_node sequencer 0 --kona.mode sequencer --kona.p2p.sequencer.key.path "$STATE/sequencer.key" "${batcher_flags[@]}" $SEQUENCER_FLAGS
 # The first run's logs stay where the e2e tests and benchmarks have always read them.
 ln -sf sequencer/rollup.log "$STATE/rollup.log"
 sequencer_pid=${pids[-1]}

@@ -7,27 +7,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/rollup-target}
-export ROLLUP_BIN=${ROLLUP_BIN:-$TARGET/release/rollup}
-export DEVNET_BIN=${DEVNET_BIN:-$TARGET/release/rollup-devnet}
-if [ ! -x "$ROLLUP_BIN" ]; then
-    echo "SKIP derivation e2e: no rollup binary at $ROLLUP_BIN (build it with 'just build-rollup'; needs network for reth)"
-    exit 0
-fi
-[ -x "$DEVNET_BIN" ] || cargo build --release --locked -p rollup-devnet || exit 1
-[ -x tests/node_modules/.bin/cast ] || npm ci --prefix tests --no-audit --no-fund --silent
+# shellcheck source=tests/e2e/lib.sh
+. tests/e2e/lib.sh
+e2e_setup "derivation e2e"
 
 export DEVNET_DIR=$(mktemp -d) L2_BLOCK_TIME=1 L1_BLOCK_TIME=2 L1_SLOTS_PER_EPOCH=2
 export VALIDATORS=2 NO_P2P_VALIDATORS=2 BATCHER=1
 export L1_PORT=58545 BEACON_PORT=55052 L2_HTTP_PORT=59545 KONA_RPC_PORT=59546 METRICS_PORT=59001
 export L2_P2P_PORT=50303 L2_AUTH_PORT=58551 KONA_P2P_PORT=59222
 L1="http://127.0.0.1:$L1_PORT"
-CAST=tests/node_modules/.bin/cast
-passed=0 failed=0 devnet_pid=
-check() { # name, command...
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
+devnet_pid=
 cleanup() {
     [ -n "$devnet_pid" ] && { kill -TERM "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null; }
     pkill -f "datadir $DEVNET_DIR/" 2>/dev/null

@@ -5,28 +5,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/rollup-target}
-export ROLLUP_BIN=${ROLLUP_BIN:-$TARGET/release/rollup}
-export DEVNET_BIN=${DEVNET_BIN:-$TARGET/release/rollup-devnet}
-if [ ! -x "$ROLLUP_BIN" ]; then
-    echo "SKIP devnet e2e: no rollup binary at $ROLLUP_BIN (build it with 'just build-rollup'; needs network for reth)"
-    exit 0
-fi
-if [ ! -x "$DEVNET_BIN" ]; then
-    cargo build --release --locked -p rollup-devnet || exit 1
-fi
-[ -x tests/node_modules/.bin/cast ] || npm ci --prefix tests --no-audit --no-fund --silent
+# shellcheck source=tests/e2e/lib.sh
+. tests/e2e/lib.sh
+e2e_setup "devnet e2e"
 
 export DEVNET_DIR=$(mktemp -d) L2_BLOCK_TIME=1 L1_BLOCK_TIME=2
 export L1_PORT=28545 BEACON_PORT=25052 L2_HTTP_PORT=29545 KONA_RPC_PORT=29546 METRICS_PORT=29001
 export L2_P2P_PORT=30403 L2_AUTH_PORT=28551 KONA_P2P_PORT=29222 VALIDATORS=0
 L2="http://127.0.0.1:$L2_HTTP_PORT"
-CAST=tests/node_modules/.bin/cast
-passed=0 failed=0
-check() { # name, command...
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
 head_number() { "$CAST" block-number --rpc-url "$L2" 2>/dev/null || echo -1; }
 start_devnet() {
     ./etc/devnet/devnet.sh > "$DEVNET_DIR/devnet.out" 2>&1 &

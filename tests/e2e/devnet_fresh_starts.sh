@@ -8,22 +8,15 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 COUNT=${1:-20}
-TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/rollup-target}
-export ROLLUP_BIN=${ROLLUP_BIN:-$TARGET/release/rollup}
-export DEVNET_BIN=${DEVNET_BIN:-$TARGET/release/rollup-devnet}
-if [ ! -x "$ROLLUP_BIN" ]; then
-    echo "SKIP fresh starts: no rollup binary at $ROLLUP_BIN (build it with 'just build-rollup'; needs network for reth)"
-    exit 0
-fi
-[ -x "$DEVNET_BIN" ] || cargo build --release --locked -p rollup-devnet || exit 1
-[ -x tests/node_modules/.bin/cast ] || npm ci --prefix tests --no-audit --no-fund --silent
+# shellcheck source=tests/e2e/lib.sh
+. tests/e2e/lib.sh
+e2e_setup "fresh starts"
 
 export L2_BLOCK_TIME=1 L1_BLOCK_TIME=2
 export L1_PORT=48545 BEACON_PORT=45052 L2_HTTP_PORT=49545 KONA_RPC_PORT=49546 METRICS_PORT=49001
 export L2_P2P_PORT=30503 L2_AUTH_PORT=48551 KONA_P2P_PORT=49222 VALIDATORS=0 BATCHER=0
 L2="http://127.0.0.1:$L2_HTTP_PORT"
-CAST=tests/node_modules/.bin/cast
-passed=0 failed=0 devnet_pid=
+devnet_pid=
 cleanup() { [ -n "$devnet_pid" ] && { kill -TERM "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null; }; }
 trap cleanup EXIT
 

@@ -29,4 +29,4 @@ pub use genesis::{
 };
 
 mod l1;
-pub use l1::latest_l1_origin;
+pub use l1::{l1_origin, latest_l1_origin};

@@ -1,7 +1,8 @@
 //! `rollup-devnet`: write a devnet's genesis files, or run the beacon adapter.
 
+use alloy_eips::BlockNumberOrTag;
 use clap::{Parser, Subcommand};
-use rollup_devnet::{BeaconAdapter, DevnetSpec, latest_l1_origin, write_all_atomically};
+use rollup_devnet::{BeaconAdapter, DevnetSpec, l1_origin, write_all_atomically};
 use std::{net::SocketAddr, path::PathBuf};
 use url::Url;
 
@@ -15,7 +16,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Write genesis.json (op-reth --chain) and rollup.json (--kona.config-file) for a new devnet
-    /// whose L1 origin is the L1's latest block.
+    /// whose L1 origin is the L1's latest block (or --l1-origin).
     Init {
         /// L1 JSON-RPC URL (anvil).
         #[arg(long, default_value = "http://127.0.0.1:8545")]
@@ -32,6 +33,10 @@ enum Command {
         /// Overwrite existing files.
         #[arg(long)]
         force: bool,
+        /// Number of the L1 block to start from (default: the latest). An older block starts the
+        /// L2 chain in the past: the sequencer catches up as fast as it builds.
+        #[arg(long, value_name = "NUMBER")]
+        l1_origin: Option<u64>,
     },
     /// Serve the beacon API endpoints kona needs in front of anvil.
     Beacon {
@@ -63,8 +68,9 @@ async fn main() {
 
 async fn run(cli: Cli) -> eyre::Result<()> {
     match cli.command {
-        Command::Init { l1_rpc, out, chain_id, block_time, force } => {
-            let origin = latest_l1_origin(&l1_rpc).await?;
+        Command::Init { l1_rpc, out, chain_id, block_time, force, l1_origin: at } => {
+            let at = at.map_or(BlockNumberOrTag::Latest, BlockNumberOrTag::Number);
+            let origin = l1_origin(&l1_rpc, at).await?;
             let spec = DevnetSpec { l2_chain_id: chain_id, block_time, ..DevnetSpec::default() };
             let artifacts = spec.build(&origin)?;
             let genesis = out.join("genesis.json");

@@ -1,0 +1,25 @@
+# Shared by the rollup e2e scripts (sourced from the repository root, not run).
+
+# e2e_setup NAME: finds the binaries (ROLLUP_BIN, DEVNET_BIN; default the release builds in
+# $CARGO_TARGET_DIR, as `just build-rollup` makes them), skips the script with a message where
+# `rollup` is not built (it needs network: reth is a git dependency), builds `rollup-devnet` and
+# installs anvil/cast from npm where missing.
+e2e_setup() {
+    local target=${CARGO_TARGET_DIR:-$HOME/.cache/rollup-target}
+    export ROLLUP_BIN=${ROLLUP_BIN:-$target/release/rollup}
+    export DEVNET_BIN=${DEVNET_BIN:-$target/release/rollup-devnet}
+    if [ ! -x "$ROLLUP_BIN" ]; then
+        echo "SKIP $1: no rollup binary at $ROLLUP_BIN (build it with 'just build-rollup'; needs network for reth)"
+        exit 0
+    fi
+    [ -x "$DEVNET_BIN" ] || cargo build --release --locked -p rollup-devnet || exit 1
+    [ -x tests/node_modules/.bin/cast ] || npm ci --prefix tests --no-audit --no-fund --silent
+    CAST=tests/node_modules/.bin/cast
+    passed=0 failed=0
+}
+
+# check NAME COMMAND...: runs one check, prints ok/FAIL and counts it.
+check() {
+    local name=$1; shift
+    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
+}
