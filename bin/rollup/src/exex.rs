@@ -13,11 +13,15 @@ use rollup_cli::{EngineEndpoint, NodeCliConfig};
 use rollup_exex::{ExExHost, KonaExExError, KonaNodeExEx};
 use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, L2BlockSource, SealedL2Block};
 use std::{fmt, net::IpAddr, sync::Arc};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// How long derivation's read of a block just made canonical waits for its ExEx notification
 /// (it arrives within milliseconds; see `BufferedL2Provider::with_ahead_wait`).
 const NOTIFICATION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long reth's shutdown waits for kona to stop: inside the 5 s reth's CLI runner gives its
+/// graceful tasks.
+const KONA_STOP_WITHIN: std::time::Duration = std::time::Duration::from_millis(4500);
 
 /// Blocks read from reth's database into the buffer at start-up. Older blocks are served by the
 /// database fallback on demand; a restart therefore never leaves derivation blind.
@@ -40,18 +44,27 @@ where
     let mut exex = KonaNodeExEx::new(config, engine, provider);
     exex.sync_state(recent_blocks(ctx.provider())?)?;
 
-    // reth's graceful shutdown (SIGINT/SIGTERM) stops kona through the shared token.
+    // reth's graceful shutdown (SIGINT/SIGTERM) stops kona through the shared token, and holds
+    // reth's shutdown guard until kona has stopped: reth drops this ExEx future (it runs it with
+    // `spawn_critical`) once its graceful tasks are done, so without the guard kona's bounded
+    // shutdown would be cut off mid-way.
     let token = exex.cancellation().clone();
-    let shutdown = ctx.task_executor().on_shutdown_signal().clone();
-    tokio::spawn(async move {
-        shutdown.await;
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    ctx.task_executor().spawn_with_graceful_shutdown_signal(|shutdown| async move {
+        let guard = shutdown.await;
         info!(target: "kona_exex", "reth is shutting down; stopping kona");
         token.cancel();
+        if tokio::time::timeout(KONA_STOP_WITHIN, stopped_rx).await.is_err() {
+            warn!(target: "kona_exex", bound_secs = KONA_STOP_WITHIN.as_secs_f64(), "kona did not stop within reth's shutdown window");
+        }
+        drop(guard);
     });
 
     let notifications = ctx.notifications.map(|notification| notification.map(|n| chain_event(&n)));
     let mut host = RethHost(ctx.events);
-    match exex.run(notifications, &mut host).await {
+    let result = exex.run(notifications, &mut host).await;
+    let _ = stopped_tx.send(());
+    match result {
         // reth is shutting down (its signal cancelled the token, or its ExEx manager went away)
         // and kona has stopped. Returning now would make reth report the ExEx as crashed ("ExEx
         // finished"), pointing the operator at kona; reth drops this future once it is done.

@@ -408,18 +408,29 @@ impl KonaNodeExEx {
     /// Cancels the token and waits for every actor to stop (bounded by the shutdown timeout).
     pub async fn shutdown(&mut self) -> Result<ShutdownReport, KonaExExError> {
         self.cancellation.cancel();
-        if let Some(batcher) = self.batcher.take() {
+        let (batcher, kona) = (self.batcher.take(), self.kona.take());
+        if kona.is_some() {
+            gauge!(ExExMetrics::KONA_RUNNING).set(0.0);
+        }
+        // Both saw the token; stop them side by side so neither waits for the other.
+        let bound = self.shutdown_timeout;
+        let batcher = async move {
             // It stops at its next poll; never let it hold the node's shutdown.
-            if tokio::time::timeout(self.shutdown_timeout, batcher).await.is_err() {
+            if let Some(batcher) = batcher
+                && tokio::time::timeout(bound, batcher).await.is_err()
+            {
                 warn!(target: "kona_exex", "batcher did not stop in time");
             }
-        }
-        let Some(kona) = self.kona.take() else {
-            return Ok(ShutdownReport::default());
         };
-        gauge!(ExExMetrics::KONA_RUNNING).set(0.0);
         // The supervisor bounds the actors themselves; the margin covers the L1 wait's exit.
-        kona.stop(self.shutdown_timeout + Duration::from_secs(1)).await
+        let kona = async move {
+            match kona {
+                Some(kona) => kona.stop(bound + Duration::from_secs(1)).await,
+                None => Ok(ShutdownReport::default()),
+            }
+        };
+        let ((), report) = tokio::join!(batcher, kona);
+        report
     }
 }
 
