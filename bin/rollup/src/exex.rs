@@ -44,27 +44,29 @@ where
     let mut exex = KonaNodeExEx::new(config, engine, provider);
     exex.sync_state(recent_blocks(ctx.provider())?)?;
 
-    // reth's graceful shutdown (SIGINT/SIGTERM) stops kona through the shared token, and holds
-    // reth's shutdown guard until kona has stopped: reth drops this ExEx future (it runs it with
-    // `spawn_critical`) once its graceful tasks are done, so without the guard kona's bounded
-    // shutdown would be cut off mid-way.
+    // reth's graceful shutdown (SIGINT/SIGTERM) stops kona through the shared token and holds
+    // reth's shutdown guard until kona has stopped. reth drops this ExEx future (it runs it with
+    // `spawn_critical`) the moment the signal fires; kona's actors, on their own runtime, still
+    // stop in order (see `KonaNodeExEx::kona_stopped`), and reth waits for that before it exits.
     let token = exex.cancellation().clone();
-    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut kona_stopped = exex.kona_stopped();
     ctx.task_executor().spawn_with_graceful_shutdown_signal(|shutdown| async move {
         let guard = shutdown.await;
         info!(target: "kona_exex", "reth is shutting down; stopping kona");
         token.cancel();
-        if tokio::time::timeout(KONA_STOP_WITHIN, stopped_rx).await.is_err() {
-            warn!(target: "kona_exex", bound_secs = KONA_STOP_WITHIN.as_secs_f64(), "kona did not stop within reth's shutdown window");
+        let stopped = kona_stopped.wait_for(|stopped| *stopped);
+        match tokio::time::timeout(KONA_STOP_WITHIN, stopped).await {
+            Ok(_) => info!(target: "kona_exex", "kona stopped"),
+            Err(_) => {
+                warn!(target: "kona_exex", bound_secs = KONA_STOP_WITHIN.as_secs_f64(), "kona did not stop within reth's shutdown window")
+            }
         }
         drop(guard);
     });
 
     let notifications = ctx.notifications.map(|notification| notification.map(|n| chain_event(&n)));
     let mut host = RethHost(ctx.events);
-    let result = exex.run(notifications, &mut host).await;
-    let _ = stopped_tx.send(());
-    match result {
+    match exex.run(notifications, &mut host).await {
         // reth is shutting down (its signal cancelled the token, or its ExEx manager went away)
         // and kona has stopped. Returning now would make reth report the ExEx as crashed ("ExEx
         // finished"), pointing the operator at kona; reth drops this future once it is done.

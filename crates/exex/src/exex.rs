@@ -73,6 +73,7 @@ pub struct KonaNodeExEx {
     l1_healthy: tokio::sync::watch::Sender<bool>,
     safe_head: tokio::sync::watch::Sender<Option<L2BlockInfo>>,
     batcher: Option<tokio::task::JoinHandle<()>>,
+    kona_stopped: tokio::sync::watch::Sender<bool>,
 }
 
 impl KonaNodeExEx {
@@ -101,6 +102,7 @@ impl KonaNodeExEx {
             l1_healthy: tokio::sync::watch::Sender::new(false),
             safe_head: tokio::sync::watch::Sender::new(None),
             batcher: None,
+            kona_stopped: tokio::sync::watch::Sender::new(true),
         }
     }
 
@@ -108,6 +110,13 @@ impl KonaNodeExEx {
     pub const fn with_l1_check_interval(mut self, interval: Duration) -> Self {
         self.l1_check_interval = interval;
         self
+    }
+
+    /// Whether no kona run is active: false while one runs, true again once it has fully stopped,
+    /// also when the ExEx was dropped rather than shut down (the host's graceful-shutdown guard
+    /// waits for it).
+    pub fn kona_stopped(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.kona_stopped.subscribe()
     }
 
     /// kona's safe head (`None` until kona's engine has one). It outlives kona restarts.
@@ -215,8 +224,14 @@ impl KonaNodeExEx {
         let healthy = self.l1_healthy.clone();
         let interval = self.l1_check_interval;
         let safe_head = self.safe_head.clone();
-        let instance =
-            KonaInstance::spawn(&self.cancellation, self.generation, move |token| async move {
+        let stop_bound = self.shutdown_timeout + Duration::from_secs(1);
+        let stopped = self.kona_stopped.clone();
+        let instance = KonaInstance::spawn(
+            &self.cancellation,
+            self.generation,
+            stop_bound,
+            stopped,
+            move |token| async move {
                 if readiness.wait(&token).await?.is_none() {
                     return Ok(ShutdownReport::default());
                 }
@@ -231,7 +246,8 @@ impl KonaNodeExEx {
                 let result = service.run().await;
                 monitor.abort();
                 result
-            })?;
+            },
+        )?;
         gauge!(ExExMetrics::KONA_RUNNING).set(1.0);
         self.kona = Some(instance);
         Ok(())

@@ -8,7 +8,7 @@
 
 use crate::{KonaExExError, ShutdownReport};
 use std::{future::Future, time::Duration};
-use tokio::{runtime::Runtime, task::JoinHandle, time::Instant};
+use tokio::{runtime::Runtime, sync::watch, task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -37,18 +37,25 @@ pub(crate) enum RunEnd {
 #[derive(Debug)]
 pub(crate) struct KonaInstance {
     runtime: Option<Runtime>,
-    task: JoinHandle<RunOutcome>,
+    task: Option<JoinHandle<RunOutcome>>,
     cancellation: CancellationToken,
     started: Instant,
     generation: u64,
+    stop_bound: Duration,
+    stopped: watch::Sender<bool>,
 }
 
 impl KonaInstance {
     /// Spawns `run(token)` on a new runtime. `token` is a child of `parent`: cancelling either
     /// stops the run, and a failure inside the run cancels only the run.
+    /// `stopped` is set to false now and back to true once the run has stopped, however it is
+    /// stopped (by [`stop`](Self::stop), or by dropping the instance, which gives the actors
+    /// `stop_bound` to return on a thread of its own).
     pub(crate) fn spawn<F, Fut>(
         parent: &CancellationToken,
         generation: u64,
+        stop_bound: Duration,
+        stopped: watch::Sender<bool>,
         run: F,
     ) -> Result<Self, KonaExExError>
     where
@@ -62,8 +69,17 @@ impl KonaInstance {
             .build()
             .map_err(KonaExExError::Runtime)?;
         let cancellation = parent.child_token();
-        let task = runtime.spawn(run(cancellation.clone()));
-        Ok(Self { runtime: Some(runtime), task, cancellation, started: Instant::now(), generation })
+        let task = Some(runtime.spawn(run(cancellation.clone())));
+        stopped.send_replace(false);
+        Ok(Self {
+            runtime: Some(runtime),
+            task,
+            cancellation,
+            started: Instant::now(),
+            generation,
+            stop_bound,
+            stopped,
+        })
     }
 
     /// Which run this is (1 for the first, counting restarts).
@@ -78,12 +94,13 @@ impl KonaInstance {
 
     /// Whether the run's task has returned.
     pub(crate) fn is_finished(&self) -> bool {
-        self.task.is_finished()
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     /// Waits for the run to end on its own. Cancel-safe.
     pub(crate) async fn join(&mut self) -> RunEnd {
-        match (&mut self.task).await {
+        let Some(task) = self.task.as_mut() else { return RunEnd::Cancelled };
+        match task.await {
             Ok(outcome) => RunEnd::Returned(outcome),
             Err(join) if join.is_cancelled() => RunEnd::Cancelled,
             Err(join) => RunEnd::Panicked(crate::supervisor::panic_message(join.into_panic())),
@@ -122,16 +139,35 @@ impl KonaInstance {
         } else {
             debug!(target: "kona_exex", generation, "kona runtime released");
         }
+        self.stopped.send_replace(true);
     }
 }
 
 impl Drop for KonaInstance {
-    /// The host dropped the ExEx without stopping it (reth drops its ExEx future on shutdown):
-    /// stop kona's tasks without blocking, which is all that is allowed here.
+    /// The host dropped the ExEx without stopping it: reth drops its ExEx future the moment its
+    /// shutdown signal fires. kona's actors run on their own runtime, so they can still stop in
+    /// order: a thread of their own waits (bounded) for them, drops the runtime and reports
+    /// `stopped`, which the host's graceful-shutdown guard waits for.
     fn drop(&mut self) {
         self.cancellation.cancel();
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+        let Some(runtime) = self.runtime.take() else { return };
+        let (task, bound, stopped) = (self.task.take(), self.stop_bound, self.stopped.clone());
+        let generation = self.generation;
+        let stopper = std::thread::Builder::new().name(format!("kona-{generation}-stop")).spawn(
+            move || {
+                if let Some(task) = task {
+                    // The timer must be made inside the runtime: build it in the async block.
+                    let joined = runtime.block_on(async move { tokio::time::timeout(bound, task).await });
+                    if joined.is_err() {
+                        warn!(target: "kona_exex", generation, bound_secs = bound.as_secs(), "kona did not stop in time; dropping its runtime");
+                    }
+                }
+                runtime.shutdown_timeout(RUNTIME_SHUTDOWN_TIMEOUT);
+                stopped.send_replace(true);
+            },
+        );
+        if let Err(err) = stopper {
+            warn!(target: "kona_exex", generation, %err, "could not start kona's stop thread");
         }
     }
 }

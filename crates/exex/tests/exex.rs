@@ -442,3 +442,29 @@ async fn cancelling_while_kona_waits_for_l1_is_a_clean_stop() {
     let result = tokio::time::timeout(Duration::from_secs(5), run).await.unwrap().unwrap();
     assert!(result.is_ok(), "{result:?}");
 }
+
+/// reth drops its ExEx future the moment its shutdown signal fires. kona must still stop in
+/// order (its actors run on their own runtime) and say so, for reth's shutdown guard to wait on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_running_exex_still_stops_kona_in_order() {
+    let anvil = Anvil::start();
+    let beacon = BeaconFixture::start(2).await;
+    let rollup = rollup_file();
+    let rpc_port = free_port();
+    let config = config(anvil.url().as_str(), beacon.url().as_str(), &rollup, rpc_port);
+    let provider = BufferedL2Provider::new(Arc::new(config.rollup_config.clone()));
+    let mut exex =
+        KonaNodeExEx::new(config, engine(), provider).with_shutdown_timeout(Duration::from_secs(3));
+    let mut stopped = exex.kona_stopped();
+    assert!(*stopped.borrow(), "nothing runs yet");
+    exex.start().unwrap();
+    assert!(!*stopped.borrow_and_update(), "a run is active");
+    kona_rpc_answers(rpc_port, 100).await.expect("kona RPC up");
+
+    drop(exex);
+    tokio::time::timeout(Duration::from_secs(5), stopped.wait_for(|stopped| *stopped))
+        .await
+        .expect("kona reports it stopped after the drop")
+        .unwrap();
+    assert!(kona_rpc_answers(rpc_port, 1).await.is_none(), "its RPC server is gone");
+}
