@@ -52,7 +52,7 @@ if [ ! -x "$ROLLUP" ]; then
         log "reth's database bindings need libclang: apt-get install libclang-dev (then run again)"
         exit 1
     fi
-    log "building rollup into $TARGET/release (reth comes from GitHub by git; the first build takes 20-40 min on 2 cores)"
+    log "building rollup into $TARGET/release (reth comes from GitHub by git; the first build takes 15 min or more on 2 cores)"
     (cd bin/rollup && CARGO_TARGET_DIR="$TARGET" cargo build --release --locked)
 fi
 if [ ! -x "$DEVNET" ]; then
