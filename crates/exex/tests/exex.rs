@@ -238,19 +238,34 @@ async fn a_broken_notification_stream_is_an_error() {
     assert_eq!(err.to_string(), "ExEx context: notification stream: WAL corrupted");
 }
 
-/// The real thing, short of an execution layer: anvil as L1, a beacon API, and kona's actors
-/// (L1 watcher, derivation, engine, network, RPC) wired by `KonaNodeService`. The kona RPC server
-/// answering proves the actors came up with our channels; cancelling stops them all in time.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kona_actors_start_against_anvil_and_stop_on_cancel() {
+/// A real L1 (anvil) and beacon API, and an ExEx configured against them with its kona RPC on
+/// the returned port. The fixtures must outlive the ExEx.
+struct LiveL1 {
+    _anvil: Anvil,
+    _beacon: BeaconFixture,
+    _rollup: tempfile::NamedTempFile,
+    rpc_port: u16,
+}
+
+async fn exex_with_live_l1(shutdown_timeout: Duration) -> (LiveL1, KonaNodeExEx) {
     let anvil = Anvil::start();
     let beacon = BeaconFixture::start(2).await;
     let rollup = rollup_file();
     let rpc_port = free_port();
     let config = config(anvil.url().as_str(), beacon.url().as_str(), &rollup, rpc_port);
     let provider = BufferedL2Provider::new(Arc::new(config.rollup_config.clone()));
-    let mut exex =
-        KonaNodeExEx::new(config, engine(), provider).with_shutdown_timeout(Duration::from_secs(5));
+    let exex =
+        KonaNodeExEx::new(config, engine(), provider).with_shutdown_timeout(shutdown_timeout);
+    (LiveL1 { _anvil: anvil, _beacon: beacon, _rollup: rollup, rpc_port }, exex)
+}
+
+/// The real thing, short of an execution layer: anvil as L1, a beacon API, and kona's actors
+/// (L1 watcher, derivation, engine, network, RPC) wired by `KonaNodeService`. The kona RPC server
+/// answering proves the actors came up with our channels; cancelling stops them all in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kona_actors_start_against_anvil_and_stop_on_cancel() {
+    let (l1, mut exex) = exex_with_live_l1(Duration::from_secs(5)).await;
+    let rpc_port = l1.rpc_port;
     exex.start().unwrap();
 
     let client = jsonrpsee::http_client::HttpClientBuilder::default()
@@ -378,7 +393,9 @@ async fn a_failed_kona_is_restarted_and_the_buffer_keeps_following_the_chain() {
 
     // The port comes free: the next run starts, answers, and is not restarted again.
     drop(squatter);
-    let answer = kona_rpc_answers(rpc_port, 300).await.expect("a restarted kona answers its RPC");
+    let answer = kona_rpc_answers(rpc_port, 600)
+        .await
+        .expect("a restarted kona answers its RPC within 60 s");
     assert_eq!(answer["l2_chain_id"], serde_json::json!(DEVNET), "{answer}");
     let settled = *restarts.borrow_and_update();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -447,14 +464,8 @@ async fn cancelling_while_kona_waits_for_l1_is_a_clean_stop() {
 /// order (its actors run on their own runtime) and say so, for reth's shutdown guard to wait on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_a_running_exex_still_stops_kona_in_order() {
-    let anvil = Anvil::start();
-    let beacon = BeaconFixture::start(2).await;
-    let rollup = rollup_file();
-    let rpc_port = free_port();
-    let config = config(anvil.url().as_str(), beacon.url().as_str(), &rollup, rpc_port);
-    let provider = BufferedL2Provider::new(Arc::new(config.rollup_config.clone()));
-    let mut exex =
-        KonaNodeExEx::new(config, engine(), provider).with_shutdown_timeout(Duration::from_secs(3));
+    let (l1, mut exex) = exex_with_live_l1(Duration::from_secs(3)).await;
+    let rpc_port = l1.rpc_port;
     let mut stopped = exex.kona_stopped();
     assert!(*stopped.borrow(), "nothing runs yet");
     exex.start().unwrap();
