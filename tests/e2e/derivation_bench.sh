@@ -26,11 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 say() { echo "[bench] $*"; }
-head_of() { # KONA_PORT LABEL
-    curl -s -X POST -H 'content-type: application/json' \
-        --data '{"jsonrpc":"2.0","id":1,"method":"optimism_syncStatus","params":[]}' "http://127.0.0.1:$1" |
-        python3 -c "import json,sys; print(json.load(sys.stdin)['result']['$2']['number'])" 2>/dev/null || echo -1
-}
+head_of() { sync_head "http://127.0.0.1:$1" "$2"; } # KONA_PORT LABEL
 start_devnet() {
     ./etc/devnet/devnet.sh > "$DEVNET_DIR/devnet.out" 2>&1 &
     devnet_pid=$!

@@ -28,11 +28,7 @@ trap cleanup EXIT
 node_rpc() { echo "http://127.0.0.1:$((L2_HTTP_PORT + 10 * $1))"; }
 kona_rpc() { echo "http://127.0.0.1:$((KONA_RPC_PORT + 10 * $1))"; }
 # head N LABEL: number of unsafe_l2 / safe_l2 / finalized_l2 on node N (-1 when not answering).
-head_of() {
-    curl -s -X POST -H 'content-type: application/json' \
-        --data '{"jsonrpc":"2.0","id":1,"method":"optimism_syncStatus","params":[]}' "$(kona_rpc "$1")" |
-        python3 -c "import json,sys; print(json.load(sys.stdin)['result']['$2']['number'])" 2>/dev/null || echo -1
-}
+head_of() { sync_head "$(kona_rpc "$1")" "$2"; }
 hash_at() { "$CAST" block "$2" --field hash --rpc-url "$(node_rpc "$1")" 2>/dev/null; }
 # at_least NODE LABEL TARGET: whether that head of NODE has reached TARGET (evaluated per call).
 at_least() { [ "$(head_of "$1" "$2")" -ge "$3" ]; }

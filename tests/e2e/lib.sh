@@ -23,3 +23,11 @@ check() {
     local name=$1; shift
     if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
 }
+
+# sync_head URL LABEL: block number of unsafe_l2 / safe_l2 / finalized_l2 from the kona RPC at URL
+# (optimism_syncStatus); -1 when it does not answer.
+sync_head() {
+    curl -s -X POST -H 'content-type: application/json' \
+        --data '{"jsonrpc":"2.0","id":1,"method":"optimism_syncStatus","params":[]}' "$1" |
+        python3 -c "import json,sys; print(json.load(sys.stdin)['result']['$2']['number'])" 2>/dev/null || echo -1
+}

@@ -34,7 +34,7 @@ use kona_protocol::{Batch, BlockInfo, L2BlockInfo};
 use metrics::{counter, gauge};
 use op_alloy_consensus::OpBlock;
 use std::{
-    collections::{BTreeSet, VecDeque},
+    collections::{BTreeSet, HashMap, VecDeque},
     sync::Arc,
     time::Duration,
 };
@@ -328,16 +328,25 @@ impl<L: L2Chain> BatchSubmitter<L> {
             self.submissions.pop_front();
         }
         let mut reorged = None;
+        // Frames of one channel often share an L1 block: ask for each block's hash once.
+        let mut canonical_hashes: HashMap<u64, Option<B256>> = HashMap::new();
         for submission in self.submissions.iter_mut() {
             let Some(hash) = submission.hash else { continue };
             if let Some(mined) = submission.mined {
                 // Still in the canonical chain?
-                let canonical = self
-                    .l1
-                    .get_block_by_number(mined.number.into())
-                    .await
-                    .map_err(BatcherError::L1)?
-                    .map(|block| block.header.hash);
+                let canonical = match canonical_hashes.get(&mined.number) {
+                    Some(known) => *known,
+                    None => {
+                        let fetched = self
+                            .l1
+                            .get_block_by_number(mined.number.into())
+                            .await
+                            .map_err(BatcherError::L1)?
+                            .map(|block| block.header.hash);
+                        canonical_hashes.insert(mined.number, fetched);
+                        fetched
+                    }
+                };
                 if canonical != Some(mined.hash) {
                     reorged = Some((hash, mined));
                     break;
@@ -379,11 +388,20 @@ impl<L: L2Chain> BatchSubmitter<L> {
         }
         if let Some((hash, mined)) = reorged {
             counter!(BatcherMetrics::REORGS).increment(1);
-            let nonce = self.nonce(BlockNumberOrTag::Latest).await?;
+            let (safe, nonce) = self.rebatch_from_safe_head().await?;
             warn!(target: "batcher", %hash, l1_block = mined.number, safe_head = safe, nonce, "a batcher transaction left the L1 chain; batching again from the safe head");
-            self.reset_to(safe + 1, nonce);
         }
         Ok(())
+    }
+
+    /// Forgets every channel and transaction and batches again from the safe head + 1, with the
+    /// nonce L1 reports: the answer to anything that made our view of L1 or L2 wrong. Returns
+    /// the safe head and nonce it restarted from.
+    async fn rebatch_from_safe_head(&mut self) -> Result<(u64, u64), BatcherError> {
+        let safe = self.safe_head.borrow().map_or(0, |s| s.block_info.number);
+        let nonce = self.nonce(BlockNumberOrTag::Latest).await?;
+        self.reset_to(safe + 1, nonce);
+        Ok((safe, nonce))
     }
 
     /// Puts new L2 blocks into the open channel and closes it when due.
@@ -401,22 +419,14 @@ impl<L: L2Chain> BatchSubmitter<L> {
                 && block.header.parent_hash != parent
             {
                 // The L2 chain reorged under us: start over from the safe head.
-                let safe = self.safe_head.borrow().map_or(0, |s| s.block_info.number);
-                let nonce = self.nonce(BlockNumberOrTag::Latest).await?;
-                warn!(target: "batcher", block = next, safe_head = safe, "L2 reorg below the batched head; batching again from the safe head");
-                self.reset_to(safe + 1, nonce);
+                let (safe, nonce) = self.rebatch_from_safe_head().await?;
+                warn!(target: "batcher", block = next, safe_head = safe, nonce, "L2 reorg below the batched head; batching again from the safe head");
                 return Ok(());
             }
             let batch = BlockBatch::from_block(&block, &self.config.rollup)?;
             let size = alloy_rlp::Encodable::length(&batch.batch) + 8;
-            let channel = self.channel.get_or_insert_with(|| OpenChannel {
-                opened_at_l1: l1_head,
-                blocks: Vec::new(),
-                rlp_estimate: 0,
-            });
-            if !channel.blocks.is_empty() && channel.rlp_estimate + size > budget {
+            if self.channel.as_ref().is_some_and(|c| c.rlp_estimate + size > budget) {
                 self.close_channel()?;
-                continue;
             }
             let channel = self.channel.get_or_insert_with(|| OpenChannel {
                 opened_at_l1: l1_head,
@@ -564,10 +574,8 @@ impl<L: L2Chain> BatchSubmitter<L> {
                     if message.contains("nonce too low") || message.contains("already known") {
                         // Someone (a previous run, or this one before a restart of L1) used the
                         // nonce: start over from the chain's view.
-                        let safe = self.safe_head.borrow().map_or(0, |s| s.block_info.number);
-                        let nonce = self.nonce(BlockNumberOrTag::Latest).await?;
-                        warn!(target: "batcher", %err, nonce, "nonce race; batching again from the safe head");
-                        self.reset_to(safe + 1, nonce);
+                        let (safe, nonce) = self.rebatch_from_safe_head().await?;
+                        warn!(target: "batcher", %err, safe_head = safe, nonce, "nonce race; batching again from the safe head");
                         return Ok(());
                     }
                     return Err(BatcherError::Send(err));
