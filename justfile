@@ -27,6 +27,17 @@ e2e: build-rollup
     cargo build --release --locked -p rollup-devnet
     ./tests/e2e/devnet_e2e.sh
 
+# Derivation end to end: sequencer + batcher + P2P and L1-only validators; safe/finalized heads, L1 reorg,
+# batcher restart, validator SIGKILL. DA=blobs runs it with the batcher posting blobs.
+derivation-e2e DA="calldata": build-rollup
+    cargo build --release --locked -p rollup-devnet
+    BATCHER_DA={{DA}} ./tests/e2e/derivation_e2e.sh
+
+# The devnet started from an empty state folder RUNS times in a row; each start's first blocks are checked.
+devnet-fresh-starts RUNS="20": build-rollup
+    cargo build --release --locked -p rollup-devnet
+    ./tests/e2e/devnet_fresh_starts.sh {{RUNS}}
+
 # Devnet block production at 1 s blocks for 10 minutes: missed slots and build latency.
 bench-devnet: build-rollup
     cargo build --release --locked -p rollup-devnet

@@ -6,7 +6,8 @@
 # resume from the same L1 and L2 heads; delete the folder to start over.
 #
 # Settings (environment): VALIDATORS (default 1), NO_P2P_VALIDATORS (validator numbers that
-# derive from L1 only, e.g. "2"), BATCHER (1: on), L2_BLOCK_TIME, L1_BLOCK_TIME,
+# derive from L1 only, e.g. "2"), BATCHER (1: on), BATCHER_DA (calldata or blobs: how the batcher
+# posts; blobs are served to kona by the beacon adapter with real KZG proofs), L2_BLOCK_TIME, L1_BLOCK_TIME,
 # L1_SLOTS_PER_EPOCH (anvil finalizes latest - 2 x this), L1_HISTORY_SECS (a fresh devnet whose
 # L1 and L2 start that long ago: the sequencer catches up as fast as it builds), SEQUENCER_FLAGS
 # (extra `rollup node` flags), ROLLUP_BIN, DEVNET_BIN, and the ports below; validator N uses each
@@ -21,6 +22,7 @@ DEVNET=${DEVNET_BIN:-$TARGET/release/rollup-devnet}
 VALIDATORS=${VALIDATORS:-1}
 NO_P2P_VALIDATORS=${NO_P2P_VALIDATORS:-}
 BATCHER=${BATCHER:-1}
+BATCHER_DA=${BATCHER_DA:-calldata}
 L2_BLOCK_TIME=${L2_BLOCK_TIME:-2}
 L1_BLOCK_TIME=${L1_BLOCK_TIME:-2}
 L1_SLOTS_PER_EPOCH=${L1_SLOTS_PER_EPOCH:-2}
@@ -125,7 +127,7 @@ start_node() {
 }
 
 batcher_flags=()
-[ "$BATCHER" = 1 ] && batcher_flags=(--batcher.key.path "$STATE/batcher.key")
+[ "$BATCHER" = 1 ] && batcher_flags=(--batcher.key.path "$STATE/batcher.key" --batcher.data-availability-type "$BATCHER_DA")
 # shellcheck disable=SC2086 # SEQUENCER_FLAGS is a list of flags
 start_node sequencer 0 --kona.mode sequencer --kona.p2p.sequencer.key.path "$STATE/sequencer.key" "${batcher_flags[@]}" $SEQUENCER_FLAGS
 # The first run's logs stay where the e2e tests and benchmarks have always read them.
@@ -137,7 +139,7 @@ for _ in $(seq 1 100); do
     [ "$((now))" -gt "$((start))" ] && break
     sleep 0.2
 done
-log "L2 producing blocks: head $((now)) (${L2_BLOCK_TIME}s blocks)$([ "$BATCHER" = 1 ] && echo ", batcher on")"
+log "L2 producing blocks: head $((now)) (${L2_BLOCK_TIME}s blocks)$([ "$BATCHER" = 1 ] && echo ", batcher on ($BATCHER_DA)")"
 
 peer_id=
 for _ in $(seq 1 50); do

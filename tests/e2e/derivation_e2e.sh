@@ -3,6 +3,7 @@
 # validators (validator-1 follows the sequencer over P2P too, validator-2 derives from L1 only).
 # Checks the safe and finalized heads, validators agreeing with the sequencer, an L1 reorg that
 # drops a batch, a batcher restart, and a validator killed with SIGKILL.
+# BATCHER_DA=blobs runs it all with the batcher posting blobs (default: calldata).
 # Needs the `rollup` binary (reth is a git dependency): skipped with a message where it is not built.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,7 +13,8 @@ cd "$(dirname "$0")/../.."
 e2e_setup "derivation e2e"
 
 export DEVNET_DIR=$(mktemp -d) L2_BLOCK_TIME=1 L1_BLOCK_TIME=2 L1_SLOTS_PER_EPOCH=2
-export VALIDATORS=2 NO_P2P_VALIDATORS=2 BATCHER=1
+export VALIDATORS=2 NO_P2P_VALIDATORS=2 BATCHER=1 BATCHER_DA=${BATCHER_DA:-calldata}
+echo "batcher data availability: $BATCHER_DA"
 export L1_PORT=58545 BEACON_PORT=55052 L2_HTTP_PORT=59545 KONA_RPC_PORT=59546 METRICS_PORT=59001
 export L2_P2P_PORT=50303 L2_AUTH_PORT=58551 KONA_P2P_PORT=59222
 L1="http://127.0.0.1:$L1_PORT"

@@ -211,6 +211,27 @@ pub enum BatcherError {
     #[error("drawing a random channel id: {0}")]
     ChannelIdRandomness(rand_core::Error),
 
+    /// More data than one blob carries.
+    #[error("{size} bytes do not fit a blob (at most {max})")]
+    BlobTooLarge {
+        /// Bytes to encode.
+        size: usize,
+        /// The blob's data capacity.
+        max: usize,
+    },
+
+    /// c-kzg could not commit to or prove a blob.
+    #[error("KZG: {0:?}")]
+    Kzg(c_kzg::Error),
+
+    /// The L1 beacon API failed or answered something unusable.
+    #[error("L1 beacon API: {0}")]
+    Beacon(String),
+
+    /// Reading our own batcher transactions back from L1 (as derivation reads them) failed.
+    #[error("reading batcher data back from L1: {0}")]
+    ReadBack(String),
+
     /// The L1 RPC failed or refused a request.
     #[error("L1 RPC: {0}")]
     L1(#[source] alloy_transport::TransportError),
@@ -231,6 +252,7 @@ impl BatcherError {
             Self::L1(_) => "l1",
             Self::Send(_) => "send",
             Self::L2Chain(_) => "l2",
+            Self::Beacon(_) | Self::ReadBack(_) => "l1",
             _ => "encoding",
         }
     }

@@ -13,7 +13,8 @@
 //!    compresses the concatenation with zlib or, from Fjord on, `0x01` ++ brotli.
 //! 3. **Frames** ([`frame`]): the compressed channel is cut into kona [`Frame`]s no larger than the
 //!    configured max frame size, and frames become calldata `0x00 ++ frame…`
-//!    ([`ClosedChannel::batcher_transactions`]: one frame per transaction).
+//!    ([`ClosedChannel::batcher_transactions`]: one frame per transaction), or each frame into
+//!    one EIP-4844 blob ([`blob`]) with its KZG commitment and proof.
 //!
 //! 4. **Submission** ([`BatchSubmitter`]): the driver that feeds the node's unsafe chain through
 //!    1–3 and posts the result to the batch inbox from the batcher key, tracks every transaction
@@ -25,13 +26,15 @@
 //! [`Frame`]: kona_protocol::Frame
 
 pub mod batch;
+pub mod blob;
 pub mod channel;
 mod error;
 pub mod frame;
 pub mod posted;
 mod submitter;
 pub use submitter::{
-    BatchKind, BatchSubmitter, BatcherMetrics, L2Chain, L2ChainError, SubmitterConfig,
+    BatchKind, BatchSubmitter, BatcherMetrics, DataAvailability, L2Chain, L2ChainError,
+    MAX_BLOB_FRAME_SIZE, SubmitterConfig,
 };
 
 pub use batch::{BlockBatch, SpanBatchBuilder, single_batch_from_block};

@@ -2,57 +2,110 @@
 //!
 //! After a restart the batcher must neither skip L2 blocks nor post them twice. Blocks already
 //! derived are below the safe head; blocks posted but not derived yet sit in batcher transactions
-//! of the last `channel_timeout` L1 blocks (older channels are dead to derivation). Decoding those
-//! with kona's own frame parser, channel assembly and batch reader tells which L2 blocks are
-//! already on their way.
+//! of the last `channel_timeout` L1 blocks (older channels are dead to derivation). Reading those
+//! through kona-derive's own data source (calldata and blobs), then kona's frame parser, channel
+//! assembly and batch reader tells which L2 blocks are already on their way.
 
 use crate::BatcherError;
-use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, Bytes};
-use alloy_provider::Provider;
+use alloy_provider::{Provider, RootProvider};
+use kona_derive::{BlobSource, DataAvailabilityProvider, PipelineError, PipelineErrorKind};
 use kona_genesis::RollupConfig;
 use kona_protocol::{Batch, BatchReader, BlockInfo, Channel, ChannelId, Frame};
+use kona_providers_alloy::{
+    AlloyChainProvider, BeaconClient, OnlineBeaconClient, OnlineBlobProvider,
+};
 use std::{
     collections::{BTreeSet, HashMap},
     ops::RangeInclusive,
 };
+use url::Url;
 
-/// One batcher transaction found on L1: its calldata and the L1 block it is in.
+/// One batcher transaction's data found on L1, with the L1 block it is in.
 #[derive(Debug, Clone)]
 pub struct PostedTransaction {
     /// The L1 block holding it.
     pub l1_block: BlockInfo,
-    /// Its calldata (`0x00 ++ frames`).
-    pub calldata: Bytes,
+    /// What derivation reads from it (`0x00 ++ frames`): its calldata, or the decoded data of
+    /// one of its blobs (a blob transaction yields one entry per blob).
+    pub data: Bytes,
 }
 
-/// The batcher's transactions to `inbox` in the L1 blocks `range`, in chain order.
-pub async fn batcher_transactions<P: Provider>(
-    l1: &P,
+/// Reads the batcher's transactions back from L1 through kona-derive's own data source
+/// ([`BlobSource`], which derivation uses from Ecotone on): calldata and blobs alike, the blobs
+/// fetched from the beacon API and checked against their versioned hashes and KZG proofs.
+#[derive(Debug)]
+pub struct BatcherDataReader {
+    l1: RootProvider,
+    source: BlobSource<AlloyChainProvider, OnlineBlobProvider<OnlineBeaconClient>>,
     batcher: Address,
-    inbox: Address,
-    range: RangeInclusive<u64>,
-) -> Result<Vec<PostedTransaction>, BatcherError> {
-    let mut found = Vec::new();
-    for number in range {
-        let Some(block) =
-            l1.get_block_by_number(number.into()).full().await.map_err(BatcherError::L1)?
-        else {
-            continue;
-        };
-        let l1_block = BlockInfo::new(
-            block.header.hash,
-            block.header.number,
-            block.header.parent_hash,
-            block.header.timestamp,
-        );
-        for tx in block.transactions.txns() {
-            if tx.inner.signer() == batcher && tx.to() == Some(inbox) {
-                found.push(PostedTransaction { l1_block, calldata: tx.input().clone() });
+}
+
+impl BatcherDataReader {
+    /// A reader for `batcher`'s transactions to `inbox`. Asks the beacon API for its genesis time
+    /// and slot time first (kona's own initialiser panics when the beacon API is down; this
+    /// returns the error instead).
+    pub async fn connect(
+        l1_rpc: Url,
+        l1_beacon: &Url,
+        batcher: Address,
+        inbox: Address,
+    ) -> Result<Self, BatcherError> {
+        let beacon = OnlineBeaconClient::new_http(l1_beacon.to_string());
+        let slot_interval = beacon
+            .config_spec()
+            .await
+            .map_err(|e| BatcherError::Beacon(format!("{l1_beacon}: config spec: {e}")))?
+            .data
+            .seconds_per_slot;
+        let genesis_time = beacon
+            .beacon_genesis()
+            .await
+            .map_err(|e| BatcherError::Beacon(format!("{l1_beacon}: genesis: {e}")))?
+            .data
+            .genesis_time;
+        if slot_interval == 0 {
+            return Err(BatcherError::Beacon(format!("{l1_beacon}: SECONDS_PER_SLOT is 0")));
+        }
+        let blobs = OnlineBlobProvider { beacon_client: beacon, genesis_time, slot_interval };
+        let l1 = RootProvider::new_http(l1_rpc);
+        let source = BlobSource::new(AlloyChainProvider::new(l1.clone(), 64), blobs, inbox);
+        Ok(Self { l1, source, batcher })
+    }
+
+    /// The batcher's transaction data in the L1 blocks `range`, in chain order.
+    pub async fn read(
+        &mut self,
+        range: RangeInclusive<u64>,
+    ) -> Result<Vec<PostedTransaction>, BatcherError> {
+        let mut found = Vec::new();
+        for number in range {
+            let Some(block) =
+                self.l1.get_block_by_number(number.into()).await.map_err(BatcherError::L1)?
+            else {
+                continue;
+            };
+            let l1_block = BlockInfo::new(
+                block.header.hash,
+                block.header.number,
+                block.header.parent_hash,
+                block.header.timestamp,
+            );
+            self.source.clear();
+            loop {
+                match self.source.next(&l1_block, self.batcher).await {
+                    Ok(data) => found.push(PostedTransaction { l1_block, data }),
+                    Err(PipelineErrorKind::Temporary(PipelineError::Eof)) => break,
+                    Err(err) => {
+                        self.source.clear();
+                        return Err(BatcherError::ReadBack(format!("L1 block {number}: {err}")));
+                    }
+                }
             }
         }
+        self.source.clear();
+        Ok(found)
     }
-    Ok(found)
 }
 
 /// The L2 block numbers carried by the complete channels among `transactions`, in the order
@@ -68,7 +121,7 @@ pub fn posted_l2_blocks(
     let mut complete = Vec::new();
     for tx in transactions {
         // kona's parser checks the version byte itself and reads the frames after it.
-        let Ok(frames) = Frame::parse_frames(&tx.calldata) else { continue };
+        let Ok(frames) = Frame::parse_frames(&tx.data) else { continue };
         for frame in frames {
             let id = frame.id;
             let channel = channels.entry(id).or_insert_with(|| Channel::new(id, tx.l1_block));

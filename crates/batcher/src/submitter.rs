@@ -10,6 +10,8 @@
 //! 2. **Batch.** Blocks from there to the unsafe head go into the open channel, which is closed
 //!    after `max_channel_duration` L1 blocks or when it is full, compressed and cut into frames,
 //!    one frame per transaction.
+//!    In blob mode each frame becomes one EIP-4844 blob ([`crate::blob`]), up to
+//!    `target_num_frames` blobs per transaction, with KZG commitments and proofs.
 //! 3. **Submit and track.** Each transaction gets the next nonce and EIP-1559 fees from L1, is
 //!    followed until mined and confirmed, and is sent again with bumped fees if it is not mined
 //!    within the resubmission timeout. Mined transactions are kept until the safe head passes
@@ -21,10 +23,11 @@
 
 use crate::{
     BatcherError, BlockBatch, ChannelBuilder, ChannelCompression, ChannelConfig, SpanBatchBuilder,
-    posted::{batcher_transactions, posted_l2_blocks, resume_after},
+    blob::{self, MAX_BLOB_DATA_SIZE},
+    posted::{BatcherDataReader, posted_l2_blocks, resume_after},
 };
-use alloy_eips::BlockNumberOrTag;
-use alloy_network::{EthereumWallet, TransactionBuilder};
+use alloy_eips::{BlockNumberOrTag, eip4844::BlobTransactionSidecar};
+use alloy_network::{EthereumWallet, TransactionBuilder, TransactionBuilder4844};
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
@@ -53,11 +56,24 @@ pub enum BatchKind {
     Span,
 }
 
+/// Where batcher data goes on L1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataAvailability {
+    /// Transaction calldata, one frame per transaction.
+    #[default]
+    Calldata,
+    /// EIP-4844 blobs, one frame per blob, up to [`SubmitterConfig::target_num_frames`] blobs
+    /// per transaction.
+    Blobs,
+}
+
 /// How the batcher batches and submits.
 #[derive(Debug, Clone)]
 pub struct SubmitterConfig {
     /// The L1 execution RPC the transactions go to.
     pub l1_rpc: Url,
+    /// The L1 beacon API, where blobs are read back after a restart (derivation's view).
+    pub l1_beacon: Url,
     /// The rollup, for the batch inbox and the batch rules.
     pub rollup: Arc<RollupConfig>,
     /// Close a channel this many L1 blocks after it was opened.
@@ -68,6 +84,10 @@ pub struct SubmitterConfig {
     pub compression: ChannelCompression,
     /// Batch format.
     pub batch_kind: BatchKind,
+    /// Calldata or blobs.
+    pub data_availability: DataAvailability,
+    /// Frames (blobs) per blob transaction; calldata transactions always carry one frame.
+    pub target_num_frames: usize,
     /// L1 blocks on top of the one holding a transaction before it counts as confirmed.
     pub num_confirmations: u64,
     /// Send a transaction again, with bumped fees, when it is not mined within this time.
@@ -80,14 +100,17 @@ pub struct SubmitterConfig {
 
 impl SubmitterConfig {
     /// Defaults close to op-batcher's, for `rollup` and its L1 RPC.
-    pub fn new(l1_rpc: Url, rollup: Arc<RollupConfig>) -> Self {
+    pub fn new(l1_rpc: Url, l1_beacon: Url, rollup: Arc<RollupConfig>) -> Self {
         Self {
             l1_rpc,
+            l1_beacon,
             rollup,
             max_channel_duration: 2,
             max_frame_size: 120_000,
             compression: ChannelCompression::ZLIB,
             batch_kind: BatchKind::Span,
+            data_availability: DataAvailability::Calldata,
+            target_num_frames: 1,
             num_confirmations: 1,
             resubmission_timeout: Duration::from_secs(24),
             poll_interval: Duration::from_millis(500),
@@ -123,8 +146,10 @@ impl BatcherMetrics {
     pub const TXS_SENT: &'static str = "kona_batcher_txs_sent_total";
     /// Batcher transactions confirmed on L1.
     pub const TXS_CONFIRMED: &'static str = "kona_batcher_txs_confirmed_total";
-    /// Calldata bytes posted.
+    /// Batcher data bytes posted (frames with their version byte), by `da` (calldata, blobs).
     pub const BYTES_POSTED: &'static str = "kona_batcher_bytes_posted_total";
+    /// Blobs posted.
+    pub const BLOBS_POSTED: &'static str = "kona_batcher_blobs_posted_total";
     /// Failures, by `kind` (l1, l2, send, reverted).
     pub const FAILURES: &'static str = "kona_batcher_failures_total";
     /// L1 reorgs that took a batcher transaction out of the chain.
@@ -143,7 +168,8 @@ impl BatcherMetrics {
         describe_counter!(Self::CHANNELS, "Channels closed and queued for submission");
         describe_counter!(Self::TXS_SENT, "Batcher transactions sent, by kind (new, resubmit)");
         describe_counter!(Self::TXS_CONFIRMED, "Batcher transactions confirmed on L1");
-        describe_counter!(Self::BYTES_POSTED, "Calldata bytes posted to L1");
+        describe_counter!(Self::BYTES_POSTED, "Batcher data bytes posted to L1, by da");
+        describe_counter!(Self::BLOBS_POSTED, "Blobs posted to L1");
         describe_counter!(
             Self::FAILURES,
             "Batcher failures, by kind (l1, l2, send, encoding, reverted)"
@@ -153,10 +179,39 @@ impl BatcherMetrics {
     }
 }
 
-/// A frame waiting for, or in, a transaction.
+/// What one batcher transaction carries.
+#[derive(Debug, Clone)]
+enum Payload {
+    /// One frame as calldata.
+    Calldata(Bytes),
+    /// Frames as blobs, committed to once when the channel closed.
+    Blobs {
+        sidecar: BlobTransactionSidecar,
+        /// Frame bytes in the blobs.
+        data_bytes: usize,
+    },
+}
+
+impl Payload {
+    fn data_bytes(&self) -> usize {
+        match self {
+            Self::Calldata(calldata) => calldata.len(),
+            Self::Blobs { data_bytes, .. } => *data_bytes,
+        }
+    }
+
+    const fn da(&self) -> &'static str {
+        match self {
+            Self::Calldata(_) => "calldata",
+            Self::Blobs { .. } => "blobs",
+        }
+    }
+}
+
+/// Frames waiting for, or in, a transaction.
 #[derive(Debug, Clone)]
 struct Submission {
-    calldata: Bytes,
+    payload: Payload,
     /// The last L2 block of the channel this frame belongs to.
     last_l2_block: u64,
     nonce: Option<u64>,
@@ -183,6 +238,8 @@ pub struct BatchSubmitter<L> {
     batcher: Address,
     l2: L,
     safe_head: watch::Receiver<Option<L2BlockInfo>>,
+    /// Reads our transactions back after a restart; connected on first use.
+    reader: Option<BatcherDataReader>,
     next_block: Option<u64>,
     last_batched: Option<(u64, B256)>,
     channel: Option<OpenChannel>,
@@ -211,6 +268,7 @@ impl<L: L2Chain> BatchSubmitter<L> {
             batcher,
             l2,
             safe_head,
+            reader: None,
             next_block: None,
             last_batched: None,
             channel: None,
@@ -231,7 +289,7 @@ impl<L: L2Chain> BatchSubmitter<L> {
         if expected.is_some_and(|expected| expected != self.batcher) {
             warn!(target: "batcher", batcher = %self.batcher, expected = ?expected, "the batcher key is not the rollup's batcher address: derivation ignores its transactions");
         }
-        info!(target: "batcher", batcher = %self.batcher, inbox = %self.config.rollup.batch_inbox_address, kind = ?self.config.batch_kind, max_channel_duration = self.config.max_channel_duration, max_frame_size = self.config.max_frame_size, "batcher started");
+        info!(target: "batcher", batcher = %self.batcher, inbox = %self.config.rollup.batch_inbox_address, kind = ?self.config.batch_kind, da = ?self.config.data_availability, max_channel_duration = self.config.max_channel_duration, max_frame_size = self.config.max_frame_size, "batcher started");
         loop {
             let delay = match self.tick().await {
                 Ok(()) => {
@@ -288,13 +346,19 @@ impl<L: L2Chain> BatchSubmitter<L> {
         }
         let timeout = self.config.rollup.channel_timeout(0).max(1);
         let from = l1_head.saturating_sub(timeout);
-        let posted_txs = batcher_transactions(
-            &self.l1,
-            self.batcher,
-            self.config.rollup.batch_inbox_address,
-            from..=l1_head,
-        )
-        .await?;
+        let reader = match &mut self.reader {
+            Some(reader) => reader,
+            None => self.reader.insert(
+                BatcherDataReader::connect(
+                    self.config.l1_rpc.clone(),
+                    &self.config.l1_beacon,
+                    self.batcher,
+                    self.config.rollup.batch_inbox_address,
+                )
+                .await?,
+            ),
+        };
+        let posted_txs = reader.read(from..=l1_head).await?;
         let posted: BTreeSet<u64> =
             posted_l2_blocks(&self.config.rollup, &posted_txs).into_iter().collect();
         let next = resume_after(safe, &posted);
@@ -500,12 +564,17 @@ impl<L: L2Chain> BatchSubmitter<L> {
             }
         }
         let closed = channel.close()?;
-        let transactions = closed.batcher_transactions(self.config.max_frame_size)?;
+        let frames = closed.batcher_transactions(self.config.max_frame_size)?;
+        let frame_count = frames.len();
+        let payloads = match self.config.data_availability {
+            DataAvailability::Calldata => frames.into_iter().map(Payload::Calldata).collect(),
+            DataAvailability::Blobs => blob_payloads(frames, self.config.target_num_frames)?,
+        };
         counter!(BatcherMetrics::CHANNELS).increment(1);
-        info!(target: "batcher", channel = %alloy_primitives::hex::encode(closed.id()), l2_blocks = format!("{first}..={last}"), compressed_bytes = closed.data().len(), frames = transactions.len(), "channel closed");
-        for calldata in transactions {
+        info!(target: "batcher", channel = %alloy_primitives::hex::encode(closed.id()), l2_blocks = format!("{first}..={last}"), compressed_bytes = closed.data().len(), frames = frame_count, transactions = payloads.len(), "channel closed");
+        for payload in payloads {
             self.submissions.push_back(Submission {
-                calldata,
+                payload,
                 last_l2_block: last,
                 nonce: None,
                 hash: None,
@@ -545,16 +614,28 @@ impl<L: L2Chain> BatchSubmitter<L> {
                 }
             };
             let attempts = submission.attempts;
-            let calldata = submission.calldata.clone();
+            let payload = submission.payload.clone();
             let fees = self.l1.estimate_eip1559_fees().await.map_err(BatcherError::L1)?;
             // Each resubmission bumps both fees by 12.5% (replacement needs at least 10%).
             let bump = |fee: u128| (0..attempts).fold(fee, |fee, _| fee + fee / 8 + 1);
-            let tx = TransactionRequest::default()
+            let mut tx = TransactionRequest::default()
                 .with_to(inbox)
-                .with_input(calldata.clone())
                 .with_nonce(nonce)
                 .with_max_fee_per_gas(bump(fees.max_fee_per_gas))
                 .with_max_priority_fee_per_gas(bump(fees.max_priority_fee_per_gas));
+            match &payload {
+                Payload::Calldata(calldata) => tx.set_input(calldata.clone()),
+                Payload::Blobs { sidecar, .. } => {
+                    let blob_base_fee =
+                        self.l1.get_blob_base_fee().await.map_err(BatcherError::L1)?;
+                    // Twice the current blob base fee, doubled per resubmission: replacing a
+                    // blob transaction takes a 100% blob fee bump (geth's pool rule).
+                    let blob_fee =
+                        (0..=attempts).fold(blob_base_fee.max(1), |fee, _| fee.saturating_mul(2));
+                    tx.set_max_fee_per_blob_gas(blob_fee);
+                    tx.set_blob_sidecar(sidecar.clone());
+                }
+            }
             let sent = self.l1.send_transaction(tx).await;
             let Some(submission) = self.submissions.get_mut(index) else { break };
             submission.nonce = Some(nonce);
@@ -565,8 +646,13 @@ impl<L: L2Chain> BatchSubmitter<L> {
                     submission.hash = Some(hash);
                     submission.sent_at = Some(Instant::now());
                     counter!(BatcherMetrics::TXS_SENT, "kind" => if resend { "resubmit" } else { "new" }).increment(1);
-                    counter!(BatcherMetrics::BYTES_POSTED).increment(calldata.len() as u64);
-                    info!(target: "batcher", %hash, nonce, bytes = calldata.len(), last_l2_block = submission.last_l2_block, resend, "batcher transaction sent");
+                    counter!(BatcherMetrics::BYTES_POSTED, "da" => payload.da())
+                        .increment(payload.data_bytes() as u64);
+                    if let Payload::Blobs { sidecar, .. } = &payload {
+                        counter!(BatcherMetrics::BLOBS_POSTED)
+                            .increment(sidecar.blobs.len() as u64);
+                    }
+                    info!(target: "batcher", %hash, nonce, da = payload.da(), bytes = payload.data_bytes(), last_l2_block = submission.last_l2_block, resend, "batcher transaction sent");
                     budget = budget.saturating_sub(1);
                 }
                 Err(err) => {
@@ -585,3 +671,18 @@ impl<L: L2Chain> BatchSubmitter<L> {
         Ok(())
     }
 }
+
+/// Groups frames (each `0x00 ++ frame`) into blob transactions of up to `per_transaction` blobs.
+fn blob_payloads(frames: Vec<Bytes>, per_transaction: usize) -> Result<Vec<Payload>, BatcherError> {
+    frames
+        .chunks(per_transaction.max(1))
+        .map(|group| {
+            let blobs = blob::encode_blobs(group)?;
+            let data_bytes = group.iter().map(|frame| frame.len()).sum();
+            Ok(Payload::Blobs { sidecar: blob::sidecar(blobs)?, data_bytes })
+        })
+        .collect()
+}
+
+/// Largest frame a blob carries: its data capacity less the derivation version byte.
+pub const MAX_BLOB_FRAME_SIZE: usize = MAX_BLOB_DATA_SIZE - 1;

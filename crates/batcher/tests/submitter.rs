@@ -1,6 +1,8 @@
 //! The batch submitter against a real anvil L1: every block posted once and in order, a restart
 //! that resumes without a gap or a double post, and an L1 reorg that drops a batcher
-//! transaction healed by posting again. What is on L1 is read back with kona's decoders.
+//! transaction healed by posting again, with calldata and with blobs. What is on L1 is read back
+//! as derivation reads it: kona-derive's data source over anvil and the devnet beacon adapter
+//! (blobs with real KZG commitments and proofs), then kona's decoders.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -14,9 +16,13 @@ use kona_genesis::RollupConfig;
 use kona_protocol::{BlockInfo, L2BlockInfo};
 use op_alloy_consensus::OpBlock;
 use rollup_batcher::{
-    BatchKind, BatchSubmitter, ChannelCompression, L2Chain, L2ChainError, SubmitterConfig,
-    posted::{batcher_transactions, block_number_at, posted_l2_blocks, resume_after},
+    BatchKind, BatchSubmitter, ChannelCompression, DataAvailability, L2Chain, L2ChainError,
+    SubmitterConfig,
+    posted::{
+        BatcherDataReader, PostedTransaction, block_number_at, posted_l2_blocks, resume_after,
+    },
 };
+use rollup_devnet::BeaconAdapter;
 use std::{
     collections::BTreeSet,
     sync::{Arc, Mutex},
@@ -24,6 +30,7 @@ use std::{
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
 /// An L2 chain the test grows by hand.
 #[derive(Clone, Default)]
@@ -42,6 +49,38 @@ impl L2Chain for FixtureChain {
             .checked_sub(1)
             .and_then(|i| blocks.get(i as usize))
             .map(|b| (b.header.hash_slow(), Arc::new(b.clone()))))
+    }
+}
+
+/// anvil mining a block a second, with the devnet's beacon adapter in front of it.
+struct TestL1 {
+    anvil: Anvil,
+    beacon: Url,
+    _adapter: tokio::task::JoinHandle<()>,
+}
+
+impl TestL1 {
+    async fn start() -> Self {
+        let anvil = Anvil::start_with(free_port(), &["--block-time", "1"]);
+        let (addr, serve) =
+            BeaconAdapter::new(anvil.url(), 1).bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+        let adapter = tokio::spawn(serve);
+        Self { anvil, beacon: format!("http://{addr}").parse().unwrap(), _adapter: adapter }
+    }
+
+    /// Our batcher's transactions in L1 blocks `0..=head`, as derivation reads them.
+    async fn batcher_data(&self, rollup: &RollupConfig) -> Vec<PostedTransaction> {
+        let l1 = ProviderBuilder::new().connect_http(self.anvil.url());
+        let head = l1.get_block_number().await.unwrap();
+        let mut reader = BatcherDataReader::connect(
+            self.anvil.url(),
+            &self.beacon,
+            signer().address(),
+            rollup.batch_inbox_address,
+        )
+        .await
+        .unwrap();
+        reader.read(0..=head).await.unwrap()
     }
 }
 
@@ -97,31 +136,38 @@ fn genesis_safe_head(rollup: &RollupConfig) -> watch::Receiver<Option<L2BlockInf
     rx
 }
 
-fn config(anvil: &Anvil, rollup: Arc<RollupConfig>, kind: BatchKind) -> SubmitterConfig {
-    let mut config = SubmitterConfig::new(anvil.url(), rollup);
+fn config(
+    l1: &TestL1,
+    rollup: Arc<RollupConfig>,
+    kind: BatchKind,
+    da: DataAvailability,
+) -> SubmitterConfig {
+    let mut config = SubmitterConfig::new(l1.anvil.url(), l1.beacon.clone(), rollup);
     config.batch_kind = kind;
+    config.data_availability = da;
+
     config.compression = ChannelCompression::ZLIB;
     config.max_channel_duration = 1;
     config.max_frame_size = 1_000;
+    if da == DataAvailability::Blobs {
+        // Small frames, two blobs per transaction: a channel spans blobs and transactions.
+        config.max_frame_size = 150;
+        config.target_num_frames = 2;
+    }
     config.poll_interval = Duration::from_millis(100);
     config.resubmission_timeout = Duration::from_secs(5);
     config
 }
 
 /// The L2 blocks our batcher transactions on anvil's canonical chain carry, in L1 order.
-async fn posted_on_l1(anvil: &Anvil, rollup: &RollupConfig) -> Vec<u64> {
-    let l1 = ProviderBuilder::new().connect_http(anvil.url());
-    let head = l1.get_block_number().await.unwrap();
-    let txs = batcher_transactions(&l1, signer().address(), rollup.batch_inbox_address, 0..=head)
-        .await
-        .unwrap();
-    posted_l2_blocks(rollup, &txs)
+async fn posted_on_l1(l1: &TestL1, rollup: &RollupConfig) -> Vec<u64> {
+    posted_l2_blocks(rollup, &l1.batcher_data(rollup).await)
 }
 
 /// Waits until L1 carries every block in `1..=last`; returns what it carries.
-async fn wait_posted(anvil: &Anvil, rollup: &RollupConfig, last: u64) -> Vec<u64> {
+async fn wait_posted(l1: &TestL1, rollup: &RollupConfig, last: u64) -> Vec<u64> {
     for _ in 0..300 {
-        let posted = posted_on_l1(anvil, rollup).await;
+        let posted = posted_on_l1(l1, rollup).await;
         let set: BTreeSet<u64> = posted.iter().copied().collect();
         if (1..=last).all(|n| set.contains(&n)) {
             return posted;
@@ -130,7 +176,7 @@ async fn wait_posted(anvil: &Anvil, rollup: &RollupConfig, last: u64) -> Vec<u64
     }
     panic!(
         "blocks 1..={last} were not all posted within 30 s: {:?}",
-        posted_on_l1(anvil, rollup).await
+        posted_on_l1(l1, rollup).await
     );
 }
 
@@ -146,41 +192,71 @@ fn spawn(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_block_is_posted_once_and_in_order() {
-    for kind in [BatchKind::Span, BatchKind::Single] {
-        let anvil = Anvil::start_with(free_port(), &["--block-time", "1"]);
+    for (kind, da) in [
+        (BatchKind::Span, DataAvailability::Calldata),
+        (BatchKind::Single, DataAvailability::Calldata),
+        (BatchKind::Span, DataAvailability::Blobs),
+    ] {
+        let l1 = TestL1::start().await;
         let rollup = rollup();
         let l2 = FixtureChain::default();
         *l2.0.lock().unwrap() = chain(&rollup, 12);
         let submitter = BatchSubmitter::new(
-            config(&anvil, rollup.clone(), kind),
+            config(&l1, rollup.clone(), kind, da),
             signer(),
             l2,
             genesis_safe_head(&rollup),
         );
         let (token, handle) = spawn(submitter);
-        let posted = wait_posted(&anvil, &rollup, 12).await;
+        let posted = wait_posted(&l1, &rollup, 12).await;
         token.cancel();
         handle.await.unwrap();
-        assert_eq!(posted, (1..=12).collect::<Vec<_>>(), "{kind:?}: once each, in order");
+        assert_eq!(posted, (1..=12).collect::<Vec<_>>(), "{kind:?} {da:?}: once each, in order");
+        if da == DataAvailability::Blobs {
+            assert_only_blob_transactions(&l1).await;
+        }
     }
+}
+
+/// Every transaction the batcher sent is a type-3 transaction without calldata.
+async fn assert_only_blob_transactions(l1: &TestL1) {
+    use alloy_consensus::Transaction as _;
+    let provider = ProviderBuilder::new().connect_http(l1.anvil.url());
+    let head = provider.get_block_number().await.unwrap();
+    let mut blobs = 0;
+    for number in 0..=head {
+        let block = provider.get_block_by_number(number.into()).full().await.unwrap().unwrap();
+        for tx in block.transactions.txns().filter(|tx| tx.inner.signer() == signer().address()) {
+            assert_eq!(tx.inner.inner().tx_type() as u8, 3, "blob transaction");
+            assert!(tx.input().is_empty(), "no calldata next to the blobs");
+            blobs += tx.blob_versioned_hashes().map_or(0, |hashes| hashes.len());
+        }
+    }
+    assert!(blobs >= 4, "the channels' frames went into blobs ({blobs} blobs)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_resumes_without_gap_or_double_post() {
-    let anvil = Anvil::start_with(free_port(), &["--block-time", "1"]);
+    for da in [DataAvailability::Calldata, DataAvailability::Blobs] {
+        restart_resumes_without_gap_or_double_post(da).await;
+    }
+}
+
+async fn restart_resumes_without_gap_or_double_post(da: DataAvailability) {
+    let l1 = TestL1::start().await;
     let rollup = rollup();
     let all = chain(&rollup, 10);
     let l2 = FixtureChain::default();
     *l2.0.lock().unwrap() = all[..6].to_vec();
 
     let first = BatchSubmitter::new(
-        config(&anvil, rollup.clone(), BatchKind::Span),
+        config(&l1, rollup.clone(), BatchKind::Span, da),
         signer(),
         l2.clone(),
         genesis_safe_head(&rollup),
     );
     let (token, handle) = spawn(first);
-    wait_posted(&anvil, &rollup, 6).await;
+    wait_posted(&l1, &rollup, 6).await;
     token.cancel();
     handle.await.unwrap();
 
@@ -188,63 +264,54 @@ async fn a_restart_resumes_without_gap_or_double_post() {
     // in this test), so only L1 itself says what is already posted.
     *l2.0.lock().unwrap() = all.clone();
     let second = BatchSubmitter::new(
-        config(&anvil, rollup.clone(), BatchKind::Span),
+        config(&l1, rollup.clone(), BatchKind::Span, da),
         signer(),
         l2,
         genesis_safe_head(&rollup),
     );
     let (token, handle) = spawn(second);
-    let posted = wait_posted(&anvil, &rollup, 10).await;
+    let posted = wait_posted(&l1, &rollup, 10).await;
     // Give a wrong second run time to post again before judging.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let posted_later = posted_on_l1(&anvil, &rollup).await;
+    let posted_later = posted_on_l1(&l1, &rollup).await;
     token.cancel();
     handle.await.unwrap();
-    assert_eq!(posted, (1..=10).collect::<Vec<_>>());
-    assert_eq!(posted_later, posted, "nothing was posted twice");
+    assert_eq!(posted, (1..=10).collect::<Vec<_>>(), "{da:?}");
+    assert_eq!(posted_later, posted, "{da:?}: nothing was posted twice");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_l1_reorg_that_drops_a_batch_is_healed() {
-    let anvil = Anvil::start_with(free_port(), &["--block-time", "1"]);
+    let l1 = TestL1::start().await;
     let rollup = rollup();
     let l2 = FixtureChain::default();
     *l2.0.lock().unwrap() = chain(&rollup, 5);
     let submitter = BatchSubmitter::new(
-        config(&anvil, rollup.clone(), BatchKind::Span),
+        config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
         signer(),
         l2,
         genesis_safe_head(&rollup),
     );
     let (token, handle) = spawn(submitter);
-    wait_posted(&anvil, &rollup, 5).await;
+    wait_posted(&l1, &rollup, 5).await;
 
     // Reorg every block since the batch landed, re-including nothing.
-    let l1 = ProviderBuilder::new().connect_http(anvil.url());
-    let head = l1.get_block_number().await.unwrap();
-    let txs = batcher_transactions(&l1, signer().address(), rollup.batch_inbox_address, 0..=head)
-        .await
-        .unwrap();
+    let provider = ProviderBuilder::new().connect_http(l1.anvil.url());
+    let txs = l1.batcher_data(&rollup).await;
+    let head = provider.get_block_number().await.unwrap();
     let first_batch_block = txs.first().unwrap().l1_block.number;
     let depth = head - first_batch_block + 1;
-    let _: serde_json::Value = l1
+    let _: serde_json::Value = provider
         .raw_request("anvil_reorg".into(), (depth, Vec::<serde_json::Value>::new()))
         .await
         .unwrap();
-    let after: Vec<u64> = {
-        let head = l1.get_block_number().await.unwrap();
-        let txs =
-            batcher_transactions(&l1, signer().address(), rollup.batch_inbox_address, 0..=head)
-                .await
-                .unwrap();
-        posted_l2_blocks(&rollup, &txs)
-    };
+    let after = posted_on_l1(&l1, &rollup).await;
     assert!(
         !(1..=5).all(|n| after.contains(&n)),
         "the reorg took the batch out of the chain: {after:?} (depth {depth})"
     );
 
-    let healed = wait_posted(&anvil, &rollup, 5).await;
+    let healed = wait_posted(&l1, &rollup, 5).await;
     token.cancel();
     handle.await.unwrap();
     let set: BTreeSet<u64> = healed.iter().copied().collect();

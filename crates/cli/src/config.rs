@@ -14,7 +14,9 @@ use kona_p2p::{GaterConfig, LocalNode};
 use kona_peers::PeerMonitoring;
 use kona_rpc::RpcBuilder;
 use kona_sources::{BlockSigner, ClientCert, RemoteSigner};
-use rollup_batcher::{MAX_FRAME_SIZE, MIN_FRAME_SIZE};
+use rollup_batcher::{
+    MAX_BLOB_FRAME_SIZE, MAX_FRAME_SIZE, MIN_FRAME_SIZE, blob::MAX_BLOBS_PER_TRANSACTION,
+};
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -246,13 +248,6 @@ fn batcher_config(
         });
     }
     let invalid = |flag, why: String| Err(CliError::Invalid { flag, why });
-    if args.data_availability_type == DataAvailabilityType::Blobs {
-        return invalid(
-            "--batcher.data-availability-type",
-            "blobs are not supported yet (the devnet's L1 serves no blob sidecars); use calldata"
-                .into(),
-        );
-    }
     let timeout = rollup.channel_timeout(rollup.genesis.l2_time);
     if args.max_channel_duration == 0 || args.max_channel_duration >= timeout {
         return invalid(
@@ -263,13 +258,42 @@ fn batcher_config(
             ),
         );
     }
-    if !(MIN_FRAME_SIZE..=MAX_FRAME_SIZE).contains(&args.max_frame_size) {
+    let max_frame_size = match args.data_availability_type {
+        DataAvailabilityType::Calldata => MAX_FRAME_SIZE,
+        DataAvailabilityType::Blobs => MAX_BLOB_FRAME_SIZE,
+    };
+    if !(MIN_FRAME_SIZE..=max_frame_size).contains(&args.max_frame_size) {
         return invalid(
             "--batcher.max-frame-size",
             format!(
-                "{} bytes: must be between {MIN_FRAME_SIZE} and {MAX_FRAME_SIZE}",
-                args.max_frame_size
+                "{} bytes: must be between {MIN_FRAME_SIZE} and {max_frame_size} with {} data \
+                 availability",
+                args.max_frame_size,
+                args.data_availability_type.name()
             ),
+        );
+    }
+    if args.data_availability_type == DataAvailabilityType::Blobs {
+        // Derivation reads blobs from L1 blocks after Ecotone only.
+        if rollup.hardforks.ecotone_time.is_none() {
+            return invalid(
+                "--batcher.data-availability-type",
+                "blobs need Ecotone, which this rollup never activates".into(),
+            );
+        }
+        if !(1..=MAX_BLOBS_PER_TRANSACTION).contains(&args.target_num_frames) {
+            return invalid(
+                "--batcher.target-num-frames",
+                format!(
+                    "{}: a blob transaction carries 1 to {MAX_BLOBS_PER_TRANSACTION} blobs",
+                    args.target_num_frames
+                ),
+            );
+        }
+    } else if args.target_num_frames != 1 {
+        return invalid(
+            "--batcher.target-num-frames",
+            "calldata transactions carry one frame each; it applies to blobs only".into(),
         );
     }
     // Before these forks activate the batcher falls back to zlib and singular batches; a rollup

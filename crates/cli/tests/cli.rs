@@ -746,13 +746,42 @@ fn batcher_runs_in_sequencer_mode_with_its_key() {
 }
 
 #[test]
+fn the_batcher_posts_blobs_when_asked() {
+    let (rollup, key) = batcher_setup(0o600);
+    let path = key.path().to_str().unwrap();
+    let args = [
+        "--batcher.key.path",
+        path,
+        "--batcher.data-availability-type",
+        "blobs",
+        "--batcher.target-num-frames",
+        "6",
+        "--batcher.max-frame-size",
+        "130043",
+    ];
+    let config = build(sequencer_with_batcher(&rollup, &args), DEVNET).unwrap();
+    let batcher = config.batcher.expect("batcher configured");
+    assert_eq!(batcher.args.data_availability_type, rollup_cli::DataAvailabilityType::Blobs);
+    assert_eq!(batcher.args.target_num_frames, 6);
+}
+
+#[test]
 fn bad_batcher_settings_are_one_line_naming_the_flag() {
     let (rollup, key) = batcher_setup(0o600);
     let path = key.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (
-            &["--batcher.data-availability-type", "blobs"],
-            "invalid --batcher.data-availability-type: blobs are not supported yet",
+            &["--batcher.data-availability-type", "blobs", "--batcher.target-num-frames", "7"],
+            "invalid --batcher.target-num-frames: 7: a blob transaction carries 1 to 6 blobs",
+        ),
+        (
+            &["--batcher.target-num-frames", "2"],
+            "invalid --batcher.target-num-frames: calldata transactions carry one frame each",
+        ),
+        (
+            &["--batcher.data-availability-type", "blobs", "--batcher.max-frame-size", "130044"],
+            "invalid --batcher.max-frame-size: 130044 bytes: must be between 24 and 130043 with \
+             blobs data availability",
         ),
         (
             &["--batcher.max-channel-duration", "0"],

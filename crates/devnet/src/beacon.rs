@@ -1,17 +1,35 @@
 //! The beacon API adapter that lets kona 0.1.3 run against anvil.
 //!
 //! anvil serves `/eth/v1/beacon/genesis` but not `/eth/v1/config/spec` (kona panics at start-up
-//! without it) and answers 410 to `/eth/v1/beacon/blob_sidecars/{slot}`. The adapter answers the
-//! spec itself (the slot time is the L1 block time the devnet runs anvil with), passes genesis
-//! through to anvil, and refuses blob sidecars with an explicit 501: the devnet has no blob
-//! batches, and a silently empty answer would make a blob batch look like missing data.
+//! without it) and answers 410 to `/eth/v1/beacon/blob_sidecars/{slot}`, which kona 0.1.3 asks
+//! for blobs; it serves the blobs themselves as `/eth/v1/beacon/blobs/{block}`. The adapter
+//! answers the spec itself (the slot time is the L1 block time the devnet runs anvil with) and the
+//! genesis (the timestamp of L1 block 0: anvil's own beacon genesis is the time its process
+//! started, which moves when anvil restarts from its state file and would shift every slot), and
+//! builds blob sidecars:
+//!
+//! - slot → L1 block: the block whose timestamp falls in the slot, found by binary search over
+//!   block timestamps (kona computes the slot from the block's timestamp the same way). Two
+//!   blocks in one slot (anvil mining faster than the slot time) is an error, never a guess.
+//! - the block's blobs from anvil, each with its real KZG commitment and proof (c-kzg, the
+//!   Ethereum trusted setup): kona checks both against the transaction's versioned hashes.
+//! - there is no beacon chain behind anvil, so the sidecar's beacon block header carries only the
+//!   slot (zero roots, proposer and signature) and the commitment inclusion proof is empty; kona
+//!   reads neither.
 
 use crate::DevnetError;
+use alloy_eips::eip4844::Blob;
+use alloy_primitives::{B256, Bytes as AlloyBytes};
+use alloy_provider::{Provider, RootProvider};
+use alloy_rpc_types_beacon::{
+    header::{BeaconBlockHeader, Header},
+    sidecar::{BeaconBlobBundle, BlobData},
+};
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode, body::Bytes, service::service_fn};
 use hyper_util::rt::TokioIo;
 use std::{convert::Infallible, net::SocketAddr, sync::Arc};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::OnceCell};
 use tracing::{debug, info, warn};
 use url::Url;
 
@@ -21,12 +39,21 @@ pub struct BeaconAdapter {
     l1: Url,
     seconds_per_slot: u64,
     client: reqwest::Client,
+    provider: RootProvider,
+    genesis_time: OnceCell<u64>,
 }
 
 impl BeaconAdapter {
     /// An adapter in front of anvil at `l1`, whose blocks come every `seconds_per_slot` seconds.
     pub fn new(l1: Url, seconds_per_slot: u64) -> Self {
-        Self { l1, seconds_per_slot, client: reqwest::Client::new() }
+        let provider = RootProvider::new_http(l1.clone());
+        Self {
+            l1,
+            seconds_per_slot,
+            client: reqwest::Client::new(),
+            provider,
+            genesis_time: OnceCell::new(),
+        }
     }
 
     /// Binds `addr` and serves until the task is dropped. Returns the bound address (useful with
@@ -76,37 +103,160 @@ impl BeaconAdapter {
                 StatusCode::OK,
                 format!(r#"{{"data":{{"SECONDS_PER_SLOT":"{}"}}}}"#, self.seconds_per_slot),
             ),
-            "eth/v1/beacon/genesis" => self.proxy(&path).await,
-            p if p.starts_with("eth/v1/beacon/blob_sidecars/") => json(
-                StatusCode::NOT_IMPLEMENTED,
-                r#"{"code":501,"message":"the devnet beacon adapter serves no blob sidecars: batch with calldata"}"#.into(),
-            ),
+            "eth/v1/beacon/genesis" => match self.genesis_time().await {
+                Ok(genesis_time) => json(
+                    StatusCode::OK,
+                    serde_json::json!({ "data": {
+                        "genesis_time": genesis_time.to_string(),
+                        "genesis_validators_root": B256::ZERO,
+                        "genesis_fork_version": "0x00000000",
+                    }})
+                    .to_string(),
+                ),
+                Err(message) => json(StatusCode::BAD_GATEWAY, error_body(&message)),
+            },
+            p if p.starts_with(SIDECARS_PREFIX) => {
+                let slot = &p[SIDECARS_PREFIX.len()..];
+                let Ok(slot) = slot.parse::<u64>() else {
+                    return json(
+                        StatusCode::BAD_REQUEST,
+                        error_json(400, &format!("slot {slot:?} is not a number")),
+                    );
+                };
+                match self.blob_sidecars(slot).await {
+                    Ok(bundle) => match serde_json::to_string(&bundle) {
+                        Ok(body) => json(StatusCode::OK, body),
+                        Err(e) => {
+                            json(StatusCode::INTERNAL_SERVER_ERROR, error_json(500, &e.to_string()))
+                        }
+                    },
+                    Err((status, message)) => {
+                        warn!(target: "devnet::beacon", slot, %message, "blob sidecars not served");
+                        json(status, error_json(status.as_u16(), &message))
+                    }
+                }
+            }
             _ => json(StatusCode::NOT_FOUND, r#"{"code":404,"message":"not found"}"#.into()),
         }
     }
 
-    async fn proxy(&self, path: &str) -> Response<Full<Bytes>> {
-        let url = match self.l1.join(path) {
-            Ok(url) => url,
-            Err(e) => return json(StatusCode::INTERNAL_SERVER_ERROR, error_body(&e.to_string())),
+    /// The sidecars of every blob in the L1 block of `slot`.
+    async fn blob_sidecars(&self, slot: u64) -> Result<BeaconBlobBundle, (StatusCode, String)> {
+        let unavailable = |e: String| (StatusCode::BAD_GATEWAY, e);
+        let genesis_time = self.genesis_time().await.map_err(unavailable)?;
+        let start = genesis_time + slot * self.seconds_per_slot;
+        let end = start + self.seconds_per_slot;
+        let Some(number) = self.block_in(start, end).await.map_err(unavailable)? else {
+            return Err((StatusCode::NOT_FOUND, format!("no L1 block in slot {slot}")));
         };
-        let response = match self.client.get(url).send().await {
-            Ok(response) => response,
-            Err(e) => {
-                return json(StatusCode::BAD_GATEWAY, error_body(&format!("L1 unreachable: {e}")));
-            }
-        };
-        let status =
-            StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-        match response.bytes().await {
-            Ok(body) => json_bytes(status, body),
-            Err(e) => json(StatusCode::BAD_GATEWAY, error_body(&e.to_string())),
+        let blobs: serde_json::Value =
+            self.get_json(&format!("eth/v1/beacon/blobs/{number}")).await.map_err(unavailable)?;
+        let hex_blobs = blobs["data"]
+            .as_array()
+            .ok_or_else(|| unavailable(format!("anvil's blobs of block {number}: no data")))?;
+        // Decoded in place: a blob is 128 KiB, too big to pass around on the stack.
+        let mut blobs = Vec::new();
+        blobs.resize(hex_blobs.len(), Blob::ZERO);
+        for (hex, blob) in hex_blobs.iter().zip(blobs.iter_mut()) {
+            hex.as_str()
+                .and_then(|hex| {
+                    alloy_primitives::hex::decode_to_slice(hex, blob.as_mut_slice()).ok()
+                })
+                .ok_or_else(|| {
+                    unavailable(format!("anvil's blobs of block {number}: not a blob"))
+                })?;
         }
+        let sidecar = rollup_batcher::blob::sidecar(blobs)
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        debug!(target: "devnet::beacon", slot, l1_block = number, blobs = sidecar.blobs.len(), "blob sidecars");
+        let header = Header {
+            message: BeaconBlockHeader { slot, proposer_index: 0, ..Default::default() },
+            signature: AlloyBytes::from(vec![0; 96]),
+        };
+        let data = sidecar
+            .into_iter()
+            .map(|item| BlobData {
+                index: item.index,
+                blob: item.blob,
+                kzg_commitment: item.kzg_commitment,
+                kzg_proof: item.kzg_proof,
+                signed_block_header: header.clone(),
+                kzg_commitment_inclusion_proof: Vec::<B256>::new(),
+            })
+            .collect();
+        Ok(BeaconBlobBundle::new(data))
+    }
+
+    /// The beacon genesis time: L1 block 0's timestamp, read once.
+    async fn genesis_time(&self) -> Result<u64, String> {
+        self.genesis_time
+            .get_or_try_init(|| async {
+                self.provider
+                    .get_block_by_number(0.into())
+                    .await
+                    .map_err(|e| format!("L1 block 0: {e}"))?
+                    .map(|block| block.header.timestamp)
+                    .ok_or_else(|| "L1 has no block 0".to_string())
+            })
+            .await
+            .copied()
+    }
+
+    /// The number of the one L1 block with a timestamp in `start..end`, if there is one.
+    async fn block_in(&self, start: u64, end: u64) -> Result<Option<u64>, String> {
+        let timestamp = |number: u64| async move {
+            self.provider
+                .get_block_by_number(number.into())
+                .await
+                .map_err(|e| format!("L1 block {number}: {e}"))?
+                .map(|block| block.header.timestamp)
+                .ok_or_else(|| format!("L1 block {number} is gone"))
+        };
+        let head = self.provider.get_block_number().await.map_err(|e| format!("L1 head: {e}"))?;
+        // The first block at or after `start`.
+        let (mut low, mut high) = (0, head + 1);
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if timestamp(mid).await? < start {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        if low > head || timestamp(low).await? >= end {
+            return Ok(None);
+        }
+        if low < head && timestamp(low + 1).await? < end {
+            return Err(format!(
+                "L1 blocks {low} and {} share the slot at {start}: anvil mines faster than the \
+                 slot time",
+                low + 1
+            ));
+        }
+        Ok(Some(low))
+    }
+
+    async fn get_json(&self, path: &str) -> Result<serde_json::Value, String> {
+        let url = self.l1.join(path).map_err(|e| e.to_string())?;
+        let response =
+            self.client.get(url).send().await.map_err(|e| format!("L1 unreachable: {e}"))?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("anvil answered {status} to {path}: {body}"));
+        }
+        serde_json::from_str(&body).map_err(|e| format!("anvil's {path}: {e}"))
     }
 }
 
+const SIDECARS_PREFIX: &str = "eth/v1/beacon/blob_sidecars/";
+
 fn error_body(message: &str) -> String {
-    serde_json::json!({ "code": 502, "message": message }).to_string()
+    error_json(502, message)
+}
+
+fn error_json(code: u16, message: &str) -> String {
+    serde_json::json!({ "code": code, "message": message }).to_string()
 }
 
 fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {

@@ -1,15 +1,24 @@
 //! Devnet genesis and rollup config (golden values measured with real op-reth v1.6.0), the
-//! no-overwrite rule, and the beacon adapter in front of a real anvil.
+//! no-overwrite rule, and the beacon adapter in front of a real anvil (spec, genesis and blob
+//! sidecars with real KZG proofs).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use alloy_consensus::Header;
+use alloy_eips::eip4844::IndexedBlobHash;
 use alloy_eips::{BlockNumHash, eip1559::BaseFeeParams, eip2935, eip4788};
 use alloy_genesis::Genesis;
+use alloy_network::{TransactionBuilder, TransactionBuilder4844};
 use alloy_primitives::{address, b256};
+use alloy_provider::{Provider, ProviderBuilder};
+use alloy_rpc_types_eth::TransactionRequest;
+use alloy_signer_local::PrivateKeySigner;
 use anvil_testing::Anvil;
+use kona_derive::BlobProvider;
 use kona_genesis::RollupConfig;
-use kona_providers_alloy::{BeaconClient, OnlineBeaconClient};
+use kona_protocol::BlockInfo;
+use kona_providers_alloy::{BeaconClient, OnlineBeaconClient, OnlineBlobProvider};
 use op_alloy_consensus::decode_holocene_extra_data;
+use rollup_batcher::blob;
 use rollup_devnet::{
     BeaconAdapter, DevnetError, DevnetSpec, GENESIS_BASE_FEE, L1Origin, base_fee_params,
     genesis_header, holocene_genesis_extra_data, latest_l1_origin, write_all_atomically,
@@ -201,19 +210,101 @@ async fn beacon_adapter_serves_what_kona_reads() {
     // kona's own beacon client, as its derivation pipeline uses it.
     let kona = OnlineBeaconClient::new_http(base.clone());
     assert_eq!(kona.config_spec().await.unwrap().data.seconds_per_slot, 12);
-    let anvil_genesis: serde_json::Value =
+    let block_zero = ProviderBuilder::new()
+        .connect_http(anvil.url())
+        .get_block_by_number(0.into())
+        .await
+        .unwrap()
+        .unwrap();
+    let genesis_time = kona.beacon_genesis().await.unwrap().data.genesis_time;
+    assert_eq!(genesis_time, block_zero.header.timestamp, "the beacon genesis is L1 block 0");
+
+    let unknown = reqwest::get(format!("{base}/eth/v1/node/version")).await.unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+    server.abort();
+}
+
+/// A blob transaction on anvil, its sidecars served by the adapter and fetched by kona's own blob
+/// provider, which checks each blob against its versioned hash and KZG proof.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beacon_adapter_serves_blob_sidecars_that_kona_verifies() {
+    let anvil = Anvil::start_with(anvil_testing::free_port(), &["--block-time", "1"]);
+    let (addr, serve) =
+        BeaconAdapter::new(anvil.url(), 1).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server = tokio::spawn(serve);
+    let base = format!("http://{addr}");
+
+    let signer: PrivateKeySigner = anvil_testing::DEV_KEY_1.parse().unwrap();
+    let l1 = ProviderBuilder::new().wallet(signer).connect_http(anvil.url());
+    let payloads = [b"first frame".to_vec(), vec![0x5a; 40_000]];
+    let sidecar = blob::sidecar(blob::encode_blobs(&payloads).unwrap()).unwrap();
+    let tx = TransactionRequest::default()
+        .with_to(address!("ff00000000000000000000000000000000000901"))
+        .with_blob_sidecar(sidecar.clone());
+    let receipt = l1.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    let number = receipt.block_number.unwrap();
+    let block = l1.get_block_by_number(number.into()).await.unwrap().unwrap();
+    let block_ref =
+        BlockInfo::new(block.header.hash, number, block.header.parent_hash, block.header.timestamp);
+
+    let mut kona = OnlineBlobProvider::init(OnlineBeaconClient::new_http(base.clone())).await;
+    let hashes: Vec<IndexedBlobHash> = sidecar
+        .versioned_hashes()
+        .enumerate()
+        .map(|(index, hash)| IndexedBlobHash { index: index as u64, hash })
+        .collect();
+    let fetched = kona.get_blobs(&block_ref, &hashes).await.unwrap();
+    assert_eq!(fetched.len(), 2);
+    assert!(fetched.iter().zip(&sidecar.blobs).all(|(got, sent)| **got == *sent));
+
+    let slot = OnlineBlobProvider::<OnlineBeaconClient>::slot(
+        kona.genesis_time,
+        kona.slot_interval,
+        block_ref.timestamp,
+    )
+    .unwrap();
+    let future =
+        reqwest::get(format!("{base}/eth/v1/beacon/blob_sidecars/{}", slot + 1_000)).await.unwrap();
+    assert_eq!(future.status().as_u16(), 404, "a slot without an L1 block");
+    let bad = reqwest::get(format!("{base}/eth/v1/beacon/blob_sidecars/head")).await.unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    server.abort();
+}
+
+/// anvil restarted from its state file reports a new beacon genesis (its process start); the
+/// adapter's stays L1 block 0's, so slots computed before the restart still find their blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_beacon_genesis_survives_an_anvil_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("anvil-state.json");
+    let state = state.to_str().unwrap();
+    let port = anvil_testing::free_port();
+    let args = ["--block-time", "1", "--state", state, "--state-interval", "1"];
+    let genesis = |anvil: &Anvil| {
+        let url = anvil.url();
+        async move {
+            let (addr, serve) =
+                BeaconAdapter::new(url, 1).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+            let server = tokio::spawn(serve);
+            let kona = OnlineBeaconClient::new_http(format!("http://{addr}"));
+            let genesis = kona.beacon_genesis().await.unwrap().data.genesis_time;
+            server.abort();
+            genesis
+        }
+    };
+    let anvil = Anvil::start_with(port, &args);
+    let before = genesis(&anvil).await;
+    // Let anvil write its state, and its clock move past the first start.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    drop(anvil);
+    let anvil = Anvil::start_with(port, &args);
+    let anvils_own: serde_json::Value =
         reqwest::get(anvil.url().join("eth/v1/beacon/genesis").unwrap())
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-    let genesis_time = kona.beacon_genesis().await.unwrap().data.genesis_time;
-    assert_eq!(serde_json::json!(genesis_time.to_string()), anvil_genesis["data"]["genesis_time"]);
-
-    let sidecars = reqwest::get(format!("{base}/eth/v1/beacon/blob_sidecars/5")).await.unwrap();
-    assert_eq!(sidecars.status().as_u16(), 501, "blob sidecars are refused, not faked");
-    let unknown = reqwest::get(format!("{base}/eth/v1/node/version")).await.unwrap();
-    assert_eq!(unknown.status().as_u16(), 404);
-    server.abort();
+    assert_ne!(anvils_own["data"]["genesis_time"], before.to_string(), "anvil's own genesis moved");
+    assert_eq!(genesis(&anvil).await, before, "the adapter's did not");
 }

@@ -5,8 +5,10 @@
 use alloy_primitives::B256;
 use async_trait::async_trait;
 use op_alloy_consensus::OpBlock;
-use rollup_batcher::{BatchKind, ChannelCompression, L2Chain, L2ChainError, SubmitterConfig};
-use rollup_cli::{BatchType, BatcherConfig, CompressionAlgo, NodeCliConfig};
+use rollup_batcher::{
+    BatchKind, ChannelCompression, DataAvailability, L2Chain, L2ChainError, SubmitterConfig,
+};
+use rollup_cli::{BatchType, BatcherConfig, CompressionAlgo, DataAvailabilityType, NodeCliConfig};
 use rollup_providers_local::{BufferedL2Provider, ProviderError};
 use std::sync::Arc;
 
@@ -33,8 +35,11 @@ impl L2Chain for BufferedChain {
 /// The batcher's settings from the node's validated config.
 pub fn submitter_config(node: &NodeCliConfig, batcher: &BatcherConfig) -> SubmitterConfig {
     let args = &batcher.args;
-    let mut config =
-        SubmitterConfig::new(node.l1_eth_rpc.clone(), Arc::new(node.rollup_config.clone()));
+    let mut config = SubmitterConfig::new(
+        node.l1_eth_rpc.clone(),
+        node.l1_beacon.clone(),
+        Arc::new(node.rollup_config.clone()),
+    );
     config.max_channel_duration = args.max_channel_duration;
     config.max_frame_size = args.max_frame_size;
     config.compression = match args.compression {
@@ -45,6 +50,11 @@ pub fn submitter_config(node: &NodeCliConfig, batcher: &BatcherConfig) -> Submit
         BatchType::Single => BatchKind::Single,
         BatchType::Span => BatchKind::Span,
     };
+    config.data_availability = match args.data_availability_type {
+        DataAvailabilityType::Calldata => DataAvailability::Calldata,
+        DataAvailabilityType::Blobs => DataAvailability::Blobs,
+    };
+    config.target_num_frames = args.target_num_frames;
     config.num_confirmations = args.num_confirmations;
     config.resubmission_timeout = args.resubmission_timeout();
     config.poll_interval = args.poll_interval();

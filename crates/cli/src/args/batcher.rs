@@ -9,8 +9,19 @@ pub enum DataAvailabilityType {
     /// Batcher transactions carry the frames in their calldata.
     #[default]
     Calldata,
-    /// EIP-4844 blobs (not available: the devnet L1 serves no blob sidecars).
+    /// EIP-4844 blobs: one frame per blob (needs Ecotone, and an L1 beacon API serving blob
+    /// sidecars, as derivation does).
     Blobs,
+}
+
+impl DataAvailabilityType {
+    /// The flag value naming it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Calldata => "calldata",
+            Self::Blobs => "blobs",
+        }
+    }
 }
 
 /// Channel compression.
@@ -58,7 +69,8 @@ pub struct BatcherArgs {
     )]
     pub max_channel_duration: u64,
 
-    /// Largest frame, in bytes; each batcher transaction carries one frame.
+    /// Largest frame, in bytes: one frame per calldata transaction, or per blob (at most
+    /// 130 043 bytes with blobs).
     #[arg(
         id = "batcher.max-frame-size",
         long = "batcher.max-frame-size",
@@ -77,6 +89,17 @@ pub struct BatcherArgs {
         env = "BATCHER_DATA_AVAILABILITY_TYPE"
     )]
     pub data_availability_type: DataAvailabilityType,
+
+    /// Frames per blob transaction, each in its own blob (blobs only; op-batcher's
+    /// `--target-num-frames`). More blobs per transaction amortise its fixed cost.
+    #[arg(
+        id = "batcher.target-num-frames",
+        long = "batcher.target-num-frames",
+        value_name = "FRAMES",
+        default_value_t = 1,
+        env = "BATCHER_TARGET_NUM_FRAMES"
+    )]
+    pub target_num_frames: usize,
 
     /// Channel compression.
     #[arg(
@@ -136,6 +159,7 @@ impl Default for BatcherArgs {
             max_channel_duration: 2,
             max_frame_size: 120_000,
             data_availability_type: DataAvailabilityType::Calldata,
+            target_num_frames: 1,
             compression: CompressionAlgo::Zlib,
             batch_type: BatchType::Span,
             num_confirmations: 1,
