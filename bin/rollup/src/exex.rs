@@ -11,7 +11,9 @@ use reth_provider::{BlockNumReader, BlockReader, Chain};
 use reth_rpc_builder::config::RethRpcServerConfig;
 use rollup_cli::{EngineEndpoint, NodeCliConfig};
 use rollup_exex::{ExExHost, KonaExExError, KonaNodeExEx};
-use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, L2BlockSource, SealedL2Block};
+use rollup_providers_local::{
+    BufferedL2Provider, ChainStateEvent, L2BlockSource, SealedL2Block, SourceError,
+};
 use std::{fmt, net::IpAddr, sync::Arc};
 use tracing::{error, info, warn};
 
@@ -138,7 +140,7 @@ impl ExExHost for RethHost {
     fn finished_height(&mut self, tip: BlockNumHash) -> Result<(), KonaExExError> {
         self.0
             .send(ExExEvent::FinishedHeight(tip))
-            .map_err(|_| KonaExExError::Context("reth stopped accepting ExEx events".into()))
+            .map_err(|_| KonaExExError::HostClosed("its event channel is closed"))
     }
 }
 
@@ -156,24 +158,24 @@ impl<P> L2BlockSource for RethBlocks<P>
 where
     P: BlockReader<Block = OpBlock> + Clone + Send + Sync + 'static,
 {
-    async fn block_by_number(&self, number: u64) -> Result<Option<SealedL2Block>, String> {
+    async fn block_by_number(&self, number: u64) -> Result<Option<SealedL2Block>, SourceError> {
         let provider = self.0.clone();
         tokio::task::spawn_blocking(move || provider.block_by_number(number))
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(SourceError::new)?
             .map(|block| block.map(SealedL2Block::seal_slow))
-            .map_err(|e| e.to_string())
+            .map_err(SourceError::new)
     }
 
     async fn block_by_hash(
         &self,
         hash: alloy_primitives::B256,
-    ) -> Result<Option<SealedL2Block>, String> {
+    ) -> Result<Option<SealedL2Block>, SourceError> {
         let provider = self.0.clone();
         tokio::task::spawn_blocking(move || provider.block_by_hash(hash))
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(SourceError::new)?
             .map(|block| block.map(|block| SealedL2Block::new(hash, Arc::new(block))))
-            .map_err(|e| e.to_string())
+            .map_err(SourceError::new)
     }
 }

@@ -12,7 +12,7 @@ use metrics::{counter, gauge};
 use rollup_batcher::BatchSubmitter;
 use rollup_cli::{EngineEndpoint, NodeCliConfig};
 use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, SealedL2Block};
-use std::{fmt::Display, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
@@ -42,8 +42,7 @@ pub trait ExExHost {
 
 impl ExExHost for tokio::sync::mpsc::UnboundedSender<BlockNumHash> {
     fn finished_height(&mut self, tip: BlockNumHash) -> Result<(), KonaExExError> {
-        self.send(tip)
-            .map_err(|_| KonaExExError::Context("finished-height receiver dropped".into()))
+        self.send(tip).map_err(|_| KonaExExError::HostClosed("finished-height receiver dropped"))
     }
 }
 
@@ -296,7 +295,7 @@ impl KonaNodeExEx {
     pub async fn run<S, E, H>(mut self, notifications: S, host: &mut H) -> Result<(), KonaExExError>
     where
         S: Stream<Item = Result<ChainStateEvent, E>> + Unpin,
-        E: Display,
+        E: Into<crate::BoxedError>,
         H: ExExHost,
     {
         let result = self.drive(notifications, host).await;
@@ -314,7 +313,7 @@ impl KonaNodeExEx {
     ) -> Result<(), KonaExExError>
     where
         S: Stream<Item = Result<ChainStateEvent, E>> + Unpin,
-        E: Display,
+        E: Into<crate::BoxedError>,
         H: ExExHost,
     {
         self.start()?;
@@ -335,7 +334,7 @@ impl KonaNodeExEx {
                         RunEnd::Returned(Ok(_)) if self.cancellation.is_cancelled() => return Ok(()),
                         RunEnd::Returned(Ok(_)) => KonaExExError::ActorExited { actor: "supervisor" },
                         RunEnd::Returned(Err(err)) => err,
-                        RunEnd::Panicked(panic) => KonaExExError::ActorSystem { actor: "supervisor", error: panic },
+                        RunEnd::Panicked(message) => KonaExExError::ActorPanicked { actor: "supervisor", message },
                     };
                     let uptime = kona.uptime();
                     let generation = kona.generation();
@@ -385,7 +384,7 @@ impl KonaNodeExEx {
                             host.finished_height(tip)?;
                         }
                     }
-                    Some(Err(err)) => return Err(KonaExExError::Context(format!("notification stream: {err}"))),
+                    Some(Err(err)) => return Err(KonaExExError::Notifications(err.into())),
                     None => {
                         info!(target: "kona_exex", "notification stream ended");
                         return Ok(());

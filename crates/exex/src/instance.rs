@@ -113,8 +113,8 @@ impl KonaInstance {
         let outcome = match tokio::time::timeout(bound, self.join()).await {
             Ok(RunEnd::Returned(outcome)) => outcome,
             Ok(RunEnd::Cancelled) => Ok(ShutdownReport::default()),
-            Ok(RunEnd::Panicked(panic)) => {
-                Err(KonaExExError::ActorSystem { actor: "supervisor", error: panic })
+            Ok(RunEnd::Panicked(message)) => {
+                Err(KonaExExError::ActorPanicked { actor: "supervisor", message })
             }
             Err(_elapsed) => {
                 warn!(target: "kona_exex", bound_secs = bound.as_secs(), "kona did not stop in time; dropping its runtime");

@@ -23,7 +23,7 @@ mod batcher;
 pub use batcher::{BufferedChain, submitter_config};
 
 mod error;
-pub use error::KonaExExError;
+pub use error::{ActorError, BoxedError, KonaExExError};
 
 mod exex;
 pub use exex::{

@@ -14,10 +14,9 @@
 //!   stopping it first makes those actors log "channel closed unexpectedly" errors on every
 //!   ordinary shutdown.
 
-use crate::{KonaExExError, metrics::SupervisorMetrics};
+use crate::{ActorError, KonaExExError, metrics::SupervisorMetrics};
 use std::{
     collections::{HashMap, HashSet},
-    fmt::Debug,
     future::Future,
     time::Duration,
 };
@@ -28,9 +27,29 @@ use tracing::{debug, error, info, warn};
 /// Default bound on how long actors get to stop after cancellation.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What one actor task returns: its error rendered with `Debug` (kona's actor errors carry their
-/// context there).
-type ActorOutcome = Result<(), String>;
+/// What one actor task returns.
+type ActorOutcome = Result<(), ActorFailure>;
+
+/// How an actor task failed.
+#[derive(Debug)]
+enum ActorFailure {
+    /// It returned its error.
+    Error(ActorError),
+    /// It panicked, with this message.
+    Panicked(String),
+    /// The runtime cancelled it.
+    Cancelled,
+}
+
+impl std::fmt::Display for ActorFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Error(error) => error.fmt(f),
+            Self::Panicked(message) => write!(f, "panicked: {message}"),
+            Self::Cancelled => f.write_str("task was cancelled by the runtime"),
+        }
+    }
+}
 
 /// Supervises named actor tasks; see the module docs.
 #[derive(Debug)]
@@ -92,7 +111,7 @@ impl ActorSupervisor {
     pub fn spawn<F, E>(&mut self, name: &'static str, actor: F)
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
-        E: Debug + 'static,
+        E: std::error::Error + 'static,
     {
         self.spawn_in_stage(name, actor);
     }
@@ -103,7 +122,7 @@ impl ActorSupervisor {
     pub fn spawn_last<F, E>(&mut self, name: &'static str, actor: F)
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
-        E: Debug + 'static,
+        E: std::error::Error + 'static,
     {
         let id = self.spawn_in_stage(name, actor);
         self.last.insert(id);
@@ -112,9 +131,11 @@ impl ActorSupervisor {
     fn spawn_in_stage<F, E>(&mut self, name: &'static str, actor: F) -> tokio::task::Id
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
-        E: Debug + 'static,
+        E: std::error::Error + 'static,
     {
-        let handle = self.tasks.spawn(async move { actor.await.map_err(|e| format!("{e:?}")) });
+        let handle = self.tasks.spawn(async move {
+            actor.await.map_err(|e| ActorFailure::Error(ActorError::capture(&e)))
+        });
         self.names.insert(handle.id(), name);
         SupervisorMetrics::actor_started(name);
         debug!(target: "kona_exex::supervisor", actor = name, "actor started");
@@ -141,7 +162,9 @@ impl ActorSupervisor {
                         // node without, say, its engine; that is a failure, not a success.
                         Ok(()) if self.cancellation.is_cancelled() => None,
                         Ok(()) => Some(KonaExExError::ActorExited { actor: name }),
-                        Err(error) => Some(KonaExExError::ActorSystem { actor: name, error }),
+                        Err(ActorFailure::Error(source)) => Some(KonaExExError::ActorSystem { actor: name, source }),
+                        Err(ActorFailure::Panicked(message)) => Some(KonaExExError::ActorPanicked { actor: name, message }),
+                        Err(ActorFailure::Cancelled) => Some(KonaExExError::ActorExited { actor: name }),
                     };
                     if let Some(failure) = failure {
                         error!(target: "kona_exex::supervisor", actor = name, %failure, "actor failed; stopping all actors");
@@ -217,9 +240,9 @@ impl ActorSupervisor {
             Err(join_error) => {
                 let id = join_error.id();
                 let outcome = if join_error.is_panic() {
-                    Err(format!("panicked: {}", panic_message(join_error.into_panic())))
+                    Err(ActorFailure::Panicked(panic_message(join_error.into_panic())))
                 } else {
-                    Err("task was cancelled by the runtime".to_string())
+                    Err(ActorFailure::Cancelled)
                 };
                 (id, outcome)
             }

@@ -235,7 +235,10 @@ async fn a_broken_notification_stream_is_an_error() {
     let stream = futures::stream::iter(vec![Err::<ChainStateEvent, _>("WAL corrupted")]).boxed();
     let (mut heights, _rx) = mpsc::unbounded_channel();
     let err = exex.run(stream, &mut heights).await.unwrap_err();
-    assert_eq!(err.to_string(), "ExEx context: notification stream: WAL corrupted");
+    assert_eq!(err.to_string(), "reth's ExEx notification stream: WAL corrupted");
+    let cause = std::error::Error::source(&err).map(ToString::to_string);
+    assert_eq!(cause.as_deref(), Some("WAL corrupted"), "the stream's error is the source");
+    assert!(!err.is_restartable(), "a broken host is not cured by restarting kona");
 }
 
 /// A real L1 (anvil) and beacon API, and an ExEx configured against them with its kona RPC on

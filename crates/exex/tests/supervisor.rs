@@ -21,8 +21,13 @@ impl Drop for DropFlag {
     }
 }
 
+/// An actor error with a cause under it, as kona's are.
+#[derive(Debug, thiserror::Error)]
+#[error("pipeline reset failed")]
+struct ResetFailed(#[source] std::io::Error);
+
 /// A well-behaved actor: runs until cancelled, then returns Ok.
-async fn polite(token: CancellationToken, stopped: Arc<AtomicUsize>) -> Result<(), String> {
+async fn polite(token: CancellationToken, stopped: Arc<AtomicUsize>) -> Result<(), std::io::Error> {
     token.cancelled().await;
     stopped.fetch_add(1, Ordering::SeqCst);
     Ok(())
@@ -38,22 +43,26 @@ async fn first_failure_cancels_the_rest_and_is_returned() {
     }
     supervisor.spawn("derivation", async {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        Err::<(), _>("pipeline reset failed")
+        Err::<(), _>(ResetFailed(std::io::Error::other("L1 block 7 is missing")))
     });
 
     let err = supervisor.run().await.unwrap_err();
-    match err {
-        KonaExExError::ActorSystem { actor, error } => {
-            assert_eq!(actor, "derivation");
-            assert!(error.contains("pipeline reset failed"), "{error}");
-        }
+    assert_eq!(err.to_string(), "kona actor `derivation` failed: pipeline reset failed");
+    match &err {
+        KonaExExError::ActorSystem { actor, .. } => assert_eq!(*actor, "derivation"),
         other => panic!("unexpected {other:?}"),
     }
+    // The actor error's own cause travels with it, as a source chain.
+    let chain: Vec<String> =
+        std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+            .map(ToString::to_string)
+            .collect();
+    assert_eq!(chain[1..], ["pipeline reset failed", "L1 block 7 is missing"], "{chain:?}");
     assert!(token.is_cancelled(), "the failure cancelled the shared token");
     assert_eq!(stopped.load(Ordering::SeqCst), 3, "every other actor saw the cancellation");
 }
 
-fn engine_step() -> Result<(), String> {
+fn engine_step() -> Result<(), std::io::Error> {
     panic!("engine state corrupted")
 }
 
@@ -67,7 +76,8 @@ async fn a_panicking_actor_is_a_failure_with_its_message() {
         engine_step()
     });
     let err = supervisor.run().await.unwrap_err();
-    assert_eq!(err.to_string(), "kona actor `engine` failed: panicked: engine state corrupted");
+    assert_eq!(err.to_string(), "kona actor `engine` panicked: engine state corrupted");
+    assert!(err.is_restartable(), "a panic is worth a restart");
 }
 
 #[tokio::test]
@@ -75,7 +85,7 @@ async fn an_actor_returning_on_its_own_is_a_failure() {
     let token = CancellationToken::new();
     let mut supervisor = ActorSupervisor::new(token.clone(), Duration::from_secs(5));
     supervisor.spawn("engine", polite(token.clone(), Arc::default()));
-    supervisor.spawn("rpc", async { Ok::<(), String>(()) });
+    supervisor.spawn("rpc", async { Ok::<(), std::io::Error>(()) });
     let err = supervisor.run().await.unwrap_err();
     assert!(matches!(err, KonaExExError::ActorExited { actor: "rpc" }), "{err:?}");
 }
@@ -108,7 +118,7 @@ async fn shutdown_is_bounded_and_stuck_actors_are_aborted() {
         let _flag = flag;
         // Ignores cancellation entirely.
         std::future::pending::<()>().await;
-        Ok::<(), String>(())
+        Ok::<(), std::io::Error>(())
     });
     let started = Instant::now();
     let run = tokio::spawn(supervisor.run());
@@ -128,9 +138,9 @@ async fn failure_during_shutdown_of_others_still_reports_the_first_failure() {
     let t = token.clone();
     supervisor.spawn("network", async move {
         t.cancelled().await;
-        Err::<(), _>("channel closed")
+        Err::<(), _>(std::io::Error::other("channel closed"))
     });
-    supervisor.spawn("engine", async { Err::<(), _>("engine unreachable") });
+    supervisor.spawn("engine", async { Err::<(), _>(std::io::Error::other("engine unreachable")) });
     let err = supervisor.run().await.unwrap_err();
     assert!(matches!(err, KonaExExError::ActorSystem { actor: "engine", .. }), "{err:?}");
 }
@@ -156,7 +166,7 @@ async fn last_stage_actors_stop_after_all_others() {
             token.cancelled().await;
             tokio::time::sleep(Duration::from_millis(linger)).await;
             order.lock().unwrap().push(name);
-            Ok::<(), String>(())
+            Ok::<(), std::io::Error>(())
         });
     }
     let last = supervisor.last_cancellation().clone();
@@ -164,7 +174,7 @@ async fn last_stage_actors_stop_after_all_others() {
     supervisor.spawn_last("rpc", async move {
         last.cancelled().await;
         order_rpc.lock().unwrap().push("rpc");
-        Ok::<(), String>(())
+        Ok::<(), std::io::Error>(())
     });
     let run = tokio::spawn(supervisor.run());
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -185,7 +195,7 @@ async fn a_failing_last_stage_actor_stops_the_rest() {
     supervisor.spawn("engine", polite(token.clone(), stopped.clone()));
     supervisor.spawn_last("rpc", async {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        Err::<(), _>("server stopped")
+        Err::<(), _>(std::io::Error::other("server stopped"))
     });
     let err = supervisor.run().await.unwrap_err();
     assert_eq!(err.failed_actor(), Some("rpc"), "{err}");

@@ -2,6 +2,7 @@
 
 use alloy_primitives::B256;
 use kona_derive::{PipelineError, PipelineErrorKind};
+use std::sync::Arc;
 
 /// Why an event could not be applied or a lookup failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,7 +75,7 @@ pub enum ProviderError {
     HashNotFound(B256),
     /// The fallback source failed.
     #[error("fallback L2 source: {0}")]
-    Fallback(String),
+    Fallback(#[source] SourceError),
     /// The block is not a valid OP block for this rollup (e.g. no L1 info deposit).
     #[error("L2 block {number}: {reason}")]
     InvalidBlock {
@@ -100,3 +101,42 @@ impl From<ProviderError> for PipelineErrorKind {
         Self::Temporary(PipelineError::Provider(err.to_string()))
     }
 }
+
+/// A failure of the fallback block source (reth's database in `rollup`), shared so that
+/// [`ProviderError`] stays `Clone`. It displays as, and chains to the sources of, the error it
+/// wraps. Two are equal only when they are the same failure.
+#[derive(Debug, Clone)]
+pub struct SourceError(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl SourceError {
+    /// Wraps the source's error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync + 'static>> for SourceError {
+    fn from(error: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
+        Self(Arc::from(error))
+    }
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for SourceError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SourceError {}

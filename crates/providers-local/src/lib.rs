@@ -22,7 +22,7 @@ mod buffer;
 pub use buffer::{Applied, ChainBuffer, DEFAULT_BUFFER_CAPACITY};
 
 mod error;
-pub use error::ProviderError;
+pub use error::{ProviderError, SourceError};
 
 mod event;
 pub use event::ChainStateEvent;

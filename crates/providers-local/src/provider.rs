@@ -2,6 +2,7 @@
 
 use crate::{
     Applied, ChainBuffer, ChainStateEvent, DEFAULT_BUFFER_CAPACITY, ProviderError, SealedL2Block,
+    SourceError,
 };
 use alloy_eips::BlockNumHash;
 use alloy_primitives::B256;
@@ -23,10 +24,10 @@ use tracing::{debug, warn};
 #[async_trait]
 pub trait L2BlockSource: Send + Sync + Debug {
     /// The canonical block at `number`.
-    async fn block_by_number(&self, number: u64) -> Result<Option<SealedL2Block>, String>;
+    async fn block_by_number(&self, number: u64) -> Result<Option<SealedL2Block>, SourceError>;
 
     /// The canonical block with `hash`.
-    async fn block_by_hash(&self, hash: B256) -> Result<Option<SealedL2Block>, String>;
+    async fn block_by_hash(&self, hash: B256) -> Result<Option<SealedL2Block>, SourceError>;
 }
 
 /// Names of the buffer's metrics.

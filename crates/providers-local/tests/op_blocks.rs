@@ -13,7 +13,9 @@ use kona_derive::{L2ChainProvider, PipelineErrorKind};
 use kona_genesis::RollupConfig;
 use kona_protocol::BatchValidationProvider;
 use op_alloy_consensus::{OpBlock, OpTxEnvelope};
-use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, ProviderError, SealedL2Block};
+use rollup_providers_local::{
+    BufferedL2Provider, ChainStateEvent, ProviderError, SealedL2Block, SourceError,
+};
 use std::sync::Arc;
 
 /// Transaction 0 of OP Mainnet block 124665056 (Ecotone L1 info deposit), EIP-2718 encoded:
@@ -217,17 +219,29 @@ fn fallback_errors_are_reported() {
     struct Broken;
     #[async_trait::async_trait]
     impl rollup_providers_local::L2BlockSource for Broken {
-        async fn block_by_number(&self, _: u64) -> Result<Option<SealedL2Block>, String> {
-            Err("database closed".into())
+        async fn block_by_number(&self, _: u64) -> Result<Option<SealedL2Block>, SourceError> {
+            Err(SourceError::new(Read(Closed)))
         }
-        async fn block_by_hash(&self, _: B256) -> Result<Option<SealedL2Block>, String> {
-            Err("database closed".into())
+        async fn block_by_hash(&self, _: B256) -> Result<Option<SealedL2Block>, SourceError> {
+            Err(SourceError::new(Read(Closed)))
         }
     }
+    /// The source's error and, under it, the root cause.
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the block: {0}")]
+    struct Read(#[source] Closed);
+    #[derive(Debug, thiserror::Error)]
+    #[error("database closed")]
+    struct Closed;
+
     let provider =
         BufferedL2Provider::new(Arc::new(Default::default())).with_fallback(Arc::new(Broken));
     let err = block_on(provider.sealed_block_by_number(1)).unwrap_err();
-    assert_eq!(err.to_string(), "fallback L2 source: database closed");
+    assert_eq!(err.to_string(), "fallback L2 source: reading the block: database closed");
+    // The cause is kept as a source chain, not flattened into a string.
+    let root =
+        std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source()).last().unwrap();
+    assert!(root.downcast_ref::<Closed>().is_some(), "root cause: {root:?}");
 }
 
 #[test]

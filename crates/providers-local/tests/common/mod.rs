@@ -5,7 +5,7 @@ use alloy_consensus::{Block, BlockBody, Header};
 use alloy_primitives::{B256, Bytes};
 use async_trait::async_trait;
 use op_alloy_consensus::OpBlock;
-use rollup_providers_local::{L2BlockSource, SealedL2Block};
+use rollup_providers_local::{L2BlockSource, SealedL2Block, SourceError};
 use std::sync::{Arc, Mutex};
 
 /// A block at `number` on top of `parent`; `salt` makes sibling blocks differ.
@@ -49,11 +49,11 @@ impl Model {
 
 #[async_trait]
 impl L2BlockSource for Model {
-    async fn block_by_number(&self, number: u64) -> Result<Option<SealedL2Block>, String> {
+    async fn block_by_number(&self, number: u64) -> Result<Option<SealedL2Block>, SourceError> {
         Ok(self.0.lock().unwrap().get(number as usize).cloned())
     }
 
-    async fn block_by_hash(&self, hash: B256) -> Result<Option<SealedL2Block>, String> {
+    async fn block_by_hash(&self, hash: B256) -> Result<Option<SealedL2Block>, SourceError> {
         Ok(self.0.lock().unwrap().iter().find(|b| b.hash() == hash).cloned())
     }
 }
