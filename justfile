@@ -8,9 +8,10 @@ export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", env_var("HOME"
 default:
     @just --list
 
-# Build the reth-free workspace (everything CI builds).
+# Build the reth-free workspaces (everything CI builds): the root one and the sequencer's.
 build:
     cargo build --workspace --locked
+    cargo build --workspace --locked --manifest-path bin/sequencer/Cargo.toml
 
 # Build the `rollup` binary (op-reth + kona ExEx). Needs network access: reth comes from GitHub by git.
 build-rollup:
@@ -52,17 +53,17 @@ bench-derivation BLOCKS="5000": build-rollup
 
 # Sequencer devnet: reth (RETH_BIN, v1.6.0) + `sequencer run` with local DA; Ctrl-C stops, rerun resumes.
 sequencer-devnet:
-    cargo build --release --locked -p sequencer
+    cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml
     ./etc/sequencer/devnet.sh
 
 # Sequencer end to end against a real reth (RETH_BIN): cast transfers become SOFT then FIRM; restart.
 sequencer-e2e:
-    cargo build --release --locked -p sequencer
+    cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml
     ./tests/e2e/sequencer_e2e.sh
 
 # Sequencer against a real reth (RETH_BIN) for 2 minutes at 1 s and at 100 ms blocks: blocks/s, SOFT latency.
 bench-sequencer:
-    cargo build --release --locked -p sequencer
+    cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml
     ./tests/e2e/sequencer_bench.sh 1000 120
     ./tests/e2e/sequencer_bench.sh 100 120
 
@@ -70,18 +71,23 @@ bench-sequencer:
 test *ARGS:
     ./tests/run.sh {{ARGS}}
 
-# Formatting and clippy, warnings as errors.
+# Formatting and clippy, warnings as errors, on both reth-free workspaces.
 lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo fmt --all --check --manifest-path bin/sequencer/Cargo.toml
+    cargo clippy --workspace --all-targets --locked --manifest-path bin/sequencer/Cargo.toml -- -D warnings
 
 # Format the code.
 fmt:
     cargo fmt --all
+    cargo fmt --all --manifest-path bin/sequencer/Cargo.toml
+    cd bin/rollup && cargo fmt
 
 # Benchmarks (release). They print ratios measured in one run.
 bench:
     cargo bench --workspace --locked
+    cargo bench --workspace --locked --manifest-path bin/sequencer/Cargo.toml
 
 # Run the CI script locally.
 ci:

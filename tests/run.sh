@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (see README). Installs what the tests need on a fresh Debian machine,
-# then runs every test of the reth-free workspace with the committed lock.
+# then, for each reth-free workspace with its committed lock — the root workspace (kona's frozen
+# dependency set) and bin/sequencer (the PoA sequencer's own) — checks formatting, runs clippy
+# with warnings as errors and runs every test. Arguments go to both test runs (e.g. a filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +15,12 @@ export ANVIL_BIN="$PWD/tests/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvi
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi
-exec cargo nextest run --workspace --locked --no-fail-fast "$@"
+
+status=0
+for manifest in Cargo.toml bin/sequencer/Cargo.toml; do
+    echo "== workspace $manifest"
+    cargo fmt --all --check --manifest-path "$manifest" || status=1
+    cargo clippy --workspace --all-targets --locked --manifest-path "$manifest" -- -D warnings || status=1
+    cargo nextest run --workspace --locked --no-fail-fast --manifest-path "$manifest" "$@" || status=1
+done
+exit "$status"

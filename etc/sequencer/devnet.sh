@@ -31,7 +31,7 @@ LOG_TAG=sequencer-devnet
 . etc/devnet-lib.sh
 
 [ -n "$RETH" ] && [ -x "$RETH" ] || { log "no reth binary: set RETH_BIN (reth v1.6.0)"; exit 1; }
-[ -x "$SEQUENCER" ] || { log "missing $SEQUENCER: run 'cargo build --release --locked -p sequencer'"; exit 1; }
+[ -x "$SEQUENCER" ] || { log "missing $SEQUENCER: run 'just sequencer-devnet' or 'cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml'"; exit 1; }
 mkdir -p "$STATE"
 
 if [ ! -f "$STATE/genesis.json" ]; then

@@ -36,6 +36,7 @@ hash_at() { "$CAST" block "$2" --field hash --rpc-url "$(node_rpc "$1")" 2>/dev/
 at_least() { [ "$(head_of "$1" "$2")" -ge "$3" ]; }
 # wait_until SECONDS COMMAND...: polls COMMAND every second.
 wait_until() { local t=$1; shift; for _ in $(seq 1 "$t"); do "$@" && return 0; sleep 1; done; return 1; }
+nodes_gone() { ! pgrep -f "datadir $DEVNET_DIR/" > /dev/null; }
 
 start_devnet() {
     ./etc/devnet/devnet.sh > "$DEVNET_DIR/devnet.out" 2>&1 &
@@ -140,7 +141,11 @@ check "a validator killed with SIGKILL restarts and catches up" validator_sigkil
 batcher_restart_leaves_no_gap() {
     local stopped_at target a b
     kill -TERM "$devnet_pid"; wait "$devnet_pid" 2>/dev/null
-    pkill -f "datadir $DEVNET_DIR/" 2>/dev/null; sleep 1
+    # Nodes this script started itself (the SIGKILL check's restart) are not the devnet's: stop
+    # them too, and wait until every one is gone (a graceful stop takes seconds; a node still
+    # holding its database lock makes the restarted devnet's node fail to open it).
+    pkill -f "datadir $DEVNET_DIR/" 2>/dev/null
+    wait_until 30 nodes_gone || { echo "     nodes still running after 30 s"; return 1; }
     stopped_at=$("$CAST" block-number --rpc-url "$(node_rpc 0)" 2>/dev/null || echo "?")
     start_devnet || return 1
     target=$(( $(head_of 0 unsafe_l2) + 5 ))

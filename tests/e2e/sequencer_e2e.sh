@@ -13,7 +13,7 @@ if [ -z "$RETH_BIN" ] || [ ! -x "$RETH_BIN" ]; then
     echo "SKIP sequencer e2e: no reth binary (set RETH_BIN to a reth v1.6.0 binary)"
     exit 0
 fi
-[ -x "$SEQUENCER_BIN" ] || cargo build --release --locked -p sequencer || exit 1
+[ -x "$SEQUENCER_BIN" ] || cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml || exit 1
 [ -x tests/node_modules/.bin/cast ] || npm ci --prefix tests --no-audit --no-fund --silent
 
 export SEQ_DEVNET_DIR=$(mktemp -d) BLOCK_TIME_MS=500 DA_BLOCK_TIME_MS=2000

@@ -243,6 +243,7 @@ impl GenesisConfig {
             excess_blob_gas: Some(0),
             blob_gas_used: Some(0),
             number: Some(0),
+            parent_hash: None,
         })
     }
 
