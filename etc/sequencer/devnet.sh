@@ -88,8 +88,9 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-# reth's public eth_sendRawTransaction bypasses the sequencer's mempool checks, so only the
-# read-only namespaces are served over HTTP; transactions go to the sequencer's RPC.
+# reth's HTTP serves the eth namespace for reads (cast, the sequencer's nonce lookups); its
+# eth_sendRawTransaction answers too, and a transaction sent there skips the sequencer's mempool
+# rules (it is still included and counted as foreign). Send transactions to the sequencer's RPC.
 # Every block is persisted before the next: with reth's defaults the newest blocks live only in
 # memory, a restart loses them, and the sequencer would rebuild heights it already posted to DA.
 "$RETH" node --chain "$STATE/genesis.json" --datadir "$STATE/reth" \

@@ -134,7 +134,7 @@ impl GenesisConfig {
         let file =
             |message: String| GenesisError::File { path: path.display().to_string(), message };
         let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
-        toml::from_str(&text).map_err(|e| file(e.message().to_owned()))
+        crate::files::parse_toml(&text).map_err(file)
     }
 
     /// Builds the genesis.

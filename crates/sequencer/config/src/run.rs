@@ -325,14 +325,8 @@ impl Config {
 
     /// Parses config text; `path` is used in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigErrors> {
-        toml::from_str(text).map_err(|e| {
-            let msg = e.message().to_owned();
-            let line = e
-                .span()
-                .map(|s| format!(" (line {})", text[..s.start].matches('\n').count() + 1))
-                .unwrap_or_default();
-            ConfigErrors::single(path, "config", format!("{msg}{line}"))
-        })
+        crate::files::parse_toml(text)
+            .map_err(|message| ConfigErrors::single(path, "config", message))
     }
 
     /// Loads and validates in one step.

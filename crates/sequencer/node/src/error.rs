@@ -36,15 +36,41 @@ pub enum NodeError {
     /// Same transaction already in the mempool.
     #[error("already known")]
     AlreadyKnown,
-    /// Another transaction with that sender and nonce is pending.
+    /// Another transaction with that sender and nonce is pooled and this one does not pay enough
+    /// more to replace it.
     #[error(
-        "replacement not supported: {sender} already has a pending transaction with nonce {nonce}"
+        "replacement transaction underpriced: {sender} nonce {nonce} needs max fee per gas >= \
+         {min_max_fee_per_gas} and max priority fee per gas >= {min_max_priority_fee_per_gas}"
     )]
-    Replacement {
+    ReplacementUnderpriced {
         /// Sender.
         sender: Address,
         /// Nonce.
         nonce: u64,
+        /// Lowest max fee per gas a replacement may offer.
+        min_max_fee_per_gas: u128,
+        /// Lowest max priority fee per gas a replacement may offer.
+        min_max_priority_fee_per_gas: u128,
+    },
+    /// The sender already has as many pooled transactions as one sender may.
+    #[error("{sender} already has {limit} pooled transactions, the most one sender may have")]
+    SenderLimit {
+        /// Sender.
+        sender: Address,
+        /// The per-sender limit.
+        limit: usize,
+    },
+    /// The nonce is too far past the sender's next one.
+    #[error("nonce {got} of {sender} is more than {max_gap} past its next nonce {next}")]
+    NonceGapTooLarge {
+        /// Sender.
+        sender: Address,
+        /// The sender's next nonce.
+        next: u64,
+        /// The transaction's nonce.
+        got: u64,
+        /// The largest accepted gap.
+        max_gap: u64,
     },
     /// Blob transactions need sidecars, which the sequencer does not handle.
     #[error("blob (EIP-4844) transactions are not accepted")]

@@ -11,13 +11,16 @@
 //! ```
 //!
 //! - [`Mempool`]: decodes EIP-2718 transactions, recovers the signer, checks the chain id and
-//!   nonces (too low refused, gaps accepted but reported), orders per sender.
+//!   nonces (too low refused, gaps accepted but reported), orders per sender; per-sender and
+//!   nonce-gap limits, replacement by fee bump, a lifetime, and every eviction recorded with its
+//!   reason ([`MempoolLimits`], [`EvictionReason`]).
 //! - Transactions reach the block through reth's own pool: an Ethereum chain's payload
 //!   attributes cannot carry transactions (OP's can), so the sequencer forwards its ready
 //!   transactions with `eth_sendRawTransaction` on the authenticated endpoint just before each
 //!   `forkchoiceUpdated` with attributes, then reconciles with what the built payload contains.
-//!   Consequence: reth's public `eth_sendRawTransaction` should not be exposed, or foreign
-//!   transactions can land in blocks (they are counted, `sequencer_foreign_txs_total`).
+//!   Consequence: a transaction sent to reth's own `eth_sendRawTransaction` skips the mempool's
+//!   rules and still lands in a block (counted, `sequencer_foreign_txs_total`); the sequencer's
+//!   RPC is the supported path.
 //! - [`launch`] / [`NodeHandle`]: the main loop. The producer task is the only writer of forkchoice (it owns
 //!   the [`ForkchoiceTracker`](sequencer_engine::ForkchoiceTracker)); the DA task submits batches
 //!   and reports finality back. Back-pressure: production pauses while
@@ -41,6 +44,9 @@ mod status;
 pub use consensus::{Consensus, SingleValidator};
 pub use error::NodeError;
 pub use firm_record::FirmRecord;
-pub use mempool::{InsertOutcome, Mempool, MempoolStatus, PooledTx, SenderGap, TxStatus};
+pub use mempool::{
+    Eviction, EvictionReason, InsertOutcome, Mempool, MempoolLimits, MempoolStatus, PooledTx,
+    SenderGap, TxLookup, TxStatus,
+};
 pub use sequencer::{NodeConfig, NodeHandle, ShutdownOutcome, launch};
 pub use status::{PendingDa, SequencerStatus, StatusHandle};

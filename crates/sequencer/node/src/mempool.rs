@@ -1,9 +1,116 @@
-use crate::NodeError;
+//! The sequencer's mempool, with the rules that keep one sender from owning it (in the spirit of
+//! reth's pool): at most `max_per_sender` transactions per sender, nonces at most
+//! `max_nonce_gap` past the sender's next one, replacement of a pending nonce only with both
+//! fees bumped by `price_bump_percent`, a lifetime after which a transaction that never made it
+//! into a block is evicted, and, when full, queued (gapped) transactions evicted before a
+//! pending one is refused. Every transaction that leaves without being included is recorded with
+//! its [`EvictionReason`]; `sequencer_transactionStatus` answers with it.
+
+use crate::{NodeError, metrics as m};
 use alloy_consensus::{Transaction, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256, Bytes};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    time::{Duration, Instant},
+};
+
+/// How many evictions are remembered for `sequencer_transactionStatus`.
+const EVICTIONS_KEPT: usize = 4096;
+/// How many of them `sequencer_mempoolStatus` lists.
+const EVICTIONS_LISTED: usize = 64;
+
+/// The mempool's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MempoolLimits {
+    /// Transactions held in all.
+    pub capacity: usize,
+    /// Transactions held per sender (reth's `max_account_slots` is 16; sequencer users batch).
+    pub max_per_sender: usize,
+    /// Largest accepted distance between a transaction's nonce and its sender's next nonce.
+    pub max_nonce_gap: u64,
+    /// A transaction not included within this time is evicted (reth: 3 h for queued ones).
+    pub lifetime: Duration,
+    /// A replacement must raise both fees by at least this percentage (reth: 10).
+    pub price_bump_percent: u128,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        Self {
+            capacity: 100_000,
+            max_per_sender: 64,
+            max_nonce_gap: 64,
+            lifetime: Duration::from_secs(3 * 3600),
+            price_bump_percent: 10,
+        }
+    }
+}
+
+/// Why a transaction left the mempool without being included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "reason")]
+pub enum EvictionReason {
+    /// Replaced by a transaction with the same sender and nonce and higher fees.
+    Replaced {
+        /// The replacement.
+        by: B256,
+    },
+    /// Not included within the mempool's lifetime.
+    Expired,
+    /// A queued transaction pushed out to make room in a full mempool.
+    PoolFull,
+    /// Its nonce was used by another transaction that was included.
+    NonceUsed,
+    /// The execution client refused it for good (e.g. intrinsic gas too low).
+    Rejected {
+        /// The execution client's message.
+        message: String,
+    },
+}
+
+impl EvictionReason {
+    /// Label for metrics.
+    pub const fn label(&self) -> &'static str {
+        match self {
+            Self::Replaced { .. } => "replaced",
+            Self::Expired => "expired",
+            Self::PoolFull => "pool_full",
+            Self::NonceUsed => "nonce_used",
+            Self::Rejected { .. } => "rejected",
+        }
+    }
+}
+
+/// A transaction that left the mempool without being included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Eviction {
+    /// Transaction hash.
+    pub hash: B256,
+    /// Sender.
+    pub sender: Address,
+    /// Nonce.
+    pub nonce: u64,
+    /// Why.
+    #[serde(flatten)]
+    pub reason: EvictionReason,
+}
+
+/// What the mempool knows of a transaction hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "status")]
+pub enum TxLookup {
+    /// Held and includable.
+    Pending,
+    /// Held behind a nonce gap.
+    Queued,
+    /// Evicted (recently), with the reason.
+    Evicted(Eviction),
+    /// Not held and not recently evicted: included, or never seen.
+    Unknown,
+}
 
 /// A transaction in the mempool.
 #[derive(Debug, Clone)]
@@ -20,6 +127,12 @@ pub struct PooledTx {
     pub seq: u64,
     /// Head height when last forwarded to reth.
     pub forwarded_at: Option<u64>,
+    /// Max fee per gas (the gas price of a legacy transaction).
+    pub max_fee_per_gas: u128,
+    /// Max priority fee per gas (the gas price of a legacy transaction).
+    pub max_priority_fee_per_gas: u128,
+    /// When it was accepted.
+    pub accepted_at: Instant,
 }
 
 /// Whether an accepted transaction can be included now.
@@ -72,6 +185,8 @@ pub struct MempoolStatus {
     pub queued: usize,
     /// Senders with gaps.
     pub gaps: Vec<SenderGap>,
+    /// The most recent evictions, newest first.
+    pub recent_evictions: Vec<Eviction>,
 }
 
 #[derive(Debug, Default)]
@@ -96,20 +211,36 @@ impl SenderState {
     }
 }
 
-/// The sequencer's mempool (see the crate docs).
+/// The sequencer's mempool (see the module docs).
 #[derive(Debug)]
 pub struct Mempool {
     chain_id: u64,
-    capacity: usize,
+    limits: MempoolLimits,
     senders: HashMap<Address, SenderState>,
     hashes: HashMap<B256, (Address, u64)>,
     seq: u64,
+    evictions: VecDeque<Eviction>,
+    evicted: HashMap<B256, Eviction>,
 }
 
 impl Mempool {
-    /// An empty mempool for `chain_id` holding at most `capacity` transactions.
+    /// An empty mempool for `chain_id` holding at most `capacity` transactions, with the
+    /// default per-sender limits.
     pub fn new(chain_id: u64, capacity: usize) -> Self {
-        Self { chain_id, capacity, senders: HashMap::new(), hashes: HashMap::new(), seq: 0 }
+        Self::with_limits(chain_id, MempoolLimits { capacity, ..Default::default() })
+    }
+
+    /// An empty mempool for `chain_id` with `limits`.
+    pub fn with_limits(chain_id: u64, limits: MempoolLimits) -> Self {
+        Self {
+            chain_id,
+            limits,
+            senders: HashMap::new(),
+            hashes: HashMap::new(),
+            seq: 0,
+            evictions: VecDeque::new(),
+            evicted: HashMap::new(),
+        }
     }
 
     /// Stateless checks: EIP-2718 decoding, signature, chain id, no blob transactions.
@@ -134,23 +265,23 @@ impl Mempool {
         self.senders.get(sender).is_some_and(|s| s.base.is_some())
     }
 
-    /// Adds a decoded transaction. `state_nonce` is the sender's executed nonce if known
-    /// (from reth's `eth_getTransactionCount`); without it the lowest pooled nonce starts the run.
+    /// Adds a decoded transaction accepted at `now`. `state_nonce` is the sender's executed
+    /// nonce if known (from reth's `eth_getTransactionCount`); without it the lowest pooled nonce
+    /// starts the run.
     pub fn insert(
         &mut self,
         raw: Bytes,
         tx: &TxEnvelope,
         sender: Address,
         state_nonce: Option<u64>,
+        now: Instant,
     ) -> Result<InsertOutcome, NodeError> {
         let hash = *tx.tx_hash();
         if self.hashes.contains_key(&hash) {
             return Err(NodeError::AlreadyKnown);
         }
-        if self.hashes.len() >= self.capacity {
-            return Err(NodeError::MempoolFull(self.capacity));
-        }
         let nonce = tx.nonce();
+        let limits = self.limits;
         let entry = self.senders.entry(sender).or_default();
         if entry.base.is_none() {
             entry.base = state_nonce;
@@ -160,15 +291,72 @@ impl Mempool {
         {
             return Err(NodeError::NonceTooLow { sender, expected: base, got: nonce });
         }
-        if entry.txs.contains_key(&nonce) {
-            return Err(NodeError::Replacement { sender, nonce });
+        let fees =
+            (tx.max_fee_per_gas(), tx.max_priority_fee_per_gas().unwrap_or(tx.max_fee_per_gas()));
+        let replaced = match entry.txs.get(&nonce) {
+            Some(old) => {
+                let bumped =
+                    |fee: u128| fee.saturating_mul(100 + limits.price_bump_percent).div_ceil(100);
+                let (min_fee, min_tip) =
+                    (bumped(old.max_fee_per_gas), bumped(old.max_priority_fee_per_gas));
+                if fees.0 < min_fee || fees.1 < min_tip {
+                    return Err(NodeError::ReplacementUnderpriced {
+                        sender,
+                        nonce,
+                        min_max_fee_per_gas: min_fee,
+                        min_max_priority_fee_per_gas: min_tip,
+                    });
+                }
+                Some(old.hash)
+            }
+            None => {
+                if entry.txs.len() >= limits.max_per_sender {
+                    return Err(NodeError::SenderLimit { sender, limit: limits.max_per_sender });
+                }
+                let next = entry.next_nonce();
+                if nonce > next.saturating_add(limits.max_nonce_gap) {
+                    return Err(NodeError::NonceGapTooLarge {
+                        sender,
+                        next,
+                        got: nonce,
+                        max_gap: limits.max_nonce_gap,
+                    });
+                }
+                None
+            }
+        };
+        let gapped = entry.start().is_some_and(|start| nonce > entry.next_nonce().max(start));
+        if replaced.is_none() && self.hashes.len() >= limits.capacity {
+            // Full: a queued transaction makes room for an includable one; otherwise refuse.
+            let victim = (!gapped).then(|| self.oldest_queued()).flatten();
+            let Some((victim_sender, victim_nonce)) = victim else {
+                return Err(NodeError::MempoolFull(limits.capacity));
+            };
+            self.evict(&victim_sender, victim_nonce, EvictionReason::PoolFull);
+        }
+        if let Some(old) = replaced {
+            self.evict(&sender, nonce, EvictionReason::Replaced { by: hash });
+            tracing::info!(target: "sequencer::mempool", %sender, nonce, replaced = %old, by = %hash, "transaction replaced");
         }
         self.seq += 1;
+        let entry = self.senders.entry(sender).or_default();
         entry.txs.insert(
             nonce,
-            PooledTx { hash, sender, nonce, raw, seq: self.seq, forwarded_at: None },
+            PooledTx {
+                hash,
+                sender,
+                nonce,
+                raw,
+                seq: self.seq,
+                forwarded_at: None,
+                max_fee_per_gas: fees.0,
+                max_priority_fee_per_gas: fees.1,
+                accepted_at: now,
+            },
         );
         self.hashes.insert(hash, (sender, nonce));
+        self.evicted.remove(&hash);
+        let entry = self.senders.entry(sender).or_default();
         let next_nonce = entry.next_nonce();
         let start = entry.start().unwrap_or(nonce);
         let missing: Vec<u64> = (start..nonce).filter(|n| !entry.txs.contains_key(n)).collect();
@@ -209,35 +397,84 @@ impl Mempool {
         }
     }
 
-    /// Drops a transaction reth refused.
-    pub fn remove(&mut self, sender: &Address, nonce: u64) {
-        if let Some(s) = self.senders.get_mut(sender)
-            && let Some(tx) = s.txs.remove(&nonce)
-        {
-            self.hashes.remove(&tx.hash);
+    /// Evicts a transaction, recording why. Returns whether it was held.
+    pub fn evict(&mut self, sender: &Address, nonce: u64, reason: EvictionReason) -> bool {
+        let Some(state) = self.senders.get_mut(sender) else { return false };
+        let Some(tx) = state.txs.remove(&nonce) else { return false };
+        if state.txs.is_empty() {
+            self.senders.remove(sender);
         }
+        self.hashes.remove(&tx.hash);
+        metrics::counter!(m::MEMPOOL_EVICTIONS, "reason" => reason.label()).increment(1);
+        tracing::info!(target: "sequencer::mempool", hash = %tx.hash, %sender, nonce, reason = reason.label(), "transaction evicted");
+        let eviction = Eviction { hash: tx.hash, sender: *sender, nonce, reason };
+        self.evicted.insert(tx.hash, eviction.clone());
+        self.evictions.push_front(eviction);
+        if self.evictions.len() > EVICTIONS_KEPT
+            && let Some(old) = self.evictions.pop_back()
+        {
+            self.evicted.remove(&old.hash);
+        }
+        true
     }
 
-    /// Applies an executed block: each sender's executed nonce moves past its included
-    /// transactions, which leave the pool. Returns how many included transactions were ours.
-    pub fn on_included(&mut self, included: &[(Address, u64)]) -> usize {
+    /// Evicts every transaction accepted more than the lifetime before `now`. Returns how many.
+    pub fn evict_expired(&mut self, now: Instant) -> usize {
+        let lifetime = self.limits.lifetime;
+        let expired: Vec<(Address, u64)> = self
+            .senders
+            .values()
+            .flat_map(|s| s.txs.values())
+            .filter(|tx| now.saturating_duration_since(tx.accepted_at) > lifetime)
+            .map(|tx| (tx.sender, tx.nonce))
+            .collect();
+        for (sender, nonce) in &expired {
+            self.evict(sender, *nonce, EvictionReason::Expired);
+        }
+        expired.len()
+    }
+
+    /// The queued (gapped) transaction accepted first, if any.
+    fn oldest_queued(&self) -> Option<(Address, u64)> {
+        self.senders
+            .values()
+            .flat_map(|s| s.txs.range(s.next_nonce()..).map(|(_, tx)| tx))
+            .min_by_key(|tx| tx.seq)
+            .map(|tx| (tx.sender, tx.nonce))
+    }
+
+    /// What the mempool knows of `hash`.
+    pub fn lookup(&self, hash: &B256) -> TxLookup {
+        if let Some((sender, nonce)) = self.hashes.get(hash) {
+            let next = self.senders.get(sender).map_or(0, SenderState::next_nonce);
+            return if *nonce < next { TxLookup::Pending } else { TxLookup::Queued };
+        }
+        self.evicted.get(hash).cloned().map_or(TxLookup::Unknown, TxLookup::Evicted)
+    }
+
+    /// Applies an executed block of `included` `(hash, sender, nonce)`: each sender's executed
+    /// nonce moves past its included transactions, which leave the pool; a pooled transaction
+    /// whose nonce another included transaction used is evicted (`NonceUsed`). Returns how many
+    /// included transactions were ours. A sender without transactions is forgotten: its nonce is
+    /// asked of the execution client again when it sends the next one.
+    pub fn on_included(&mut self, included: &[(B256, Address, u64)]) -> usize {
         let mut ours = 0;
-        for (sender, nonce) in included {
-            let s = self.senders.entry(*sender).or_default();
-            s.base = Some(s.base.map_or(nonce + 1, |b| b.max(nonce + 1)));
-            if let Some(tx) = s.txs.remove(nonce) {
+        for (hash, sender, nonce) in included {
+            let Some(state) = self.senders.get_mut(sender) else { continue };
+            state.base = Some(state.base.map_or(nonce + 1, |b| b.max(nonce + 1)));
+            if state.txs.get(nonce).is_some_and(|tx| tx.hash == *hash)
+                && let Some(tx) = state.txs.remove(nonce)
+            {
                 self.hashes.remove(&tx.hash);
                 ours += 1;
             }
-            let base = s.base.unwrap_or(0);
-            let stale: Vec<u64> = s.txs.range(..base).map(|(n, _)| *n).collect();
+            let base = state.base.unwrap_or(0);
+            let stale: Vec<u64> = state.txs.range(..base).map(|(n, _)| *n).collect();
             for n in stale {
-                if let Some(tx) = s.txs.remove(&n) {
-                    self.hashes.remove(&tx.hash);
-                }
+                self.evict(sender, n, EvictionReason::NonceUsed);
             }
         }
-        self.senders.retain(|_, s| !s.txs.is_empty() || s.base.is_some());
+        self.senders.retain(|_, s| !s.txs.is_empty());
         ours
     }
 
@@ -273,6 +510,7 @@ impl Mempool {
             }
         }
         st.gaps.sort_by_key(|g| g.sender);
+        st.recent_evictions = self.evictions.iter().take(EVICTIONS_LISTED).cloned().collect();
         st
     }
 
@@ -285,9 +523,19 @@ impl Mempool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sequencer_testing::{dev_address, transfer};
+    use sequencer_testing::{dev_address, transfer, transfer_with_fees};
 
     const CHAIN: u64 = 7;
+
+    fn add_at(
+        pool: &mut Mempool,
+        raw: Bytes,
+        state: Option<u64>,
+        now: Instant,
+    ) -> Result<InsertOutcome, NodeError> {
+        let (tx, sender) = Mempool::decode(CHAIN, &raw)?;
+        pool.insert(raw, &tx, sender, state, now)
+    }
 
     fn add(
         pool: &mut Mempool,
@@ -295,9 +543,15 @@ mod tests {
         nonce: u64,
         state: Option<u64>,
     ) -> Result<InsertOutcome, NodeError> {
-        let raw = transfer(from, CHAIN, nonce, dev_address(9), 1);
-        let (tx, sender) = Mempool::decode(CHAIN, &raw)?;
-        pool.insert(raw, &tx, sender, state)
+        add_at(pool, transfer(from, CHAIN, nonce, dev_address(9), 1), state, Instant::now())
+    }
+
+    /// `(hash, sender, nonce)` of pooled transactions, as a block includes them.
+    fn included(pool: &Mempool, from: u8, nonces: &[u64]) -> Vec<(B256, Address, u64)> {
+        let sender = dev_address(from);
+        let hashes: HashMap<(Address, u64), B256> =
+            pool.hashes.iter().map(|(hash, key)| (*key, *hash)).collect();
+        nonces.iter().map(|n| (hashes[&(sender, *n)], sender, *n)).collect()
     }
 
     #[test]
@@ -331,6 +585,7 @@ mod tests {
         let o = add(&mut pool, 1, 5, None).unwrap();
         assert_eq!(o.status, TxStatus::Queued);
         assert_eq!(o.missing_nonces, vec![3, 4]);
+        assert_eq!(pool.lookup(&o.hash), TxLookup::Queued);
         assert!(matches!(add(&mut pool, 1, 5, None), Err(NodeError::AlreadyKnown)));
         let st = pool.status();
         assert_eq!((st.pending, st.queued), (1, 1));
@@ -341,10 +596,13 @@ mod tests {
         add(&mut pool, 1, 3, None).unwrap();
         assert_eq!(pool.ready().iter().map(|t| t.nonce).collect::<Vec<_>>(), vec![2, 3, 4, 5]);
         assert!(pool.status().gaps.is_empty());
+        assert_eq!(pool.lookup(&o.hash), TxLookup::Pending);
         // Inclusion of 2 and 3 leaves 4 and 5.
-        assert_eq!(pool.on_included(&[(dev_address(1), 2), (dev_address(1), 3)]), 2);
+        let block = included(&pool, 1, &[2, 3]);
+        assert_eq!(pool.on_included(&block), 2);
         assert_eq!(pool.ready().iter().map(|t| t.nonce).collect::<Vec<_>>(), vec![4, 5]);
         assert_eq!(pool.len(), 2);
+        assert_eq!(pool.lookup(&block[0].0), TxLookup::Unknown, "included: no longer held");
     }
 
     #[test]
@@ -359,5 +617,129 @@ mod tests {
         let mut small = Mempool::new(CHAIN, 1);
         add(&mut small, 1, 0, None).unwrap();
         assert!(matches!(add(&mut small, 1, 1, None), Err(NodeError::MempoolFull(1))));
+    }
+
+    #[test]
+    fn a_replacement_must_bump_both_fees() {
+        let mut pool = Mempool::new(CHAIN, 100);
+        let to = dev_address(9);
+        let first = add_at(
+            &mut pool,
+            transfer_with_fees(1, CHAIN, 0, to, 1, 1_000, 100),
+            Some(0),
+            Instant::now(),
+        )
+        .unwrap();
+        // +5 % is not enough; +10 % on one fee only is not either.
+        for (fee, tip) in [(1_050, 105), (1_100, 100)] {
+            let err = add_at(
+                &mut pool,
+                transfer_with_fees(1, CHAIN, 0, to, 1, fee, tip),
+                None,
+                Instant::now(),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    NodeError::ReplacementUnderpriced {
+                        min_max_fee_per_gas: 1_100,
+                        min_max_priority_fee_per_gas: 110,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        let second = add_at(
+            &mut pool,
+            transfer_with_fees(1, CHAIN, 0, to, 1, 1_100, 110),
+            None,
+            Instant::now(),
+        )
+        .unwrap();
+        assert_eq!(pool.len(), 1);
+        assert_eq!(pool.ready()[0].hash, second.hash);
+        let TxLookup::Evicted(eviction) = pool.lookup(&first.hash) else {
+            panic!("the replaced transaction is reported: {:?}", pool.lookup(&first.hash))
+        };
+        assert_eq!(eviction.reason, EvictionReason::Replaced { by: second.hash });
+        assert_eq!(pool.status().recent_evictions, vec![eviction]);
+    }
+
+    #[test]
+    fn one_sender_cannot_fill_the_pool() {
+        let limits = MempoolLimits { max_per_sender: 4, max_nonce_gap: 8, ..Default::default() };
+        let mut pool = Mempool::with_limits(CHAIN, limits);
+        for nonce in 0..4 {
+            add(&mut pool, 1, nonce, Some(0)).unwrap();
+        }
+        assert!(matches!(add(&mut pool, 1, 4, None), Err(NodeError::SenderLimit { limit: 4, .. })));
+        // Far-future nonces are refused, near ones queue.
+        assert!(matches!(
+            add(&mut pool, 2, 9, Some(0)),
+            Err(NodeError::NonceGapTooLarge { next: 0, got: 9, max_gap: 8, .. })
+        ));
+        assert_eq!(add(&mut pool, 2, 8, Some(0)).unwrap().status, TxStatus::Queued);
+        // Others still get in.
+        assert!(add(&mut pool, 3, 0, Some(0)).is_ok());
+    }
+
+    #[test]
+    fn a_full_pool_evicts_queued_transactions_for_pending_ones() {
+        let mut pool =
+            Mempool::with_limits(CHAIN, MempoolLimits { capacity: 3, ..Default::default() });
+        add(&mut pool, 1, 0, Some(0)).unwrap();
+        let queued = add(&mut pool, 2, 5, Some(0)).unwrap();
+        add(&mut pool, 3, 0, Some(0)).unwrap();
+        // Full. Another queued transaction is refused; a pending one pushes the queued one out.
+        assert!(matches!(add(&mut pool, 4, 3, Some(0)), Err(NodeError::MempoolFull(3))));
+        add(&mut pool, 4, 0, Some(0)).unwrap();
+        assert_eq!(pool.len(), 3);
+        assert!(matches!(
+            pool.lookup(&queued.hash),
+            TxLookup::Evicted(Eviction { reason: EvictionReason::PoolFull, .. })
+        ));
+        // Nothing queued left: a full pool of pending transactions refuses.
+        assert!(matches!(add(&mut pool, 5, 0, Some(0)), Err(NodeError::MempoolFull(3))));
+    }
+
+    #[test]
+    fn transactions_expire_and_senders_are_forgotten() {
+        let lifetime = Duration::from_secs(60);
+        let mut pool =
+            Mempool::with_limits(CHAIN, MempoolLimits { lifetime, ..Default::default() });
+        let start = Instant::now();
+        let old =
+            add_at(&mut pool, transfer(1, CHAIN, 0, dev_address(9), 1), Some(0), start).unwrap();
+        let later = start + Duration::from_secs(30);
+        let young =
+            add_at(&mut pool, transfer(2, CHAIN, 0, dev_address(9), 1), Some(0), later).unwrap();
+        assert_eq!(pool.evict_expired(start + Duration::from_secs(61)), 1);
+        assert!(matches!(
+            pool.lookup(&old.hash),
+            TxLookup::Evicted(Eviction { reason: EvictionReason::Expired, .. })
+        ));
+        assert_eq!(pool.lookup(&young.hash), TxLookup::Pending);
+        assert!(!pool.knows_sender(&dev_address(1)), "a sender without transactions is dropped");
+        // Included: sender 2 is forgotten too; its nonce is asked of reth again next time.
+        let block = included(&pool, 2, &[0]);
+        pool.on_included(&block);
+        assert!(!pool.knows_sender(&dev_address(2)));
+        assert!(pool.is_empty());
+    }
+
+    #[test]
+    fn a_foreign_transaction_using_a_pooled_nonce_evicts_it() {
+        let mut pool = Mempool::new(CHAIN, 100);
+        let ours = add(&mut pool, 1, 0, Some(0)).unwrap();
+        add(&mut pool, 1, 1, None).unwrap();
+        // The block holds another transaction of sender 1 with nonce 0 (sent to reth directly).
+        assert_eq!(pool.on_included(&[(B256::repeat_byte(0xee), dev_address(1), 0)]), 0);
+        assert!(matches!(
+            pool.lookup(&ours.hash),
+            TxLookup::Evicted(Eviction { reason: EvictionReason::NonceUsed, nonce: 0, .. })
+        ));
+        assert_eq!(pool.ready().iter().map(|t| t.nonce).collect::<Vec<_>>(), vec![1]);
     }
 }

@@ -13,6 +13,10 @@ pub const FINALITY_LATENCY: &str = "sequencer_finality_latency";
 pub const PENDING_DA: &str = "sequencer_pending_da_blocks";
 /// Gauge: transactions in the mempool.
 pub const MEMPOOL_TXS: &str = "sequencer_mempool_txs";
+/// Counter: transactions evicted from the mempool, label `reason`.
+pub const MEMPOOL_EVICTIONS: &str = "sequencer_mempool_evictions_total";
+/// Counter: transactions the execution client did not take (kept and retried), label `kind`.
+pub const FORWARD_FAILURES: &str = "sequencer_forward_failures_total";
 /// Counter: SOFT blocks.
 pub const BLOCKS: &str = "sequencer_blocks_total";
 /// Counter: transactions included in SOFT blocks.
@@ -37,6 +41,8 @@ pub fn describe() {
     describe_histogram!(FINALITY_LATENCY, metrics::Unit::Seconds, "SOFT to FIRM");
     describe_gauge!(PENDING_DA, "blocks awaiting DA finality");
     describe_gauge!(MEMPOOL_TXS, "transactions in the mempool");
+    describe_counter!(MEMPOOL_EVICTIONS, "transactions evicted from the mempool, by reason");
+    describe_counter!(FORWARD_FAILURES, "transactions the execution client did not take yet");
     describe_counter!(BLOCKS, "SOFT blocks produced");
     describe_counter!(TXS_INCLUDED, "transactions included");
     describe_counter!(FOREIGN_TXS, "included transactions that bypassed the sequencer mempool");

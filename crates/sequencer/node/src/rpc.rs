@@ -2,6 +2,7 @@
 
 use crate::{
     InsertOutcome, Mempool, MempoolStatus, NodeError, PendingDa, SequencerStatus, StatusHandle,
+    TxLookup,
 };
 use alloy_primitives::{Address, B256, Bytes, U64};
 use alloy_rpc_client::RpcClient;
@@ -48,9 +49,14 @@ pub trait SequencerApi {
     #[method(name = "sequencer_pendingSubmissions")]
     fn pending_submissions(&self) -> RpcResult<Vec<PendingDa>>;
 
-    /// Mempool counts and nonce gaps.
+    /// Mempool counts, nonce gaps and the most recent evictions.
     #[method(name = "sequencer_mempoolStatus")]
     fn mempool_status(&self) -> RpcResult<MempoolStatus>;
+
+    /// What the mempool knows of a transaction: pending, queued, evicted (with the reason), or
+    /// unknown (included, or never seen).
+    #[method(name = "sequencer_transactionStatus")]
+    fn transaction_status(&self, hash: B256) -> RpcResult<TxLookup>;
 }
 
 /// Implementation of [`SequencerApiServer`].
@@ -80,7 +86,8 @@ impl SequencerRpc {
         } else {
             self.state_nonce(sender).await?
         };
-        let outcome = self.mempool.lock().insert(raw, &tx, sender, state_nonce)?;
+        let outcome =
+            self.mempool.lock().insert(raw, &tx, sender, state_nonce, std::time::Instant::now())?;
         if !outcome.missing_nonces.is_empty() {
             tracing::info!(target: "sequencer::mempool", %sender, nonce = outcome.nonce, missing = ?outcome.missing_nonces, "nonce gap");
         }
@@ -142,5 +149,9 @@ impl SequencerApiServer for SequencerRpc {
 
     fn mempool_status(&self) -> RpcResult<MempoolStatus> {
         Ok(self.mempool.lock().status())
+    }
+
+    fn transaction_status(&self, hash: B256) -> RpcResult<TxLookup> {
+        Ok(self.mempool.lock().lookup(&hash))
     }
 }

@@ -1,12 +1,13 @@
 use crate::{
-    Consensus, FirmRecord, Mempool, NodeError, PendingDa, StatusHandle,
+    Consensus, EvictionReason, FirmRecord, Mempool, MempoolLimits, NodeError, PendingDa,
+    StatusHandle,
     batch::encode_batch,
     metrics as m,
     rpc::{SequencerApiServer, SequencerRpc},
 };
 use alloy_consensus::{Block, Transaction, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::BlockNumberOrTag;
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256};
 use alloy_rpc_client::RpcClient;
 use alloy_rpc_types_engine::JwtSecret;
 use futures::StreamExt;
@@ -67,7 +68,7 @@ pub struct NodeConfig {
     /// Most blocks per DA blob.
     pub max_batch_blocks: usize,
     /// Mempool capacity.
-    pub mempool_capacity: usize,
+    pub mempool: MempoolLimits,
     /// Engine API retry policy.
     pub retry: RetryPolicy,
     /// Where the last FIRM block is recorded ([`FirmRecord`]); `None` keeps no record, and a
@@ -96,7 +97,7 @@ impl NodeConfig {
             namespace,
             max_soft_ahead: 64,
             max_batch_blocks: 256,
-            mempool_capacity: 100_000,
+            mempool: MempoolLimits::default(),
             retry: RetryPolicy::default(),
             firm_record_path: None,
             // Set together by `with_block_time`.
@@ -333,7 +334,7 @@ pub async fn launch<D: DaClient>(
     metrics::gauge!(m::SOFT_HEAD).set(tracker.head().number as f64);
     metrics::gauge!(m::FIRM_HEAD).set(tracker.finalized().number as f64);
 
-    let mempool = Arc::new(Mutex::new(Mempool::new(cfg.chain_id, cfg.mempool_capacity)));
+    let mempool = Arc::new(Mutex::new(Mempool::with_limits(cfg.chain_id, cfg.mempool)));
     let nonce_rpc = cfg.rpc_url.clone().map(RpcClient::new_http);
     let server = Server::builder().build(cfg.rpc_listen).await.map_err(|source| NodeError::Io {
         context: format!("rpc.listen_addr: cannot bind {}", cfg.rpc_listen),
@@ -526,14 +527,21 @@ impl Producer {
         for (tx, r) in results {
             match r {
                 Ok(_) => forwarded.push((tx.sender, tx.nonce)),
-                Err(EngineError::Rpc { message, .. }) if message.contains("already known") => {
-                    forwarded.push((tx.sender, tx.nonce));
-                }
-                Err(EngineError::Rpc { message, .. }) => {
-                    warn!(target: "sequencer::mempool", hash = %tx.hash, sender = %tx.sender, nonce = tx.nonce, %message, "execution client refused transaction, dropped");
-                    pool.remove(&tx.sender, tx.nonce);
-                }
+                Err(EngineError::Rpc { message, .. }) => match refusal(&message) {
+                    Refusal::AlreadyKnown => forwarded.push((tx.sender, tx.nonce)),
+                    Refusal::Permanent => {
+                        warn!(target: "sequencer::mempool", hash = %tx.hash, sender = %tx.sender, nonce = tx.nonce, %message, "execution client rejected transaction; evicted");
+                        pool.evict(&tx.sender, tx.nonce, EvictionReason::Rejected { message });
+                    }
+                    Refusal::Temporary => {
+                        // Kept: it may be taken later (funds arrive, the pool drains, a foreign
+                        // transaction with its nonce is included and evicts it as NonceUsed).
+                        metrics::counter!(m::FORWARD_FAILURES, "kind" => "refused").increment(1);
+                        debug!(target: "sequencer::mempool", hash = %tx.hash, %message, "execution client did not take transaction yet; will retry");
+                    }
+                },
                 Err(e) => {
+                    metrics::counter!(m::FORWARD_FAILURES, "kind" => "transport").increment(1);
                     debug!(target: "sequencer::mempool", hash = %tx.hash, %e, "forwarding failed, will retry")
                 }
             }
@@ -574,7 +582,7 @@ impl Producer {
         let latency = started.elapsed();
 
         // Reconcile the mempool with what reth put in the block.
-        let included: Vec<(Address, u64)> = {
+        let included: Vec<(B256, Address, u64)> = {
             let pool = self.mempool.lock();
             built
                 .block
@@ -582,14 +590,18 @@ impl Producer {
                 .transactions
                 .iter()
                 .filter_map(|tx| {
-                    pool.get(tx.tx_hash())
-                        .or_else(|| tx.recover_signer().ok().map(|s| (s, tx.nonce())))
+                    let hash = *tx.tx_hash();
+                    pool.get(&hash)
+                        .map(|(sender, nonce)| (hash, sender, nonce))
+                        .or_else(|| tx.recover_signer().ok().map(|s| (hash, s, tx.nonce())))
                 })
                 .collect()
         };
         let (ours, mempool_status) = {
             let mut pool = self.mempool.lock();
-            (pool.on_included(&included), pool.status())
+            let ours = pool.on_included(&included);
+            pool.evict_expired(std::time::Instant::now());
+            (ours, pool.status())
         };
         let foreign = included.len() - ours;
         if foreign > 0 {
@@ -718,6 +730,60 @@ impl<D: DaClient> DaTask<D> {
                 .collect();
             metrics::gauge!(m::PENDING_DA).set(pending.len() as f64);
             self.status.update(|s| s.pending_da = pending);
+        }
+    }
+}
+
+/// How the execution client refused a forwarded transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// It has it already.
+    AlreadyKnown,
+    /// It will never take it (the transaction itself is invalid).
+    Permanent,
+    /// Not now (underpriced against its pool, insufficient funds, pool full, ...).
+    Temporary,
+}
+
+/// Classifies reth's (geth-compatible) pool error messages. Only errors about the transaction
+/// itself evict it; anything else keeps it, so an accepted transaction is never dropped on a
+/// transient refusal.
+fn refusal(message: &str) -> Refusal {
+    const PERMANENT: [&str; 6] = [
+        "intrinsic gas too low",
+        "exceeds block gas limit",
+        "gas limit reached",
+        "transaction type not supported",
+        "invalid sender",
+        "invalid chain id",
+    ];
+    let message = message.to_ascii_lowercase();
+    if message.contains("already known") {
+        Refusal::AlreadyKnown
+    } else if PERMANENT.iter().any(|permanent| message.contains(permanent)) {
+        Refusal::Permanent
+    } else {
+        Refusal::Temporary
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::{Refusal, refusal};
+
+    #[test]
+    fn only_invalid_transactions_are_refused_for_good() {
+        assert_eq!(refusal("already known"), Refusal::AlreadyKnown);
+        assert_eq!(refusal("intrinsic gas too low"), Refusal::Permanent);
+        assert_eq!(refusal("Transaction type not supported"), Refusal::Permanent);
+        for temporary in [
+            "insufficient funds for gas * price + value",
+            "replacement transaction underpriced",
+            "txpool is full",
+            "nonce too low",
+            "something new",
+        ] {
+            assert_eq!(refusal(temporary), Refusal::Temporary, "{temporary}");
         }
     }
 }

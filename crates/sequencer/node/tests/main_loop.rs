@@ -22,7 +22,7 @@ fn node_config(engine: &MockEngine, secret: JwtSecret) -> NodeConfig {
         build_time: Duration::from_millis(1),
         da_poll_interval: Duration::from_millis(5),
         max_batch_blocks: 16,
-        mempool_capacity: 1000,
+        mempool: sequencer_node::MempoolLimits { capacity: 1000, ..Default::default() },
         retry: RetryPolicy {
             attempts: 3,
             initial_delay: Duration::from_millis(1),
