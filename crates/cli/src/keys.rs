@@ -2,12 +2,7 @@
 
 use crate::CliError;
 use alloy_primitives::B256;
-use std::{
-    fs,
-    io::{self, Write},
-    path::Path,
-    str::FromStr,
-};
+use std::{fs, io, path::Path, str::FromStr};
 
 /// Parses a hex-encoded 32-byte key, as written by kona-node, op-node and `cast wallet`.
 fn parse_hex_key(flag: &'static str, text: &str) -> Result<B256, CliError> {
@@ -68,11 +63,8 @@ pub(crate) fn load_or_create_identity(
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let keypair = libp2p::identity::secp256k1::Keypair::generate();
             let hex = alloy_primitives::hex::encode(keypair.secret().to_bytes());
-            write_private_atomically(path, hex.as_bytes()).map_err(|source| CliError::Write {
-                flag,
-                path: path.to_path_buf(),
-                source,
-            })?;
+            rollup_fs::write_new(path, hex.as_bytes(), 0o600)
+                .map_err(|source| CliError::Write { flag, path: path.to_path_buf(), source })?;
             tracing::info!(target: "rollup::cli", path = %path.display(), "created a new P2P identity key");
             Ok(keypair.into())
         }
@@ -89,40 +81,4 @@ pub(crate) fn identity_from_bytes(
     let secret = libp2p::identity::secp256k1::SecretKey::try_from_bytes(&mut bytes)
         .map_err(|e| CliError::Key { flag, why: e.to_string() })?;
     Ok(libp2p::identity::secp256k1::Keypair::from(secret).into())
-}
-
-/// Writes `contents` to `path` so that a crash never leaves a partial key behind: the bytes go
-/// to a 0600 temporary file in the same directory, are synced, and the file is renamed over
-/// `path`. Refuses to replace an existing file.
-pub fn write_private_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", file_name.to_string_lossy(), std::process::id()));
-
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        // hard_link + remove instead of rename: rename would silently replace a file that
-        // appeared meanwhile, and an existing key must never be overwritten.
-        fs::hard_link(&tmp, path)?;
-        fs::remove_file(&tmp)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }

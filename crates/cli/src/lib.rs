@@ -32,4 +32,3 @@ mod error;
 pub use error::CliError;
 
 mod keys;
-pub use keys::write_private_atomically;

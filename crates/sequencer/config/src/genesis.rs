@@ -134,7 +134,7 @@ impl GenesisConfig {
         let file =
             |message: String| GenesisError::File { path: path.display().to_string(), message };
         let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
-        crate::files::parse_toml(&text).map_err(file)
+        crate::toml_file::parse_toml(&text).map_err(file)
     }
 
     /// Builds the genesis.
@@ -254,7 +254,7 @@ impl GenesisConfig {
             |message: String| GenesisError::File { path: output.display().to_string(), message };
         let mut json = serde_json::to_string_pretty(&genesis).map_err(|e| file(e.to_string()))?;
         json.push('\n');
-        crate::files::write_new_atomically(output, json.as_bytes(), 0o644).map_err(|e| {
+        rollup_fs::write_new(output, json.as_bytes(), 0o644).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 file("already exists, refusing to overwrite".into())
             } else {

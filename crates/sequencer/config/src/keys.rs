@@ -134,7 +134,7 @@ impl ValidatorKey {
         }
         let mut contents = hex::encode(self.0.to_bytes());
         contents.push('\n');
-        crate::files::write_new_atomically(path, contents.as_bytes(), 0o600).map_err(|e| {
+        rollup_fs::write_new(path, contents.as_bytes(), 0o600).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 KeyError::Exists(path.to_path_buf())
             } else {

@@ -15,10 +15,10 @@
 //!
 //! Relative paths inside a config file are resolved against the directory of that file.
 
-pub mod files;
 pub mod genesis;
 pub mod keys;
 mod run;
+pub mod toml_file;
 
 pub use genesis::{GenesisConfig, GenesisError, SequencerGenesisInfo};
 pub use keys::{KeyError, ValidatorKey, ValidatorPublicKey};

@@ -325,7 +325,7 @@ impl Config {
 
     /// Parses config text; `path` is used in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigErrors> {
-        crate::files::parse_toml(text)
+        crate::toml_file::parse_toml(text)
             .map_err(|message| ConfigErrors::single(path, "config", message))
     }
 

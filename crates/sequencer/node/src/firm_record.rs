@@ -49,7 +49,7 @@ impl FirmRecord {
             source: e.into(),
         })?;
         json.push(b'\n');
-        sequencer_config::files::replace_atomically(path, &json, 0o644)
+        rollup_fs::replace(path, &json, 0o644)
             .map_err(|source| NodeError::Io { context: format!("{}", path.display()), source })
     }
 }

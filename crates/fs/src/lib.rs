@@ -1,5 +1,11 @@
-//! Crash-safe file writes (a reader, or the next start after a crash, sees the old file or the
-//! complete new one, never a torn write) and TOML reading that names the field at fault.
+//! Crash-safe file writes, the one implementation every binary of the project uses (keys,
+//! genesis and config files, the sequencer's FIRM record, devnet files).
+//!
+//! The bytes go to a temporary file beside the target, created with the final mode, fsynced,
+//! then moved into place and the directory entry synced: a reader — or the next start after a
+//! crash or a kill — sees the old file or the complete new one, never a torn write, and a key
+//! file is never readable by others, not even for a moment. [`write_new`] never replaces an
+//! existing file (a hard link, unlike a rename, refuses an existing target); [`replace`] does.
 
 use std::{
     fs::{self, OpenOptions},
@@ -41,34 +47,18 @@ fn via_temp_file(
 
 /// Creates `path` with `contents` and `mode`, atomically; fails with
 /// [`io::ErrorKind::AlreadyExists`] if `path` exists (it is never overwritten).
-pub fn write_new_atomically(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     // A hard link, unlike a rename, refuses an existing target.
     via_temp_file(path, contents, mode, |tmp, path| fs::hard_link(tmp, path))
 }
 
 /// Replaces (or creates) `path` with `contents` and `mode`, atomically.
-pub fn replace_atomically(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+pub fn replace(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     via_temp_file(path, contents, mode, |tmp, path| fs::rename(tmp, path))
 }
 
-/// Parses TOML into `T`. An error is one line naming the field (`consensus.validators[1]`), what
-/// is wrong with it and the line it is on, e.g. `chain_id: invalid type: string "x", expected
-/// u64 (line 1)`.
-pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
-    serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
-        let line = inner
-            .span()
-            .map(|s| format!(" (line {})", text[..s.start].matches('\n').count() + 1))
-            .unwrap_or_default();
-        // serde_path_to_error says "." for the document itself (a syntax error, say).
-        let field = if field == "." { String::new() } else { format!("{field}: ") };
-        format!("{field}{}{line}", inner.message())
-    })
-}
-
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -76,38 +66,24 @@ mod tests {
     fn new_refuses_existing_and_replace_overwrites() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        write_new_atomically(&path, b"one", 0o600).unwrap();
-        let err = write_new_atomically(&path, b"two", 0o600).unwrap_err();
+        write_new(&path, b"one", 0o600).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let err = write_new(&path, b"two", 0o600).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&path).unwrap(), b"one");
-        replace_atomically(&path, b"three", 0o644).unwrap();
+        replace(&path, b"three", 0o644).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"three");
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
         // No temporary files are left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
-    #[derive(Debug, serde::Deserialize)]
-    #[allow(dead_code)]
-    struct Doc {
-        chain_id: u64,
-        inner: Inner,
-    }
-
-    #[derive(Debug, serde::Deserialize)]
-    #[allow(dead_code)]
-    struct Inner {
-        keys: Vec<u32>,
-    }
-
     #[test]
-    fn toml_errors_name_the_field_and_line() {
-        let err = parse_toml::<Doc>("chain_id = \"x\"\n[inner]\nkeys = [1]\n").unwrap_err();
-        assert_eq!(err, "chain_id: invalid type: string \"x\", expected u64 (line 1)");
-        let err = parse_toml::<Doc>("chain_id = 1\n[inner]\nkeys = [1, \"y\"]\n").unwrap_err();
-        assert!(err.starts_with("inner.keys[1]: invalid type: string \"y\""), "{err}");
-        assert!(err.ends_with("(line 3)"), "{err}");
-        let err = parse_toml::<Doc>("chain_id = \n").unwrap_err();
-        assert!(!err.starts_with(':') && err.contains("(line 1)"), "a syntax error: {err}");
+    fn a_failed_write_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-dir").join("f");
+        assert!(write_new(&missing, b"x", 0o600).is_err());
+        assert!(replace(&missing, b"x", 0o600).is_err());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
