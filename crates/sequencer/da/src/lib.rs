@@ -67,4 +67,7 @@ pub trait DaClient: Send + Sync + 'static {
 
     /// All blobs under `namespace` included at `height`, in inclusion order.
     async fn blobs(&self, namespace: &Namespace, height: DaHeight) -> Result<Vec<Bytes>, DaError>;
+
+    /// The largest blob [`submit`](Self::submit) accepts: batches are cut to fit it.
+    fn max_blob_size(&self) -> usize;
 }

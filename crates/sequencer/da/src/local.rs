@@ -29,6 +29,7 @@ pub struct LocalDa {
     held_at: Mutex<Option<DaHeight>>,
     fail_submissions: AtomicBool,
     blobs: Mutex<BlobStore>,
+    max_blob_size: usize,
 }
 
 impl LocalDa {
@@ -42,7 +43,24 @@ impl LocalDa {
             held_at: Mutex::new(None),
             fail_submissions: AtomicBool::new(false),
             blobs: Mutex::new(BTreeMap::new()),
+            max_blob_size: LOCAL_MAX_BLOB_SIZE,
         }
+    }
+
+    /// The same DA accepting blobs of at most `max` bytes (to exercise batch splitting).
+    pub const fn with_max_blob_size(mut self, max: usize) -> Self {
+        self.max_blob_size = max;
+        self
+    }
+
+    /// Every blob stored under `namespace`, by DA height.
+    pub fn all_blobs(&self, namespace: &Namespace) -> Vec<(DaHeight, Bytes)> {
+        self.blobs
+            .lock()
+            .iter()
+            .filter(|((_, ns), _)| ns == namespace.user_bytes())
+            .flat_map(|((height, _), blobs)| blobs.iter().map(|blob| (*height, blob.clone())))
+            .collect()
     }
 
     /// The current DA height (the last produced DA block).
@@ -88,8 +106,8 @@ impl DaClient for LocalDa {
         if self.fail_submissions.load(Ordering::SeqCst) {
             return Err(DaError::Submit("local DA told to fail submissions".into()));
         }
-        if blob.len() > LOCAL_MAX_BLOB_SIZE {
-            return Err(DaError::BlobTooLarge { size: blob.len(), max: LOCAL_MAX_BLOB_SIZE });
+        if blob.len() > self.max_blob_size {
+            return Err(DaError::BlobTooLarge { size: blob.len(), max: self.max_blob_size });
         }
         let height = self.current_height() + 1;
         let commitment = keccak256(&blob);
@@ -108,6 +126,10 @@ impl DaClient for LocalDa {
 
     async fn blobs(&self, namespace: &Namespace, height: DaHeight) -> Result<Vec<Bytes>, DaError> {
         Ok(self.blobs.lock().get(&(height, *namespace.user_bytes())).cloned().unwrap_or_default())
+    }
+
+    fn max_blob_size(&self) -> usize {
+        self.max_blob_size
     }
 }
 

@@ -7,14 +7,14 @@ use crate::{
 };
 use alloy_consensus::{Block, Transaction, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::BlockNumberOrTag;
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, Bytes};
 use alloy_rpc_client::RpcClient;
 use alloy_rpc_types_engine::JwtSecret;
 use futures::StreamExt;
 use jsonrpsee::server::{Server, ServerHandle};
 use parking_lot::Mutex;
 use sequencer_config::ValidatedConfig;
-use sequencer_da::{DaClient, DaHeight, Namespace};
+use sequencer_da::{DaClient, DaError, DaHeight, Namespace};
 use sequencer_engine::{
     BlockRef, EngineClient, EngineError, EngineFork, ForkchoiceTracker, RetryPolicy,
     payload_attributes,
@@ -640,6 +640,31 @@ impl Producer {
     }
 }
 
+impl<D: DaClient> DaTask<D> {
+    /// The oldest unsubmitted blocks, as many as fit one blob of the DA's size limit (at most
+    /// `limit`), encoded: halved until the batch fits. `None` when nothing is waiting, or when
+    /// the oldest block alone does not fit a blob (logged; it blocks FIRM until the DA layer
+    /// accepts larger blobs, and back-pressure then pauses production).
+    fn next_batch(&self, unsubmitted: &VecDeque<DaJob>, limit: usize) -> Option<(usize, Bytes)> {
+        let max = self.da.max_blob_size();
+        let mut n = unsubmitted.len().min(limit);
+        while n > 0 {
+            let blocks: Vec<_> = unsubmitted.iter().take(n).map(|j| j.body.clone()).collect();
+            let blob = encode_batch(&self.key, &blocks);
+            if blob.len() <= max {
+                return Some((n, blob));
+            }
+            if n == 1 {
+                let number = unsubmitted.front().map(|j| j.block.number);
+                error!(target: "sequencer", number, blob_bytes = blob.len(), max, "a block alone exceeds the DA blob limit; it cannot be posted");
+                return None;
+            }
+            n /= 2;
+        }
+        None
+    }
+}
+
 struct DaTask<D> {
     da: Arc<D>,
     key: sequencer_config::ValidatorKey,
@@ -657,6 +682,9 @@ impl<D: DaClient> DaTask<D> {
         cancel: CancellationToken,
     ) -> Result<(), NodeError> {
         let mut unsubmitted: VecDeque<DaJob> = VecDeque::new();
+        // Most blocks per blob right now: `max_batch`, halved when the DA refuses a batch as too
+        // large, grown back after each success.
+        let mut batch_limit = self.max_batch.max(1);
         let mut submitted: VecDeque<(BlockRef, DaHeight)> = VecDeque::new();
         let mut tick = tokio::time::interval(self.poll);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -681,10 +709,7 @@ impl<D: DaClient> DaTask<D> {
                 _ = tick.tick() => {}
             }
 
-            if !unsubmitted.is_empty() {
-                let n = unsubmitted.len().min(self.max_batch);
-                let blocks: Vec<_> = unsubmitted.iter().take(n).map(|j| j.body.clone()).collect();
-                let blob = encode_batch(&self.key, &blocks);
+            if let Some((n, blob)) = self.next_batch(&unsubmitted, batch_limit) {
                 let size = blob.len();
                 match self.da.submit(&self.namespace, blob).await {
                     Ok(inc) => {
@@ -693,6 +718,13 @@ impl<D: DaClient> DaTask<D> {
                             info!(target: "sequencer", number = j.block.number, hash = %j.block.hash, da_height = inc.height, blob_bytes = size, "PENDING");
                             submitted.push_back((j.block, inc.height));
                         }
+                        batch_limit = (batch_limit * 2).min(self.max_batch);
+                    }
+                    Err(DaError::BlobTooLarge { size, max }) if n > 1 => {
+                        // The DA layer's limit is below what it told us: smaller batches.
+                        metrics::counter!(m::DA_ERRORS).increment(1);
+                        batch_limit = (n / 2).max(1);
+                        warn!(target: "sequencer", size, max, blocks = n, next_blocks = batch_limit, "DA refused the batch as too large; splitting");
                     }
                     Err(e) => {
                         metrics::counter!(m::DA_ERRORS).increment(1);

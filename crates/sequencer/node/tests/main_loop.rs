@@ -163,6 +163,38 @@ async fn back_pressure_bounds_soft_ahead_of_firm() {
     node.shutdown(Duration::from_secs(5)).await;
 }
 
+/// A DA backlog larger than one blob (the DA was down) is posted in several blobs, each within the
+/// DA's size limit, and every block becomes FIRM: no batch retried forever, no stall.
+#[tokio::test]
+async fn a_backlog_larger_than_a_blob_is_split() {
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+    let limit = 2_000;
+    let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0).with_max_blob_size(limit));
+    da.fail_submissions(true);
+    let mut cfg = node_config(&engine, secret);
+    cfg.max_soft_ahead = 40;
+    let node = launch(cfg, consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    let status = node.status.clone();
+    eventually("a backlog builds while DA is down", || status.get().soft_head.number >= 20).await;
+    da.fail_submissions(false);
+    let target = status.get().soft_head.number;
+    eventually("the backlog becomes FIRM", || status.get().firm_head.number >= target).await;
+    node.shutdown(Duration::from_secs(5)).await;
+
+    let namespace = "0xc0ffee".parse().unwrap();
+    let blobs = da.all_blobs(&namespace);
+    assert!(blobs.iter().all(|(_, blob)| blob.len() <= limit), "every blob within the limit");
+    let mut posted: Vec<u64> = Vec::new();
+    for (_, blob) in &blobs {
+        let (_, blocks) = decode_batch(blob).unwrap();
+        posted.extend(blocks.iter().map(|b| b.header.number));
+    }
+    assert!(blobs.len() > 1, "the backlog needed several blobs ({} blocks)", posted.len());
+    assert_eq!(posted, (1..=posted.len() as u64).collect::<Vec<_>>(), "each block once, in order");
+    assert!(posted.len() as u64 >= target);
+}
+
 #[tokio::test]
 async fn engine_trouble_is_survived() {
     let secret = JwtSecret::random();
@@ -300,6 +332,9 @@ async fn shutdown_is_bounded_even_when_da_hangs() {
         }
         async fn finalized_height(&self) -> Result<u64, sequencer_da::DaError> {
             Ok(0)
+        }
+        fn max_blob_size(&self) -> usize {
+            1 << 20
         }
         async fn blobs(
             &self,
