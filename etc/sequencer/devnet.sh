@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-command local sequencer devnet: reth (Ethereum, v1.6.0) as the execution client and
-# `sequencer run` driving it through the Engine API, with the in-process DA ("local").
+# `sequencer run` driving it through the Engine API, posting to the local Celestia-compatible DA
+# node (`sequencer da`, celestia-node's JSON-RPC) through the same Celestia client as a real network.
 #
 # Needs a reth binary: RETH_BIN (default: `reth` on PATH), e.g. from reth's v1.6.0 release.
 # State lives in $SEQ_DEVNET_DIR (default .devnet-sequencer/): Ctrl-C stops, running again resumes
@@ -23,6 +24,7 @@ RETH_METRICS_PORT=${RETH_METRICS_PORT:-19001}
 SEQ_RPC_PORT=${SEQ_RPC_PORT:-18547}
 SEQ_METRICS_PORT=${SEQ_METRICS_PORT:-19002}
 SEQ_P2P_PORT=${SEQ_P2P_PORT:-26656}
+DA_RPC_PORT=${DA_RPC_PORT:-26658}
 # anvil's first development account, funded at genesis (never use it anywhere real).
 DEV_ACCOUNT=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
 
@@ -57,7 +59,7 @@ listen_addr = "127.0.0.1:$SEQ_P2P_PORT"
 [celestia]
 network = "local"
 namespace = "0x726f6c6c7570" # "rollup"
-local_block_time_ms = $DA_BLOCK_TIME_MS
+rpc_url = "http://127.0.0.1:$DA_RPC_PORT"
 
 [execution]
 reth_url = "http://127.0.0.1:$RETH_AUTH_PORT"
@@ -103,10 +105,16 @@ pids+=($!)
 wait_for "http://127.0.0.1:$RETH_HTTP_PORT" eth_chainId "reth"
 log "reth up: http://127.0.0.1:$RETH_HTTP_PORT"
 
+"$SEQUENCER" da --listen "127.0.0.1:$DA_RPC_PORT" --block-time-ms "$DA_BLOCK_TIME_MS" \
+    --data-dir "$STATE/da" >> "$STATE/da.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$DA_RPC_PORT" header.NetworkHead "local DA node"
+log "local DA node up: http://127.0.0.1:$DA_RPC_PORT (${DA_BLOCK_TIME_MS} ms blocks, blobs in $STATE/da)"
+
 "$SEQUENCER" run --config "$STATE/config.toml" >> "$STATE/sequencer.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$SEQ_RPC_PORT" sequencer_status "sequencer"
 log "sequencer RPC http://127.0.0.1:$SEQ_RPC_PORT (eth_sendRawTransaction, sequencer_status)"
 log "metrics       http://127.0.0.1:$SEQ_METRICS_PORT (sequencer), http://127.0.0.1:$RETH_METRICS_PORT (reth)"
-log "logs          $STATE/sequencer.log, $STATE/reth.log; Ctrl-C stops everything"
-wait "${pids[1]}"
+log "logs          $STATE/sequencer.log, $STATE/da.log, $STATE/reth.log; Ctrl-C stops everything"
+wait "${pids[2]}"

@@ -6,13 +6,15 @@
 //! - `sequencer genesis --config genesis-config.toml --output genesis.json`: a genesis for
 //!   `reth node --chain genesis.json`.
 //! - `sequencer run --config config.toml`: validates the config, then runs until SIGTERM/SIGINT.
+//! - `sequencer da --data-dir DIR`: the local Celestia-compatible DA node (what
+//!   `network = "local"` talks to), until SIGTERM/SIGINT.
 
 use clap::{Parser, Subcommand};
 use eyre::{WrapErr, eyre};
-use sequencer_config::{CelestiaNetwork, Config, GenesisConfig, ValidatorKey};
-use sequencer_da::LocalDa;
+use sequencer_celestia::{CelestiaDa, CelestiaDaConfig, LocalCelestiaNode, LocalNodeConfig};
+use sequencer_config::{Config, GenesisConfig, ValidatorKey};
 use sequencer_node::{NodeConfig, ShutdownOutcome, SingleValidator, launch};
-use std::{path::PathBuf, process::ExitCode, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -46,6 +48,19 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Run the local Celestia-compatible DA node (celestia-node's JSON-RPC: blob and header
+    /// methods, signed headers, blobs kept in DATA_DIR).
+    Da {
+        /// JSON-RPC listen address.
+        #[arg(long, default_value = "127.0.0.1:26658")]
+        listen: SocketAddr,
+        /// Time between DA blocks, in milliseconds (Celestia: ~6000).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+        block_time_ms: u64,
+        /// Where blobs are kept across restarts.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,6 +69,9 @@ fn main() -> ExitCode {
         Command::Keygen { output } => keygen(&output),
         Command::Genesis { config, output } => genesis(&config, &output),
         Command::Run { config } => run(&config),
+        Command::Da { listen, block_time_ms, data_dir } => {
+            da(listen, Duration::from_millis(block_time_ms), data_dir)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -95,12 +113,6 @@ fn run(config_path: &std::path::Path) -> eyre::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    if cfg.da.network != CelestiaNetwork::Local {
-        return Err(eyre!(
-            "celestia.network: {:?} needs the Celestia DA client, which this build does not include yet (use \"local\")",
-            cfg.da.network
-        ));
-    }
     let consensus =
         Arc::new(SingleValidator::new(&cfg.consensus.validators, cfg.consensus.key.clone())?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -116,7 +128,12 @@ fn run(config_path: &std::path::Path) -> eyre::Result<()> {
             sequencer_node::metrics::describe();
             info!(%addr, "Prometheus metrics listening");
         }
-        let da = Arc::new(LocalDa::new(cfg.da.local_block_time, 0));
+        let mut da_config = CelestiaDaConfig::new(cfg.da.rpc_url.as_str());
+        da_config.auth_token = cfg.da.auth_token.as_ref().map(|t| t.expose().to_owned());
+        da_config.gas_price = cfg.da.gas_price;
+        let da = Arc::new(
+            CelestiaDa::connect(da_config).await.map_err(|e| eyre!("celestia.rpc_url: {e}"))?,
+        );
         let node_cfg = NodeConfig::from_validated(&cfg);
         info!(
             chain_id = cfg.chain_id,
@@ -125,6 +142,8 @@ fn run(config_path: &std::path::Path) -> eyre::Result<()> {
             block_time = ?node_cfg.block_time,
             max_soft_ahead = node_cfg.max_soft_ahead,
             namespace = %cfg.da.namespace,
+            celestia = %cfg.da.rpc_url,
+            network = ?cfg.da.network,
             "starting sequencer"
         );
         let engine_url = node_cfg.engine_url.clone();
@@ -138,6 +157,35 @@ fn run(config_path: &std::path::Path) -> eyre::Result<()> {
                 info!(?grace, "stopped; in-flight work abandoned after the grace period")
             }
         }
+        Ok(())
+    })
+}
+
+fn da(listen: SocketAddr, block_time: Duration, data_dir: PathBuf) -> eyre::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| eyre!("--data-dir {}: {e}", data_dir.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("tokio runtime")?;
+    runtime.block_on(async move {
+        let node = LocalCelestiaNode::start(LocalNodeConfig {
+            listen,
+            block_time,
+            data_dir: Some(data_dir),
+        })
+        .await
+        .map_err(|e| eyre!("--listen {listen}: {e}"))?;
+        info!(url = %node.url(), "local DA node serving; point celestia.rpc_url at it");
+        shutdown_signal().await;
+        node.stop().await;
+        info!("local DA node stopped");
         Ok(())
     })
 }

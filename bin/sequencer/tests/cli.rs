@@ -80,7 +80,13 @@ fn genesis_writes_reth_genesis() {
     assert!(err.contains("validators[0]"), "{err}");
 }
 
-fn write_run_config(dir: &Path, pk: &str, reth_url: &str, rpc_port: u16) -> std::path::PathBuf {
+fn write_run_config(
+    dir: &Path,
+    pk: &str,
+    reth_url: &str,
+    rpc_port: u16,
+    da_url: &str,
+) -> std::path::PathBuf {
     let path = dir.join("config.toml");
     fs::write(
         &path,
@@ -95,7 +101,7 @@ listen_addr = "127.0.0.1:0"
 [celestia]
 network = "local"
 namespace = "0xc0ffee"
-local_block_time_ms = 50
+rpc_url = "{da_url}"
 
 [execution]
 reth_url = "{reth_url}"
@@ -119,11 +125,16 @@ fn run_reports_every_bad_field() {
     let dir = tempfile::tempdir().unwrap();
     let pk = keygen(&dir.path().join("v.key"));
     fs::set_permissions(dir.path().join("v.key"), fs::Permissions::from_mode(0o644)).unwrap();
-    let cfg = write_run_config(dir.path(), &pk, "ftp://x", 0);
+    let cfg = write_run_config(dir.path(), &pk, "ftp://x", 0, "unix:/nowhere");
     let out = bin().args(["run", "--config"]).arg(&cfg).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    for field in ["consensus.private_key_path", "execution.reth_url", "execution.jwt_secret_path"] {
+    for field in [
+        "consensus.private_key_path",
+        "execution.reth_url",
+        "execution.jwt_secret_path",
+        "celestia.rpc_url",
+    ] {
         assert!(err.contains(field), "{field} missing from: {err}");
     }
     assert!(err.contains("0644"), "{err}");
@@ -140,8 +151,19 @@ async fn run_produces_blocks_and_stops_on_sigterm() {
     let secret = JwtSecret::random();
     fs::write(dir.path().join("jwt.hex"), hex_secret(&secret)).unwrap();
     let engine = MockEngine::start(MockEngineConfig::new(1337, secret)).await.unwrap();
+    // The local DA node, as its own process: the sequencer reaches it over celestia-rpc.
+    let da_port = free_port();
+    let mut da = bin()
+        .args(["da", "--listen", &format!("127.0.0.1:{da_port}"), "--block-time-ms", "50"])
+        .arg("--data-dir")
+        .arg(dir.path().join("da"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let port = free_port();
-    let cfg = write_run_config(dir.path(), &pk, engine.url().as_str(), port);
+    let da_url = format!("http://127.0.0.1:{da_port}");
+    let cfg = write_run_config(dir.path(), &pk, engine.url().as_str(), port, &da_url);
     let mut child = bin()
         .args(["run", "--config"])
         .arg(&cfg)
@@ -185,6 +207,10 @@ async fn run_produces_blocks_and_stops_on_sigterm() {
     for needle in ["SOFT", "PENDING", "FIRM", "SIGTERM received", "stopped cleanly"] {
         assert!(logs.contains(needle), "{needle} not logged:\n{logs}");
     }
+    let _ = da.kill();
+    let _ = da.wait();
+    // The blocks are on the DA node's disk.
+    assert!(dir.path().join("da").join("celestia-blobs.json").exists());
 }
 
 fn hex_secret(secret: &JwtSecret) -> String {

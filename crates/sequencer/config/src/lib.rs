@@ -23,6 +23,6 @@ pub mod toml_file;
 pub use genesis::{GenesisConfig, GenesisError, SequencerGenesisInfo};
 pub use keys::{KeyError, ValidatorKey, ValidatorPublicKey};
 pub use run::{
-    CelestiaNetwork, Config, ConfigError, ConfigErrors, ConsensusConfig, DaConfig, ExecutionConfig,
-    MetricsConfig, RpcConfig, SequencerConfig, ValidatedConfig,
+    AuthToken, CelestiaNetwork, Config, ConfigError, ConfigErrors, ConsensusConfig, DaConfig,
+    ExecutionConfig, LOCAL_DA_RPC_URL, MetricsConfig, RpcConfig, SequencerConfig, ValidatedConfig,
 };

@@ -64,13 +64,20 @@ pub struct RawConsensus {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCelestia {
-    /// `local` (in-process DA), `mocha`, `arabica` or `mainnet`.
+    /// `local` (the local DA node, `sequencer da`), `mocha`, `arabica` or `mainnet`.
     pub network: String,
     /// Hex namespace, at most 10 bytes.
     pub namespace: String,
-    /// Local DA only: DA block time in milliseconds (default 1000).
+    /// The Celestia node's JSON-RPC URL (default for `local`: `http://127.0.0.1:26658`).
     #[serde(default)]
-    pub local_block_time_ms: Option<u64>,
+    pub rpc_url: Option<String>,
+    /// File holding the node's auth token (mode 0600); the `CELESTIA_AUTH_TOKEN` environment
+    /// variable is used when unset.
+    #[serde(default)]
+    pub auth_token_path: Option<PathBuf>,
+    /// Gas price offered per submission (default: the node's estimate).
+    #[serde(default)]
+    pub gas_price: Option<f64>,
 }
 
 /// `[execution]` as written.
@@ -169,10 +176,49 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
+/// The default RPC URL of the local DA node (celestia-node's default RPC port).
+pub const LOCAL_DA_RPC_URL: &str = "http://127.0.0.1:26658";
+
+/// A Celestia node auth token. Never printed: `Debug` shows its length only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthToken(String);
+
+impl AuthToken {
+    /// The token.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuthToken(<{} bytes>)", self.0.len())
+    }
+}
+
+/// Reads an auth token file, which must be readable by its owner only.
+fn load_auth_token(path: &Path) -> Result<AuthToken, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{}: mode {mode:04o} is too open, the token must be readable by its owner only (chmod 600)",
+            path.display()
+        ));
+    }
+    let token = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(format!("{}: empty", path.display()));
+    }
+    Ok(AuthToken(token.to_owned()))
+}
+
 /// Which Celestia network the blobs go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CelestiaNetwork {
-    /// In-process DA ([`sequencer_da::LocalDa`]).
+    /// The local Celestia-compatible DA node (`sequencer da`).
     Local,
     /// Celestia Mocha testnet.
     Mocha,
@@ -217,8 +263,12 @@ pub struct DaConfig {
     pub network: CelestiaNetwork,
     /// Namespace of this chain's blobs.
     pub namespace: Namespace,
-    /// Local DA block time.
-    pub local_block_time: Duration,
+    /// The Celestia node's JSON-RPC URL.
+    pub rpc_url: Url,
+    /// Its auth token, if any.
+    pub auth_token: Option<AuthToken>,
+    /// Gas price per submission, if set.
+    pub gas_price: Option<f64>,
 }
 
 /// Validated `[execution]`.
@@ -299,6 +349,21 @@ fn parse_http_url(s: &str) -> Result<Url, String> {
         "http" | "https" => {}
         other => {
             return Err(format!("{s:?}: scheme {other:?} is not supported (use http or https)"));
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{s:?} has no host"));
+    }
+    Ok(url)
+}
+
+/// A Celestia node URL: celestia-rpc speaks HTTP(S) and WebSocket.
+fn parse_ws_or_http_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+    match url.scheme() {
+        "http" | "https" | "ws" | "wss" => {}
+        other => {
+            return Err(format!("{s:?}: scheme {other:?} is not supported (use http or ws)"));
         }
     }
     if url.host_str().is_none_or(str::is_empty) {
@@ -403,14 +468,31 @@ impl Config {
             .parse::<Namespace>()
             .map_err(|e| err("celestia.namespace", format!("{:?}: {e}", self.celestia.namespace)))
             .ok();
-        let local_block_time = match self.celestia.local_block_time_ms {
-            Some(0) => {
-                err("celestia.local_block_time_ms", "must be at least 1".into());
-                Duration::ZERO
+        let da_rpc_url = match (&self.celestia.rpc_url, network) {
+            (Some(url), _) => {
+                parse_ws_or_http_url(url).map_err(|e| err("celestia.rpc_url", e)).ok()
             }
-            Some(ms) => Duration::from_millis(ms),
-            None => Duration::from_secs(1),
+            (None, Some(CelestiaNetwork::Local)) => Url::parse(LOCAL_DA_RPC_URL).ok(),
+            (None, Some(_)) => {
+                err("celestia.rpc_url", "required for a Celestia network (your node's RPC)".into());
+                None
+            }
+            (None, None) => None,
         };
+        let auth_token = match &self.celestia.auth_token_path {
+            Some(path) => {
+                load_auth_token(&resolve(path)).map_err(|e| err("celestia.auth_token_path", e)).ok()
+            }
+            None => std::env::var("CELESTIA_AUTH_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| AuthToken(t.trim().to_owned())),
+        };
+        if let Some(price) = self.celestia.gas_price
+            && !(price.is_finite() && price > 0.0)
+        {
+            err("celestia.gas_price", format!("{price}: must be a positive number"));
+        }
 
         // [execution]
         let reth_url =
@@ -514,7 +596,7 @@ impl Config {
             return Err(ConfigErrors { path: config_path.to_path_buf(), errors: errs });
         }
         // Every Option below is Some when no error was recorded.
-        match (key, listen, network, namespace, reth_url, jwt, rpc_listen) {
+        match (key, listen, network, namespace, reth_url, jwt, rpc_listen, da_rpc_url) {
             (
                 Some(key),
                 Some(listen_addr),
@@ -523,6 +605,7 @@ impl Config {
                 Some(reth_url),
                 Some(jwt_secret),
                 Some(rpc),
+                Some(da_rpc_url),
             ) => Ok(ValidatedConfig {
                 chain_id: self.chain_id,
                 consensus: ConsensusConfig {
@@ -531,7 +614,13 @@ impl Config {
                     listen_addr,
                     peers: self.consensus.peers.clone(),
                 },
-                da: DaConfig { network, namespace, local_block_time },
+                da: DaConfig {
+                    network,
+                    namespace,
+                    rpc_url: da_rpc_url,
+                    auth_token,
+                    gas_price: self.celestia.gas_price,
+                },
                 execution: ExecutionConfig { reth_url, jwt_secret, rpc_url, fee_recipient, prague },
                 rpc: RpcConfig { listen_addr: rpc },
                 sequencer: SequencerConfig {

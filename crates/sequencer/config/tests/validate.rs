@@ -109,6 +109,30 @@ fn each_bad_field_is_named() {
         ("namespace = \"0xc0ffee\"", "namespace = \"xyz\"", "celestia.namespace", "not hex"),
         ("network = \"local\"", "network = \"moon\"", "celestia.network", "unknown network"),
         (
+            "network = \"local\"",
+            "network = \"mocha\"",
+            "celestia.rpc_url",
+            "required for a Celestia network",
+        ),
+        (
+            "namespace = \"0xc0ffee\"",
+            "namespace = \"0xc0ffee\"\nrpc_url = \"ftp://da\"",
+            "celestia.rpc_url",
+            "scheme",
+        ),
+        (
+            "namespace = \"0xc0ffee\"",
+            "namespace = \"0xc0ffee\"\ngas_price = -1.0",
+            "celestia.gas_price",
+            "positive",
+        ),
+        (
+            "namespace = \"0xc0ffee\"",
+            "namespace = \"0xc0ffee\"\nauth_token_path = \"no-token\"",
+            "celestia.auth_token_path",
+            "no-token",
+        ),
+        (
             "listen_addr = \"127.0.0.1:8547\"",
             "listen_addr = \"nowhere\"",
             "rpc.listen_addr",
@@ -283,4 +307,25 @@ fn genesis_is_post_merge_with_validators() {
     let mut bad3 = bad;
     bad3.validators = vec!["0x00".into()];
     assert!(bad3.build().unwrap_err().to_string().starts_with("validators[0]"));
+}
+
+#[test]
+fn the_celestia_token_must_be_private_and_is_never_printed() {
+    let f = Fixture::new();
+    let token = f.dir.path().join("celestia.token");
+    fs::write(&token, "secret-token-value\n").unwrap();
+    fs::set_permissions(&token, fs::Permissions::from_mode(0o644)).unwrap();
+    let text = f.good().replace(
+        "namespace = \"0xc0ffee\"",
+        "namespace = \"0xc0ffee\"\nauth_token_path = \"celestia.token\"",
+    );
+    let err = f.check(&text).unwrap_err().to_string();
+    assert!(err.contains("celestia.auth_token_path") && err.contains("0644"), "{err}");
+
+    fs::set_permissions(&token, fs::Permissions::from_mode(0o600)).unwrap();
+    let c = f.check(&text).unwrap();
+    let token = c.da.auth_token.as_ref().expect("token read");
+    assert_eq!(token.expose(), "secret-token-value");
+    assert!(!format!("{c:?}").contains("secret-token-value"), "the token stays out of Debug");
+    assert_eq!(c.da.rpc_url.as_str(), "http://127.0.0.1:26658/", "local default");
 }

@@ -5,18 +5,16 @@
 //! `finalized` to it (FIRM). This crate is that seam:
 //!
 //! - [`DaClient`]: submit a blob under a namespace and get back the DA height that includes it,
-//!   ask for the highest final DA height, and read blobs back. The Celestia client (its own issue)
-//!   implements this trait with `blob.Submit` / `header.NetworkHead` / `blob.GetAll`.
+//!   ask for the highest final DA height, read blobs back, and the largest blob accepted.
+//!   `sequencer-celestia`'s `CelestiaDa` implements it over `celestia-rpc` (`blob.Submit`,
+//!   `blob.Get`, `header.NetworkHead`, `blob.GetAll`).
 //! - [`Namespace`]: a Celestia version-0 namespace (at most 10 user bytes, reserved ids refused).
-//! - [`LocalDa`]: an in-process DA whose blocks advance on a clock, for development, tests and
-//!   benchmarks. Celestia has single-slot finality, so by default a blob is final as soon as the
-//!   DA block that includes it exists; a finality depth and a "hold finality" switch model slower
-//!   or stalled DA layers (used to exercise the sequencer's back-pressure).
+//!
+//! The in-process DA the node's tests run against (blocks on a clock, switches that stall
+//! finality or fail submissions) is a test fixture: `sequencer_testing::LocalDa`.
 
-mod local;
 mod namespace;
 
-pub use local::{LOCAL_MAX_BLOB_SIZE, LocalDa};
 pub use namespace::{NAMESPACE_SIZE, NAMESPACE_USER_BYTES, Namespace, NamespaceError};
 
 use alloy_primitives::{B256, Bytes};
@@ -29,7 +27,7 @@ pub type DaHeight = u64;
 pub struct Inclusion {
     /// DA height whose block includes the blob.
     pub height: DaHeight,
-    /// Commitment to the blob (for [`LocalDa`]: keccak256 of the blob).
+    /// Commitment to the blob (Celestia's share commitment; the test fixture's keccak256).
     pub commitment: B256,
 }
 

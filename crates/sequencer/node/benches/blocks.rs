@@ -9,8 +9,8 @@ use alloy_primitives::B256;
 use alloy_rpc_types_engine::JwtSecret;
 use jsonrpsee::{core::client::ClientT, http_client::HttpClientBuilder, rpc_params};
 use sequencer_config::ValidatorKey;
-use sequencer_da::LocalDa;
 use sequencer_node::{NodeConfig, SingleValidator, launch};
+use sequencer_testing::LocalDa;
 use sequencer_testing::{MockEngine, MockEngineConfig, dev_address, transfer};
 use std::{
     sync::Arc,

@@ -5,13 +5,13 @@ use alloy_primitives::{B256, Bytes};
 use alloy_rpc_types_engine::JwtSecret;
 use jsonrpsee::{core::client::ClientT, http_client::HttpClientBuilder, rpc_params};
 use sequencer_config::ValidatorKey;
-use sequencer_da::{DaClient, LocalDa};
+use sequencer_da::DaClient;
 use sequencer_engine::RetryPolicy;
 use sequencer_node::{
     FirmRecord, InsertOutcome, NodeConfig, SequencerStatus, ShutdownOutcome, SingleValidator,
     TxStatus, batch::decode_batch, launch,
 };
-use sequencer_testing::{Answer, MockEngine, MockEngineConfig, dev_address, transfer};
+use sequencer_testing::{Answer, LocalDa, MockEngine, MockEngineConfig, dev_address, transfer};
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 

@@ -1,0 +1,133 @@
+//! [`CelestiaDa`]: the sequencer's DA client over `celestia-rpc`.
+
+use crate::CelestiaError;
+use alloy_primitives::{B256, Bytes};
+use celestia_rpc::{BlobClient, Client, HeaderClient, TxConfig};
+use celestia_types::{Blob, nmt::Namespace as CelestiaNamespace};
+use sequencer_da::{DaClient, DaError, DaHeight, Inclusion, Namespace};
+use std::time::Duration;
+use tracing::debug;
+
+/// Largest blob the sequencer posts to Celestia by default: below the 2 MiB a Celestia block's
+/// square holds at the default governance parameters, with room for the share overhead.
+pub const DEFAULT_MAX_BLOB_SIZE: usize = 1_900_000;
+
+/// How [`CelestiaDa`] talks to its node.
+#[derive(Debug, Clone)]
+pub struct CelestiaDaConfig {
+    /// The node's JSON-RPC URL (`http://…` or `ws://…`).
+    pub url: String,
+    /// The node's auth token (`celestia light auth write`); never logged.
+    pub auth_token: Option<String>,
+    /// Gas price per unit offered with each submission (`None`: the node estimates it).
+    pub gas_price: Option<f64>,
+    /// Timeout of one request (a submission waits for inclusion in a block).
+    pub request_timeout: Duration,
+    /// Largest blob submitted.
+    pub max_blob_size: usize,
+}
+
+impl CelestiaDaConfig {
+    /// A config for the node at `url`, without a token, the node estimating the gas price.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            auth_token: None,
+            gas_price: None,
+            request_timeout: Duration::from_secs(60),
+            max_blob_size: DEFAULT_MAX_BLOB_SIZE,
+        }
+    }
+}
+
+/// The sequencer's Celestia client; see the crate docs.
+pub struct CelestiaDa {
+    client: Client,
+    config: CelestiaDaConfig,
+}
+
+impl std::fmt::Debug for CelestiaDa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The auth token stays out of logs.
+        f.debug_struct("CelestiaDa").field("url", &self.config.url).finish_non_exhaustive()
+    }
+}
+
+impl CelestiaDa {
+    /// Connects to the node (HTTP connects lazily; WebSocket at once).
+    pub async fn connect(config: CelestiaDaConfig) -> Result<Self, CelestiaError> {
+        let client = Client::new(
+            &config.url,
+            config.auth_token.as_deref(),
+            Some(Duration::from_secs(10)),
+            Some(config.request_timeout),
+        )
+        .await
+        .map_err(|source| CelestiaError::Connect { url: config.url.clone(), source })?;
+        Ok(Self { client, config })
+    }
+
+    fn tx_config(&self) -> TxConfig {
+        match self.config.gas_price {
+            Some(price) => TxConfig::default().with_gas_price(price),
+            None => TxConfig::default(),
+        }
+    }
+}
+
+/// The Celestia namespace of the sequencer's namespace (version 0, the same 10 user bytes).
+pub(crate) fn celestia_namespace(namespace: &Namespace) -> Result<CelestiaNamespace, String> {
+    CelestiaNamespace::new_v0(namespace.user_bytes()).map_err(|e| e.to_string())
+}
+
+#[async_trait::async_trait]
+impl DaClient for CelestiaDa {
+    async fn submit(&self, namespace: &Namespace, blob: Bytes) -> Result<Inclusion, DaError> {
+        if blob.len() > self.config.max_blob_size {
+            return Err(DaError::BlobTooLarge { size: blob.len(), max: self.config.max_blob_size });
+        }
+        let namespace = celestia_namespace(namespace).map_err(DaError::Submit)?;
+        let blob = Blob::new(namespace, blob.to_vec(), None)
+            .map_err(|e| DaError::Submit(format!("building the blob: {e}")))?;
+        let commitment = blob.commitment;
+        let height = self
+            .client
+            .blob_submit(std::slice::from_ref(&blob), self.tx_config())
+            .await
+            .map_err(|e| DaError::Submit(e.to_string()))?;
+        // Trust the data, not the answer: the blob must be there, byte for byte.
+        let included = self
+            .client
+            .blob_get(height, namespace, commitment)
+            .await
+            .map_err(|e| DaError::Submit(format!("blob not found at height {height}: {e}")))?;
+        if included.data != blob.data {
+            return Err(DaError::Submit(format!(
+                "the blob at height {height} under our commitment holds other data"
+            )));
+        }
+        debug!(target: "sequencer::celestia", height, bytes = blob.data.len(), "blob included");
+        Ok(Inclusion { height, commitment: B256::from(*commitment.hash()) })
+    }
+
+    async fn finalized_height(&self) -> Result<DaHeight, DaError> {
+        // CometBFT finality: a block is final once committed, i.e. once its header exists.
+        let head =
+            self.client.header_network_head().await.map_err(|e| DaError::Query(e.to_string()))?;
+        Ok(head.height())
+    }
+
+    async fn blobs(&self, namespace: &Namespace, height: DaHeight) -> Result<Vec<Bytes>, DaError> {
+        let namespace = celestia_namespace(namespace).map_err(DaError::Query)?;
+        let blobs = self
+            .client
+            .blob_get_all(height, &[namespace])
+            .await
+            .map_err(|e| DaError::Query(e.to_string()))?;
+        Ok(blobs.unwrap_or_default().into_iter().map(|blob| Bytes::from(blob.data)).collect())
+    }
+
+    fn max_blob_size(&self) -> usize {
+        self.config.max_blob_size
+    }
+}
