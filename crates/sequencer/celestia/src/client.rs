@@ -130,4 +130,35 @@ impl DaClient for CelestiaDa {
     fn max_blob_size(&self) -> usize {
         self.config.max_blob_size
     }
+
+    fn commitment(&self, namespace: &Namespace, blob: &[u8]) -> Result<B256, DaError> {
+        let namespace = celestia_namespace(namespace).map_err(DaError::Query)?;
+        let blob = Blob::new(namespace, blob.to_vec(), None)
+            .map_err(|e| DaError::Query(format!("building the blob: {e}")))?;
+        Ok(B256::from(*blob.commitment.hash()))
+    }
+
+    async fn find(
+        &self,
+        namespace: &Namespace,
+        commitment: B256,
+        heights: std::ops::RangeInclusive<DaHeight>,
+    ) -> Result<Option<DaHeight>, DaError> {
+        let celestia = celestia_namespace(namespace).map_err(DaError::Query)?;
+        for height in heights {
+            let blobs = self
+                .client
+                .blob_get_all(height, &[celestia])
+                .await
+                .map_err(|e| DaError::Query(e.to_string()))?;
+            if blobs
+                .unwrap_or_default()
+                .iter()
+                .any(|blob| B256::from(*blob.commitment.hash()) == commitment)
+            {
+                return Ok(Some(height));
+            }
+        }
+        Ok(None)
+    }
 }

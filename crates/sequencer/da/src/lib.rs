@@ -18,6 +18,7 @@ mod namespace;
 pub use namespace::{NAMESPACE_SIZE, NAMESPACE_USER_BYTES, Namespace, NamespaceError};
 
 use alloy_primitives::{B256, Bytes};
+use std::ops::RangeInclusive;
 
 /// A height on the DA layer.
 pub type DaHeight = u64;
@@ -68,4 +69,17 @@ pub trait DaClient: Send + Sync + 'static {
 
     /// The largest blob [`submit`](Self::submit) accepts: batches are cut to fit it.
     fn max_blob_size(&self) -> usize;
+
+    /// The commitment [`submit`](Self::submit) reports for `blob` under `namespace`, computed
+    /// locally, so a submission can be recorded (and looked for) before it is sent.
+    fn commitment(&self, namespace: &Namespace, blob: &[u8]) -> Result<B256, DaError>;
+
+    /// The first height in `heights` whose block holds a blob with `commitment` under
+    /// `namespace`: how a submission whose answer was lost (timeout, crash) is found again.
+    async fn find(
+        &self,
+        namespace: &Namespace,
+        commitment: B256,
+        heights: RangeInclusive<DaHeight>,
+    ) -> Result<Option<DaHeight>, DaError>;
 }

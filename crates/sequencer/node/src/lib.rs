@@ -25,6 +25,8 @@
 //!   the [`ForkchoiceTracker`](sequencer_engine::ForkchoiceTracker)); the DA task submits batches
 //!   and reports finality back. Back-pressure: production pauses while
 //!   `soft - firm >= max_soft_ahead`.
+//! - [`da_journal`]: the DA submissions not FIRM yet, on disk, so that a restart or a lost answer
+//!   neither posts a batch twice nor leaves a gap.
 //! - [`FirmRecord`]: the last FIRM block, persisted by the sequencer itself, so a restart against
 //!   an execution client that lost finalized blocks is refused instead of re-finalizing heights.
 //! - [`Consensus`]: the seam for multi-validator consensus; [`SingleValidator`] decides alone.
@@ -33,6 +35,7 @@
 
 pub mod batch;
 mod consensus;
+pub mod da_journal;
 mod error;
 mod firm_record;
 mod mempool;
@@ -48,5 +51,5 @@ pub use mempool::{
     Eviction, EvictionReason, InsertOutcome, Mempool, MempoolLimits, MempoolStatus, PooledTx,
     SenderGap, TxLookup, TxStatus,
 };
-pub use sequencer::{NodeConfig, NodeHandle, ShutdownOutcome, launch};
+pub use sequencer::{NodeConfig, NodeHandle, ShutdownOutcome, da_journal_path, launch};
 pub use status::{PendingDa, SequencerStatus, StatusHandle};

@@ -2,6 +2,7 @@ use crate::{
     Consensus, EvictionReason, FirmRecord, Mempool, MempoolLimits, NodeError, PendingDa,
     StatusHandle,
     batch::encode_batch,
+    da_journal::{DaJournal, JournalEntry},
     metrics as m,
     rpc::{SequencerApiServer, SequencerRpc},
 };
@@ -74,6 +75,12 @@ pub struct NodeConfig {
     /// Where the last FIRM block is recorded ([`FirmRecord`]); `None` keeps no record, and a
     /// restart then trusts the execution client's heads alone.
     pub firm_record_path: Option<PathBuf>,
+    /// Where the DA task journals its submissions not FIRM yet (`None`: in memory only, so a
+    /// restart posts every non-final block again).
+    pub da_journal_path: Option<PathBuf>,
+    /// After a DA submission without an answer, how long the batch is looked for on DA before it
+    /// is sent again (a submission waits for inclusion; its answer can be lost after it landed).
+    pub da_resubmit_after: Duration,
 }
 
 impl NodeConfig {
@@ -100,6 +107,8 @@ impl NodeConfig {
             mempool: MempoolLimits::default(),
             retry: RetryPolicy::default(),
             firm_record_path: None,
+            da_journal_path: None,
+            da_resubmit_after: Duration::from_secs(30),
             // Set together by `with_block_time`.
             block_time: Duration::ZERO,
             build_time: Duration::ZERO,
@@ -126,6 +135,7 @@ impl NodeConfig {
             rpc_url: c.execution.rpc_url.clone(),
             max_soft_ahead: c.sequencer.max_soft_ahead,
             firm_record_path: Some(c.sequencer.state_path.clone()),
+            da_journal_path: Some(da_journal_path(&c.sequencer.state_path)),
             ..Self::new(
                 c.chain_id,
                 c.execution.reth_url.clone(),
@@ -135,6 +145,12 @@ impl NodeConfig {
         }
         .with_block_time(c.sequencer.block_time)
     }
+}
+
+/// The DA journal beside the FIRM record: `sequencer-state.json` → `sequencer-state.da.json`.
+pub fn da_journal_path(state_path: &Path) -> PathBuf {
+    let stem = state_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    state_path.with_file_name(format!("{stem}.da.json"))
 }
 
 /// How a shutdown ended.
@@ -362,6 +378,8 @@ pub async fn launch<D: DaClient>(
         poll: cfg.da_poll_interval,
         max_batch: cfg.max_batch_blocks.max(1),
         status: status.clone(),
+        journal_path: cfg.da_journal_path.clone(),
+        resubmit_after: cfg.da_resubmit_after,
     };
     let da = tokio::spawn(da_task.run(da_rx, firm_tx, cancel.clone()));
     let producer = Producer {
@@ -663,6 +681,84 @@ impl<D: DaClient> DaTask<D> {
         }
         None
     }
+
+    /// Writes a journal change; a journal that cannot be written risks a double post after a
+    /// crash (never a gap), so it is reported, not fatal.
+    fn journal_write(&self, result: Result<(), String>) {
+        if let Err(e) = result {
+            metrics::counter!(m::DA_ERRORS).increment(1);
+            error!(target: "sequencer", %e, "DA journal not written; a restart may post a batch twice");
+        }
+    }
+
+    /// After a restart: every journaled batch whose blocks are the next unsubmitted ones and
+    /// that the DA layer holds (looked up by commitment) is awaited instead of sent again.
+    async fn adopt_journal(
+        &self,
+        journal: &mut DaJournal,
+        unsubmitted: &mut VecDeque<DaJob>,
+        submitted: &mut VecDeque<(BlockRef, DaHeight)>,
+    ) {
+        let entries = journal.entries().to_vec();
+        for entry in entries {
+            let n = (entry.last + 1).saturating_sub(entry.first) as usize;
+            let matches = unsubmitted.front().is_some_and(|j| j.block.number == entry.first)
+                && unsubmitted.get(n.saturating_sub(1)).is_some_and(|j| {
+                    j.block.number == entry.last && j.block.hash == entry.last_hash
+                });
+            if !matches {
+                let result = journal.forget(entry.commitment);
+                self.journal_write(result);
+                continue;
+            }
+            let found = match entry.height {
+                Some(height) => {
+                    self.da.find(&self.namespace, entry.commitment, height..=height).await
+                }
+                None => match self.da.finalized_height().await {
+                    Ok(head) => {
+                        self.da
+                            .find(&self.namespace, entry.commitment, entry.sent_after..=head)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            match found {
+                Ok(Some(height)) => {
+                    info!(target: "sequencer", first = entry.first, last = entry.last, da_height = height, "batch already on DA (journal); awaiting its finality, not posting it again");
+                    for j in unsubmitted.drain(..n) {
+                        submitted.push_back((j.block, height));
+                    }
+                    let result = journal.included(entry.commitment, height);
+                    self.journal_write(result);
+                }
+                Ok(None) => {
+                    info!(target: "sequencer", first = entry.first, last = entry.last, "journaled batch is not on DA; posting it again");
+                    let result = journal.forget(entry.commitment);
+                    self.journal_write(result);
+                }
+                Err(e) => {
+                    // Unknown: posting again risks a duplicate, never a gap.
+                    warn!(target: "sequencer", %e, first = entry.first, last = entry.last, "cannot look the journaled batch up on DA; posting it again");
+                    let result = journal.forget(entry.commitment);
+                    self.journal_write(result);
+                }
+            }
+        }
+    }
+}
+
+/// A batch sent (or about to be) whose answer is not in yet.
+struct InFlight {
+    blocks: usize,
+    blob: Bytes,
+    commitment: B256,
+    sent_after: DaHeight,
+    attempts: u32,
+    /// When the last attempt failed: the batch is looked for on DA, and only sent again once
+    /// `resubmit_after` has passed without finding it (it may still be on its way).
+    failed_at: Option<Instant>,
 }
 
 struct DaTask<D> {
@@ -672,6 +768,8 @@ struct DaTask<D> {
     poll: Duration,
     max_batch: usize,
     status: StatusHandle,
+    journal_path: Option<PathBuf>,
+    resubmit_after: Duration,
 }
 
 impl<D: DaClient> DaTask<D> {
@@ -682,10 +780,15 @@ impl<D: DaClient> DaTask<D> {
         cancel: CancellationToken,
     ) -> Result<(), NodeError> {
         let mut unsubmitted: VecDeque<DaJob> = VecDeque::new();
+        let mut submitted: VecDeque<(BlockRef, DaHeight)> = VecDeque::new();
+        let mut in_flight: Option<InFlight> = None;
+        let mut journal = DaJournal::load(self.journal_path.as_deref()).map_err(|e| {
+            NodeError::Config { field: "sequencer.state_path", message: format!("DA journal {e}") }
+        })?;
+        let mut adopted = journal.entries().is_empty();
         // Most blocks per blob right now: `max_batch`, halved when the DA refuses a batch as too
         // large, grown back after each success.
         let mut batch_limit = self.max_batch.max(1);
-        let mut submitted: VecDeque<(BlockRef, DaHeight)> = VecDeque::new();
         let mut tick = tokio::time::interval(self.poll);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -693,7 +796,7 @@ impl<D: DaClient> DaTask<D> {
                 biased;
                 () = cancel.cancelled() => {
                     if !unsubmitted.is_empty() || !submitted.is_empty() {
-                        info!(target: "sequencer", unsubmitted = unsubmitted.len(), awaiting_finality = submitted.len(), "DA task stopped; non-final blocks are re-submitted on restart");
+                        info!(target: "sequencer", unsubmitted = unsubmitted.len(), awaiting_finality = submitted.len(), "DA task stopped; the journal says what is on DA already");
                     }
                     return Ok(());
                 }
@@ -708,28 +811,90 @@ impl<D: DaClient> DaTask<D> {
                 },
                 _ = tick.tick() => {}
             }
+            if !adopted && !unsubmitted.is_empty() {
+                self.adopt_journal(&mut journal, &mut unsubmitted, &mut submitted).await;
+                adopted = true;
+            }
 
-            if let Some((n, blob)) = self.next_batch(&unsubmitted, batch_limit) {
-                let size = blob.len();
-                match self.da.submit(&self.namespace, blob).await {
-                    Ok(inc) => {
-                        metrics::counter!(m::DA_SUBMISSIONS).increment(1);
-                        for j in unsubmitted.drain(..n) {
-                            info!(target: "sequencer", number = j.block.number, hash = %j.block.hash, da_height = inc.height, blob_bytes = size, "PENDING");
-                            submitted.push_back((j.block, inc.height));
+            if in_flight.is_none()
+                && let Some((blocks, blob)) = self.next_batch(&unsubmitted, batch_limit)
+            {
+                match self.da.commitment(&self.namespace, &blob) {
+                    Ok(commitment) => {
+                        let sent_after = self.da.finalized_height().await.unwrap_or(0);
+                        let (first, last) = (&unsubmitted[0].block, &unsubmitted[blocks - 1].block);
+                        let result = journal.record(JournalEntry {
+                            first: first.number,
+                            last: last.number,
+                            last_hash: last.hash,
+                            commitment,
+                            sent_after,
+                            height: None,
+                        });
+                        self.journal_write(result);
+                        in_flight = Some(InFlight {
+                            blocks,
+                            blob,
+                            commitment,
+                            sent_after,
+                            attempts: 0,
+                            failed_at: None,
+                        });
+                    }
+                    Err(e) => warn!(target: "sequencer", %e, "DA commitment failed, will retry"),
+                }
+            }
+
+            if let Some(flight) = in_flight.as_mut() {
+                let mut landed = None;
+                if flight.attempts > 0 {
+                    // An earlier attempt got no answer: it may have landed all the same.
+                    if let Ok(head) = self.da.finalized_height().await
+                        && let Ok(Some(height)) = self
+                            .da
+                            .find(&self.namespace, flight.commitment, flight.sent_after..=head)
+                            .await
+                    {
+                        info!(target: "sequencer", da_height = height, "a batch whose answer was lost is on DA; not posting it again");
+                        landed = Some(height);
+                    }
+                }
+                let waiting = flight.failed_at.is_some_and(|at| at.elapsed() < self.resubmit_after);
+                if landed.is_none() && !waiting {
+                    let size = flight.blob.len();
+                    match self.da.submit(&self.namespace, flight.blob.clone()).await {
+                        Ok(inc) => {
+                            metrics::counter!(m::DA_SUBMISSIONS).increment(1);
+                            debug!(target: "sequencer", da_height = inc.height, blob_bytes = size, "DA submission included");
+                            landed = Some(inc.height);
                         }
-                        batch_limit = (batch_limit * 2).min(self.max_batch);
+                        Err(DaError::BlobTooLarge { size, max }) if flight.blocks > 1 => {
+                            // The DA layer's limit is below what it told us: smaller batches.
+                            metrics::counter!(m::DA_ERRORS).increment(1);
+                            batch_limit = (flight.blocks / 2).max(1);
+                            warn!(target: "sequencer", size, max, blocks = flight.blocks, next_blocks = batch_limit, "DA refused the batch as too large; splitting");
+                            let result = journal.forget(flight.commitment);
+                            self.journal_write(result);
+                            in_flight = None;
+                        }
+                        Err(e) => {
+                            metrics::counter!(m::DA_ERRORS).increment(1);
+                            flight.attempts += 1;
+                            flight.failed_at = Some(Instant::now());
+                            warn!(target: "sequencer", %e, blocks = flight.blocks, attempts = flight.attempts, "DA submission failed, will look it up and retry");
+                        }
                     }
-                    Err(DaError::BlobTooLarge { size, max }) if n > 1 => {
-                        // The DA layer's limit is below what it told us: smaller batches.
-                        metrics::counter!(m::DA_ERRORS).increment(1);
-                        batch_limit = (n / 2).max(1);
-                        warn!(target: "sequencer", size, max, blocks = n, next_blocks = batch_limit, "DA refused the batch as too large; splitting");
+                }
+                if let Some(height) = landed
+                    && let Some(flight) = in_flight.take()
+                {
+                    for j in unsubmitted.drain(..flight.blocks) {
+                        info!(target: "sequencer", number = j.block.number, hash = %j.block.hash, da_height = height, blob_bytes = flight.blob.len(), "PENDING");
+                        submitted.push_back((j.block, height));
                     }
-                    Err(e) => {
-                        metrics::counter!(m::DA_ERRORS).increment(1);
-                        warn!(target: "sequencer", %e, blocks = n, "DA submission failed, will retry");
-                    }
+                    let result = journal.included(flight.commitment, height);
+                    self.journal_write(result);
+                    batch_limit = (batch_limit * 2).min(self.max_batch);
                 }
             }
 
@@ -742,6 +907,8 @@ impl<D: DaClient> DaTask<D> {
                         }
                         if let Some(b) = last {
                             debug!(target: "sequencer", number = b.number, final_height, "DA final");
+                            let result = journal.firm(b.number);
+                            self.journal_write(result);
                             if firm_tx.send(b).is_err() {
                                 return Ok(());
                             }

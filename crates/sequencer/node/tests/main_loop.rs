@@ -21,6 +21,7 @@ fn node_config(engine: &MockEngine, secret: JwtSecret) -> NodeConfig {
     NodeConfig {
         build_time: Duration::from_millis(1),
         da_poll_interval: Duration::from_millis(5),
+        da_resubmit_after: Duration::from_millis(50),
         max_batch_blocks: 16,
         mempool: sequencer_node::MempoolLimits { capacity: 1000, ..Default::default() },
         retry: RetryPolicy {
@@ -195,6 +196,73 @@ async fn a_backlog_larger_than_a_blob_is_split() {
     assert!(posted.len() as u64 >= target);
 }
 
+/// Every block number in the batches `da` holds under the test namespace, in DA order.
+fn posted_blocks(da: &LocalDa) -> Vec<u64> {
+    let namespace = "0xc0ffee".parse().unwrap();
+    let mut posted = Vec::new();
+    for (_, blob) in da.all_blobs(&namespace) {
+        let (_, blocks) = decode_batch(&blob).unwrap();
+        posted.extend(blocks.iter().map(|b| b.header.number));
+    }
+    posted
+}
+
+/// Blocks posted to DA but not final when the sequencer stops are found on DA through the
+/// journal after the restart and awaited, not posted again; nothing is skipped either.
+#[tokio::test]
+async fn a_restart_posts_no_block_twice() {
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+    let (dir, _record, mut cfg) = node_config_with_record(&engine, secret);
+    cfg.da_journal_path = Some(dir.path().join("sequencer-state.da.json"));
+    cfg.max_soft_ahead = 100;
+    let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
+    da.hold_finality(true);
+
+    let node =
+        launch(cfg.clone(), consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    let status = node.status.clone();
+    eventually("blocks on DA, not final", || {
+        status.get().pending_da.iter().filter(|p| p.da_height.is_some()).count() >= 4
+    })
+    .await;
+    node.shutdown(Duration::from_secs(5)).await;
+    let before_restart = posted_blocks(&da);
+    assert!(!before_restart.is_empty());
+
+    let node = launch(cfg, consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    let status = node.status.clone();
+    da.hold_finality(false);
+    let target = status.get().soft_head.number + 3;
+    eventually("FIRM past the restart", || status.get().firm_head.number >= target).await;
+    node.shutdown(Duration::from_secs(5)).await;
+
+    let posted = posted_blocks(&da);
+    let expected: Vec<u64> = (1..=posted.len() as u64).collect();
+    assert_eq!(posted, expected, "each block once, in order, across the restart");
+    assert!(posted.len() as u64 >= target);
+}
+
+/// A submission that landed but whose answer was lost (timeout) is found on DA by its commitment
+/// and not posted again.
+#[tokio::test]
+async fn a_lost_submission_answer_does_not_post_twice() {
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+    let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
+    da.lose_answers(2);
+    let node =
+        launch(node_config(&engine, secret), consensus(), da.clone(), CancellationToken::new())
+            .await
+            .unwrap();
+    let status = node.status.clone();
+    eventually("FIRM moves", || status.get().firm_head.number >= 6).await;
+    node.shutdown(Duration::from_secs(5)).await;
+    let posted = posted_blocks(&da);
+    let expected: Vec<u64> = (1..=posted.len() as u64).collect();
+    assert_eq!(posted, expected, "each block once, in order");
+}
+
 #[tokio::test]
 async fn engine_trouble_is_survived() {
     let secret = JwtSecret::random();
@@ -335,6 +403,21 @@ async fn shutdown_is_bounded_even_when_da_hangs() {
         }
         fn max_blob_size(&self) -> usize {
             1 << 20
+        }
+        fn commitment(
+            &self,
+            _: &sequencer_da::Namespace,
+            blob: &[u8],
+        ) -> Result<B256, sequencer_da::DaError> {
+            Ok(alloy_primitives::keccak256(blob))
+        }
+        async fn find(
+            &self,
+            _: &sequencer_da::Namespace,
+            _: B256,
+            _: std::ops::RangeInclusive<u64>,
+        ) -> Result<Option<u64>, sequencer_da::DaError> {
+            Ok(None)
         }
         async fn blobs(
             &self,
