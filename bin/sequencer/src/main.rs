@@ -8,6 +8,8 @@
 //! - `sequencer run --config config.toml`: validates the config, then runs until SIGTERM/SIGINT.
 //! - `sequencer da --data-dir DIR`: the local Celestia-compatible DA node (what
 //!   `network = "local"` talks to), until SIGTERM/SIGINT.
+//! - `sequencer da-history --config config.toml`: reads the chain's history back from DA alone
+//!   and checks it: each block once, no gap, signed by the validator set, the hash reth has.
 
 use clap::{Parser, Subcommand};
 use eyre::{WrapErr, eyre};
@@ -48,6 +50,15 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Read the chain's history back from DA and check it against the validator set and reth.
+    DaHistory {
+        /// Node config TOML (the DA node, namespace, validators and reth to compare with).
+        #[arg(long)]
+        config: PathBuf,
+        /// First DA height to read.
+        #[arg(long, default_value_t = 1)]
+        from_height: u64,
+    },
     /// Run the local Celestia-compatible DA node (celestia-node's JSON-RPC: blob and header
     /// methods, signed headers, blobs kept in DATA_DIR).
     Da {
@@ -69,6 +80,7 @@ fn main() -> ExitCode {
         Command::Keygen { output } => keygen(&output),
         Command::Genesis { config, output } => genesis(&config, &output),
         Command::Run { config } => run(&config),
+        Command::DaHistory { config, from_height } => da_history(&config, from_height),
         Command::Da { listen, block_time_ms, data_dir } => {
             da(listen, Duration::from_millis(block_time_ms), data_dir)
         }
@@ -187,6 +199,61 @@ fn da(listen: SocketAddr, block_time: Duration, data_dir: PathBuf) -> eyre::Resu
         node.stop().await;
         info!("local DA node stopped");
         Ok(())
+    })
+}
+
+fn da_history(config_path: &std::path::Path, from_height: u64) -> eyre::Result<()> {
+    use sequencer_da::DaClient;
+    let cfg = Config::load_validated(config_path).map_err(|e| eyre!("invalid config\n{e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("tokio runtime")?;
+    runtime.block_on(async move {
+        let mut da_config = CelestiaDaConfig::new(cfg.da.rpc_url.as_str());
+        da_config.auth_token = cfg.da.auth_token.as_ref().map(|t| t.expose().to_owned());
+        let da = CelestiaDa::connect(da_config).await.map_err(|e| eyre!("celestia.rpc_url: {e}"))?;
+        let head = da.finalized_height().await.map_err(|e| eyre!("celestia.rpc_url: {e}"))?;
+        let history = sequencer_node::history::History::read(&da, &cfg.da.namespace, from_height..=head)
+            .await
+            .map_err(|e| eyre!("celestia.rpc_url: {e}"))?;
+        let check = history.check(&cfg.consensus.validators);
+        let engine = sequencer_engine::EngineClient::new(
+            cfg.execution.reth_url.clone(),
+            cfg.execution.jwt_secret,
+            NodeConfig::from_validated(&cfg).fork,
+        );
+        let mut mismatched = Vec::new();
+        for (number, hash) in &check.blocks {
+            let block = engine
+                .block(alloy_eips::BlockNumberOrTag::Number(*number))
+                .await
+                .map_err(|e| eyre!("execution.reth_url: {e}"))?;
+            if block.map(|(b, _)| b.hash) != Some(*hash) {
+                mismatched.push(*number);
+            }
+        }
+        let range = |blocks: &std::collections::BTreeMap<u64, _>| match (blocks.keys().next(), blocks.keys().next_back()) {
+            (Some(first), Some(last)) => format!("{first}..={last}"),
+            _ => "none".into(),
+        };
+        println!(
+            "DA heights {from_height}..={head}: {} batches, blocks {} ({} blocks); duplicates {:?}; gaps {:?}; unreadable blobs {}; batches signed outside the validator set {:?}; hashes differing from reth {:?}",
+            history.batches.len(),
+            range(&check.blocks),
+            check.blocks.len(),
+            check.duplicates,
+            check.gaps,
+            history.unreadable.len(),
+            check.foreign_signers,
+            mismatched,
+        );
+        if check.is_clean() && history.unreadable.is_empty() && mismatched.is_empty() {
+            println!("ok: every block once, no gap, signed by the validator set, as reth has it");
+            Ok(())
+        } else {
+            Err(eyre!("the DA history does not check out (see above)"))
+        }
     })
 }
 

@@ -32,12 +32,14 @@
 //! - [`Consensus`]: the seam for multi-validator consensus; [`SingleValidator`] decides alone.
 //! - [`rpc`]: `eth_sendRawTransaction`, `eth_chainId` and `sequencer_*` status methods.
 //! - [`batch`]: the DA blob format (signed RLP batch of blocks).
+//! - [`history`]: the chain's history read back from DA alone (`sequencer da-history`).
 
 pub mod batch;
 mod consensus;
 pub mod da_journal;
 mod error;
 mod firm_record;
+pub mod history;
 mod mempool;
 pub mod metrics;
 pub mod rpc;

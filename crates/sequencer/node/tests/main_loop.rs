@@ -9,7 +9,10 @@ use sequencer_da::DaClient;
 use sequencer_engine::RetryPolicy;
 use sequencer_node::{
     FirmRecord, InsertOutcome, NodeConfig, SequencerStatus, ShutdownOutcome, SingleValidator,
-    TxStatus, batch::decode_batch, launch,
+    TxStatus,
+    batch::{decode_batch, encode_batch},
+    history::History,
+    launch,
 };
 use sequencer_testing::{Answer, LocalDa, MockEngine, MockEngineConfig, dev_address, transfer};
 use std::{sync::Arc, time::Duration};
@@ -241,6 +244,48 @@ async fn a_restart_posts_no_block_twice() {
     let expected: Vec<u64> = (1..=posted.len() as u64).collect();
     assert_eq!(posted, expected, "each block once, in order, across the restart");
     assert!(posted.len() as u64 >= target);
+
+    // The same, read back from DA alone as `sequencer da-history` does it.
+    let namespace = "0xc0ffee".parse().unwrap();
+    let head = da.finalized_height().await.unwrap();
+    let history = History::read(&*da, &namespace, 1..=head).await.unwrap();
+    let check = history.check(&[key().public()]);
+    assert!(check.is_clean(), "{check:?}");
+    assert_eq!(check.blocks.len(), posted.len());
+    for (number, hash) in &check.blocks {
+        assert_eq!(engine.number_of(*hash), Some(*number), "hashes as the engine has them");
+    }
+}
+
+/// The read-back finds what is wrong: a block posted twice, a gap, a batch by another key.
+#[tokio::test]
+async fn the_da_history_check_reports_duplicates_gaps_and_foreign_signers() {
+    use alloy_consensus::{Block, BlockBody, Header, TxEnvelope};
+    let block = |number| Block::<TxEnvelope> {
+        header: Header { number, ..Default::default() },
+        body: BlockBody::default(),
+    };
+    let da = LocalDa::new(Duration::from_millis(1), 0);
+    let namespace = "0xc0ffee".parse().unwrap();
+    let stranger = ValidatorKey::from_secret_bytes([9; 32]);
+    for blob in [
+        encode_batch(&key(), &[block(1), block(2)]),
+        encode_batch(&key(), &[block(2)]),
+        encode_batch(&key(), &[block(4)]),
+        encode_batch(&stranger, &[block(5)]),
+        Bytes::from_static(b"not a batch"),
+    ] {
+        da.submit(&namespace, blob).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let head = da.finalized_height().await.unwrap();
+    let history = History::read(&da, &namespace, 1..=head).await.unwrap();
+    let check = history.check(&[key().public()]);
+    assert_eq!(check.duplicates, vec![2]);
+    assert_eq!(check.gaps, vec![3]);
+    assert_eq!(check.foreign_signers.len(), 1);
+    assert_eq!(history.unreadable.len(), 1);
+    assert!(!check.is_clean());
 }
 
 /// A submission that landed but whose answer was lost (timeout) is found on DA by its commitment
