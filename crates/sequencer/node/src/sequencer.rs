@@ -108,7 +108,7 @@ impl NodeConfig {
             retry: RetryPolicy::default(),
             firm_record_path: None,
             da_journal_path: None,
-            da_resubmit_after: Duration::from_secs(30),
+            da_resubmit_after: Duration::from_secs(90),
             // Set together by `with_block_time`.
             block_time: Duration::ZERO,
             build_time: Duration::ZERO,
@@ -692,13 +692,16 @@ impl<D: DaClient> DaTask<D> {
     }
 
     /// After a restart: every journaled batch whose blocks are the next unsubmitted ones and
-    /// that the DA layer holds (looked up by commitment) is awaited instead of sent again.
+    /// that the DA layer holds (looked up by commitment) is awaited instead of sent again. A
+    /// batch that was being sent when the sequencer stopped may still be on its way into a DA
+    /// block: it comes back as the batch in flight, looked for again until the resubmission
+    /// delay has passed, and only then sent again.
     async fn adopt_journal(
         &self,
         journal: &mut DaJournal,
         unsubmitted: &mut VecDeque<DaJob>,
         submitted: &mut VecDeque<(BlockRef, DaHeight)>,
-    ) {
+    ) -> Option<InFlight> {
         let entries = journal.entries().to_vec();
         for entry in entries {
             let n = (entry.last + 1).saturating_sub(entry.first) as usize;
@@ -733,6 +736,26 @@ impl<D: DaClient> DaTask<D> {
                     let result = journal.included(entry.commitment, height);
                     self.journal_write(result);
                 }
+                Ok(None) if entry.height.is_none() => {
+                    // Sent when the sequencer stopped, answer unknown: the same blocks encode to
+                    // the same blob (deterministic signature), so it can be looked for again.
+                    let blocks: Vec<_> =
+                        unsubmitted.iter().take(n).map(|j| j.body.clone()).collect();
+                    let blob = encode_batch(&self.key, &blocks);
+                    if self.da.commitment(&self.namespace, &blob).ok() == Some(entry.commitment) {
+                        info!(target: "sequencer", first = entry.first, last = entry.last, "batch being sent at the stop is not on DA yet; looking for it before posting it again");
+                        return Some(InFlight {
+                            blocks: n,
+                            blob,
+                            commitment: entry.commitment,
+                            sent_after: entry.sent_after,
+                            attempts: 1,
+                            failed_at: Some(Instant::now()),
+                        });
+                    }
+                    let result = journal.forget(entry.commitment);
+                    self.journal_write(result);
+                }
                 Ok(None) => {
                     info!(target: "sequencer", first = entry.first, last = entry.last, "journaled batch is not on DA; posting it again");
                     let result = journal.forget(entry.commitment);
@@ -746,6 +769,7 @@ impl<D: DaClient> DaTask<D> {
                 }
             }
         }
+        None
     }
 }
 
@@ -812,7 +836,8 @@ impl<D: DaClient> DaTask<D> {
                 _ = tick.tick() => {}
             }
             if !adopted && !unsubmitted.is_empty() {
-                self.adopt_journal(&mut journal, &mut unsubmitted, &mut submitted).await;
+                in_flight =
+                    self.adopt_journal(&mut journal, &mut unsubmitted, &mut submitted).await;
                 adopted = true;
             }
 

@@ -288,6 +288,37 @@ async fn the_da_history_check_reports_duplicates_gaps_and_foreign_signers() {
     assert!(!check.is_clean());
 }
 
+/// The sequencer stops while a batch is on its way into a DA block (sent, no answer, not
+/// included yet): after the restart it is looked for again, found once it lands, and not posted
+/// a second time.
+#[tokio::test]
+async fn a_batch_still_on_its_way_at_a_restart_is_not_posted_twice() {
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+    let (dir, _record, mut cfg) = node_config_with_record(&engine, secret);
+    cfg.da_journal_path = Some(dir.path().join("sequencer-state.da.json"));
+    cfg.da_resubmit_after = Duration::from_secs(2);
+    let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
+    let namespace = "0xc0ffee".parse().unwrap();
+    // The first batch is stored, lands 40 DA blocks (200 ms) later, and its answer is lost.
+    da.lose_answers(1);
+    da.delay_inclusion(40);
+    let node =
+        launch(cfg.clone(), consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    eventually("the first batch is sent", || da.blob_count(&namespace) >= 1).await;
+    node.shutdown(Duration::from_secs(5)).await;
+    da.delay_inclusion(0);
+
+    let node = launch(cfg, consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    let status = node.status.clone();
+    let target = status.get().soft_head.number + 3;
+    eventually("FIRM past the restart", || status.get().firm_head.number >= target).await;
+    node.shutdown(Duration::from_secs(5)).await;
+    let posted = posted_blocks(&da);
+    let expected: Vec<u64> = (1..=posted.len() as u64).collect();
+    assert_eq!(posted, expected, "each block once, in order");
+}
+
 /// A submission that landed but whose answer was lost (timeout) is found on DA by its commitment
 /// and not posted again.
 #[tokio::test]
