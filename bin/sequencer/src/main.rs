@@ -143,6 +143,7 @@ fn run(config_path: &std::path::Path) -> eyre::Result<()> {
         let mut da_config = CelestiaDaConfig::new(cfg.da.rpc_url.as_str());
         da_config.auth_token = cfg.da.auth_token.as_ref().map(|t| t.expose().to_owned());
         da_config.gas_price = cfg.da.gas_price;
+        da_config.max_gas_price = cfg.da.max_gas_price;
         let da = Arc::new(
             CelestiaDa::connect(da_config).await.map_err(|e| eyre!("celestia.rpc_url: {e}"))?,
         );

@@ -19,8 +19,11 @@ pub struct CelestiaDaConfig {
     pub url: String,
     /// The node's auth token (`celestia light auth write`); never logged.
     pub auth_token: Option<String>,
-    /// Gas price per unit offered with each submission (`None`: the node estimates it).
+    /// Gas price per unit offered with a first submission (`None`: the node estimates it).
+    /// Each submission that fails raises the next one's by 10 %, up to `max_gas_price`.
     pub gas_price: Option<f64>,
+    /// Highest gas price ever offered (passed to the node as its cap when it estimates).
+    pub max_gas_price: Option<f64>,
     /// Timeout of one request (a submission waits for inclusion in a block).
     pub request_timeout: Duration,
     /// Largest blob submitted.
@@ -34,6 +37,7 @@ impl CelestiaDaConfig {
             url: url.into(),
             auth_token: None,
             gas_price: None,
+            max_gas_price: None,
             request_timeout: Duration::from_secs(60),
             max_blob_size: DEFAULT_MAX_BLOB_SIZE,
         }
@@ -44,6 +48,8 @@ impl CelestiaDaConfig {
 pub struct CelestiaDa {
     client: Client,
     config: CelestiaDaConfig,
+    /// Submissions failed in a row: each bumps the gas price of the next.
+    failures: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for CelestiaDa {
@@ -64,13 +70,33 @@ impl CelestiaDa {
         )
         .await
         .map_err(|source| CelestiaError::Connect { url: config.url.clone(), source })?;
-        Ok(Self { client, config })
+        Ok(Self { client, config, failures: Default::default() })
+    }
+
+    /// The gas price policy: the configured price raised 10 % per failure in a row, capped.
+    pub fn gas_price(&self) -> Option<f64> {
+        let failures = self.failures.load(std::sync::atomic::Ordering::Relaxed);
+        let price = self.config.gas_price? * 1.1f64.powi(failures.min(64) as i32);
+        Some(self.config.max_gas_price.map_or(price, |max| price.min(max)))
     }
 
     fn tx_config(&self) -> TxConfig {
-        match self.config.gas_price {
+        let config = match self.gas_price() {
             Some(price) => TxConfig::default().with_gas_price(price),
             None => TxConfig::default(),
+        };
+        match self.config.max_gas_price {
+            Some(max) => config.with_max_gas_price(max),
+            None => config,
+        }
+    }
+
+    fn note_submission(&self, ok: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if ok {
+            self.failures.store(0, Relaxed);
+        } else {
+            self.failures.fetch_add(1, Relaxed);
         }
     }
 }
@@ -90,11 +116,10 @@ impl DaClient for CelestiaDa {
         let blob = Blob::new(namespace, blob.to_vec(), None)
             .map_err(|e| DaError::Submit(format!("building the blob: {e}")))?;
         let commitment = blob.commitment;
-        let height = self
-            .client
-            .blob_submit(std::slice::from_ref(&blob), self.tx_config())
-            .await
-            .map_err(|e| DaError::Submit(e.to_string()))?;
+        let submitted =
+            self.client.blob_submit(std::slice::from_ref(&blob), self.tx_config()).await;
+        self.note_submission(submitted.is_ok());
+        let height = submitted.map_err(|e| DaError::Submit(e.to_string()))?;
         // Trust the data, not the answer: the blob must be there, byte for byte.
         let included = self
             .client

@@ -75,6 +75,12 @@ pub struct LocalCelestiaNode {
 impl LocalCelestiaNode {
     /// Loads the blob store (if any), binds the RPC and starts making blocks.
     pub async fn start(config: LocalNodeConfig) -> Result<Self, CelestiaError> {
+        if let Some(dir) = &config.data_dir {
+            std::fs::create_dir_all(dir).map_err(|e| CelestiaError::Store {
+                path: dir.display().to_string(),
+                message: e.to_string(),
+            })?;
+        }
         let store = config.data_dir.as_ref().map(|dir| dir.join(STORE_FILE));
         let blobs = match &store {
             Some(path) => load(path)?,

@@ -80,3 +80,37 @@ async fn an_unreachable_node_is_a_query_error() {
         .unwrap();
     assert!(matches!(da.finalized_height().await, Err(DaError::Query(_))));
 }
+
+#[tokio::test]
+async fn failed_submissions_raise_the_gas_price_up_to_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node(dir.path()).await;
+    let addr = node.addr();
+    let mut config = CelestiaDaConfig::new(node.url());
+    config.gas_price = Some(0.002);
+    config.max_gas_price = Some(0.0025);
+    config.request_timeout = Duration::from_millis(500);
+    let da = CelestiaDa::connect(config).await.unwrap();
+    let ours: Namespace = "0xc0ffee".parse().unwrap();
+    da.submit(&ours, Bytes::from_static(b"a")).await.unwrap();
+    assert_eq!(da.gas_price(), Some(0.002));
+    node.stop().await;
+    da.submit(&ours, Bytes::from_static(b"b")).await.unwrap_err();
+    assert!(da.gas_price().is_some_and(|p| (p - 0.0022).abs() < 1e-12), "+10 %");
+    for _ in 0..2 {
+        da.submit(&ours, Bytes::from_static(b"b")).await.unwrap_err();
+    }
+    // 0.002 × 1.1³ = 0.002662, capped at 0.0025.
+    assert_eq!(da.gas_price(), Some(0.0025));
+    // The node is back at the same address: a success resets the bump.
+    let node = LocalCelestiaNode::start(LocalNodeConfig {
+        listen: addr,
+        block_time: Duration::from_millis(100),
+        data_dir: Some(dir.path().to_path_buf()),
+    })
+    .await
+    .unwrap();
+    da.submit(&ours, Bytes::from_static(b"c")).await.unwrap();
+    assert_eq!(da.gas_price(), Some(0.002));
+    node.stop().await;
+}

@@ -78,6 +78,9 @@ pub struct RawCelestia {
     /// Gas price offered per submission (default: the node's estimate).
     #[serde(default)]
     pub gas_price: Option<f64>,
+    /// Highest gas price offered after failed submissions raised it.
+    #[serde(default)]
+    pub max_gas_price: Option<f64>,
 }
 
 /// `[execution]` as written.
@@ -269,6 +272,8 @@ pub struct DaConfig {
     pub auth_token: Option<AuthToken>,
     /// Gas price per submission, if set.
     pub gas_price: Option<f64>,
+    /// Highest gas price, if set.
+    pub max_gas_price: Option<f64>,
 }
 
 /// Validated `[execution]`.
@@ -488,10 +493,20 @@ impl Config {
                 .filter(|t| !t.trim().is_empty())
                 .map(|t| AuthToken(t.trim().to_owned())),
         };
-        if let Some(price) = self.celestia.gas_price
-            && !(price.is_finite() && price > 0.0)
+        for (field, price) in [
+            ("celestia.gas_price", self.celestia.gas_price),
+            ("celestia.max_gas_price", self.celestia.max_gas_price),
+        ] {
+            if let Some(price) = price
+                && !(price.is_finite() && price > 0.0)
+            {
+                err(field, format!("{price}: must be a positive number"));
+            }
+        }
+        if let (Some(price), Some(max)) = (self.celestia.gas_price, self.celestia.max_gas_price)
+            && max < price
         {
-            err("celestia.gas_price", format!("{price}: must be a positive number"));
+            err("celestia.max_gas_price", format!("{max}: below gas_price {price}"));
         }
 
         // [execution]
@@ -620,6 +635,7 @@ impl Config {
                     rpc_url: da_rpc_url,
                     auth_token,
                     gas_price: self.celestia.gas_price,
+                    max_gas_price: self.celestia.max_gas_price,
                 },
                 execution: ExecutionConfig { reth_url, jwt_secret, rpc_url, fee_recipient, prague },
                 rpc: RpcConfig { listen_addr: rpc },

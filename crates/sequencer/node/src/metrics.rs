@@ -31,6 +31,12 @@ pub const ENGINE_ERRORS: &str = "sequencer_engine_errors_total";
 pub const DA_SUBMISSIONS: &str = "sequencer_da_submissions_total";
 /// Counter: failed DA submissions.
 pub const DA_ERRORS: &str = "sequencer_da_errors_total";
+/// Counter: DA submissions sent again after an attempt without an answer.
+pub const DA_RETRIES: &str = "sequencer_da_retries_total";
+/// Counter: batch bytes included on DA.
+pub const DA_BYTES: &str = "sequencer_da_bytes_total";
+/// Histogram: first send of a batch to its inclusion on DA.
+pub const DA_INCLUSION_LATENCY: &str = "sequencer_da_inclusion_latency";
 
 /// Registers descriptions (call once after installing a recorder).
 pub fn describe() {
@@ -50,4 +56,11 @@ pub fn describe() {
     describe_counter!(ENGINE_ERRORS, "failed block production attempts");
     describe_counter!(DA_SUBMISSIONS, "DA batches submitted");
     describe_counter!(DA_ERRORS, "failed DA submissions");
+    describe_counter!(DA_RETRIES, "DA submissions sent again after an attempt without an answer");
+    describe_counter!(DA_BYTES, "batch bytes included on DA");
+    describe_histogram!(
+        DA_INCLUSION_LATENCY,
+        metrics::Unit::Seconds,
+        "first send of a batch to its inclusion on DA"
+    );
 }

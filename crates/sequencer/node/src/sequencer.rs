@@ -750,6 +750,7 @@ impl<D: DaClient> DaTask<D> {
                             commitment: entry.commitment,
                             sent_after: entry.sent_after,
                             attempts: 1,
+                            created_at: Instant::now(),
                             failed_at: Some(Instant::now()),
                         });
                     }
@@ -780,6 +781,8 @@ struct InFlight {
     commitment: B256,
     sent_after: DaHeight,
     attempts: u32,
+    /// When it was first sent (or found in the journal).
+    created_at: Instant,
     /// When the last attempt failed: the batch is looked for on DA, and only sent again once
     /// `resubmit_after` has passed without finding it (it may still be on its way).
     failed_at: Option<Instant>,
@@ -863,6 +866,7 @@ impl<D: DaClient> DaTask<D> {
                             commitment,
                             sent_after,
                             attempts: 0,
+                            created_at: Instant::now(),
                             failed_at: None,
                         });
                     }
@@ -886,6 +890,9 @@ impl<D: DaClient> DaTask<D> {
                 }
                 let waiting = flight.failed_at.is_some_and(|at| at.elapsed() < self.resubmit_after);
                 if landed.is_none() && !waiting {
+                    if flight.attempts > 0 {
+                        metrics::counter!(m::DA_RETRIES).increment(1);
+                    }
                     let size = flight.blob.len();
                     match self.da.submit(&self.namespace, flight.blob.clone()).await {
                         Ok(inc) => {
@@ -917,6 +924,9 @@ impl<D: DaClient> DaTask<D> {
                         info!(target: "sequencer", number = j.block.number, hash = %j.block.hash, da_height = height, blob_bytes = flight.blob.len(), "PENDING");
                         submitted.push_back((j.block, height));
                     }
+                    metrics::counter!(m::DA_BYTES).increment(flight.blob.len() as u64);
+                    metrics::histogram!(m::DA_INCLUSION_LATENCY)
+                        .record(flight.created_at.elapsed().as_secs_f64());
                     let result = journal.included(flight.commitment, height);
                     self.journal_write(result);
                     batch_limit = (batch_limit * 2).min(self.max_batch);
