@@ -25,8 +25,10 @@ SEQ_RPC_PORT=${SEQ_RPC_PORT:-18547}
 SEQ_METRICS_PORT=${SEQ_METRICS_PORT:-19002}
 SEQ_P2P_PORT=${SEQ_P2P_PORT:-26656}
 DA_RPC_PORT=${DA_RPC_PORT:-26658}
-# anvil's first development account, funded at genesis (never use it anywhere real).
-DEV_ACCOUNT=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
+# anvil's first five development accounts, funded at genesis (never use them anywhere real).
+DEV_ACCOUNTS=(0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+    0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC 0x90F79bf6EB2c4f870365E785982E1f101E93b906
+    0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65)
 
 LOG_TAG=sequencer-devnet
 # shellcheck source=etc/devnet-lib.sh
@@ -41,9 +43,7 @@ if [ ! -f "$STATE/genesis.json" ]; then
     cat > "$STATE/genesis-config.toml" <<EOF
 chain_id = $CHAIN_ID
 validators = ["$pubkey"]
-[[accounts]]
-address = "$DEV_ACCOUNT"
-balance = "1000000000000000000000000"
+$(for account in "${DEV_ACCOUNTS[@]}"; do printf '[[accounts]]\naddress = "%s"\nbalance = "1000000000000000000000000"\n' "$account"; done)
 EOF
     "$SEQUENCER" genesis --config "$STATE/genesis-config.toml" --output "$STATE/genesis.json"
     ( umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$STATE/jwt.hex" )
