@@ -81,6 +81,10 @@ pub struct RawCelestia {
     /// Highest gas price offered after failed submissions raised it.
     #[serde(default)]
     pub max_gas_price: Option<f64>,
+    /// After a submission without an answer, how long (ms) the batch is looked for on DA before
+    /// it is sent again (default 90 000).
+    #[serde(default)]
+    pub resubmit_after_ms: Option<u64>,
 }
 
 /// `[execution]` as written.
@@ -274,6 +278,8 @@ pub struct DaConfig {
     pub gas_price: Option<f64>,
     /// Highest gas price, if set.
     pub max_gas_price: Option<f64>,
+    /// Look-up window before a batch without an answer is sent again.
+    pub resubmit_after: Duration,
 }
 
 /// Validated `[execution]`.
@@ -503,6 +509,9 @@ impl Config {
                 err(field, format!("{price}: must be a positive number"));
             }
         }
+        if self.celestia.resubmit_after_ms == Some(0) {
+            err("celestia.resubmit_after_ms", "must be at least 1".into());
+        }
         if let (Some(price), Some(max)) = (self.celestia.gas_price, self.celestia.max_gas_price)
             && max < price
         {
@@ -636,6 +645,9 @@ impl Config {
                     auth_token,
                     gas_price: self.celestia.gas_price,
                     max_gas_price: self.celestia.max_gas_price,
+                    resubmit_after: Duration::from_millis(
+                        self.celestia.resubmit_after_ms.unwrap_or(90_000),
+                    ),
                 },
                 execution: ExecutionConfig { reth_url, jwt_secret, rpc_url, fee_recipient, prague },
                 rpc: RpcConfig { listen_addr: rpc },

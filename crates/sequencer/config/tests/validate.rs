@@ -128,6 +128,18 @@ fn each_bad_field_is_named() {
         ),
         (
             "namespace = \"0xc0ffee\"",
+            "namespace = \"0xc0ffee\"\ngas_price = 0.01\nmax_gas_price = 0.001",
+            "celestia.max_gas_price",
+            "below gas_price",
+        ),
+        (
+            "namespace = \"0xc0ffee\"",
+            "namespace = \"0xc0ffee\"\nresubmit_after_ms = 0",
+            "celestia.resubmit_after_ms",
+            "at least 1",
+        ),
+        (
+            "namespace = \"0xc0ffee\"",
             "namespace = \"0xc0ffee\"\nauth_token_path = \"no-token\"",
             "celestia.auth_token_path",
             "no-token",

@@ -136,6 +136,7 @@ impl NodeConfig {
             max_soft_ahead: c.sequencer.max_soft_ahead,
             firm_record_path: Some(c.sequencer.state_path.clone()),
             da_journal_path: Some(da_journal_path(&c.sequencer.state_path)),
+            da_resubmit_after: c.da.resubmit_after,
             ..Self::new(
                 c.chain_id,
                 c.execution.reth_url.clone(),
