@@ -119,12 +119,7 @@ fn genesis(config: &std::path::Path, output: &std::path::Path) -> eyre::Result<(
 
 fn run(config_path: &std::path::Path) -> eyre::Result<()> {
     let cfg = Config::load_validated(config_path).map_err(|e| eyre!("invalid config\n{e}"))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_tracing();
     let consensus =
         Arc::new(SingleValidator::new(&cfg.consensus.validators, cfg.consensus.key.clone())?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -140,12 +135,10 @@ fn run(config_path: &std::path::Path) -> eyre::Result<()> {
             sequencer_node::metrics::describe();
             info!(%addr, "Prometheus metrics listening");
         }
-        let mut da_config = CelestiaDaConfig::new(cfg.da.rpc_url.as_str());
-        da_config.auth_token = cfg.da.auth_token.as_ref().map(|t| t.expose().to_owned());
-        da_config.gas_price = cfg.da.gas_price;
-        da_config.max_gas_price = cfg.da.max_gas_price;
         let da = Arc::new(
-            CelestiaDa::connect(da_config).await.map_err(|e| eyre!("celestia.rpc_url: {e}"))?,
+            CelestiaDa::connect(celestia_config(&cfg))
+                .await
+                .map_err(|e| eyre!("celestia.rpc_url: {e}"))?,
         );
         let node_cfg = NodeConfig::from_validated(&cfg);
         info!(
@@ -175,14 +168,7 @@ fn run(config_path: &std::path::Path) -> eyre::Result<()> {
 }
 
 fn da(listen: SocketAddr, block_time: Duration, data_dir: PathBuf) -> eyre::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|e| eyre!("--data-dir {}: {e}", data_dir.display()))?;
+    init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -194,7 +180,7 @@ fn da(listen: SocketAddr, block_time: Duration, data_dir: PathBuf) -> eyre::Resu
             data_dir: Some(data_dir),
         })
         .await
-        .map_err(|e| eyre!("--listen {listen}: {e}"))?;
+        .map_err(|e| eyre!("local DA node: {e}"))?;
         info!(url = %node.url(), "local DA node serving; point celestia.rpc_url at it");
         shutdown_signal().await;
         node.stop().await;
@@ -211,9 +197,7 @@ fn da_history(config_path: &std::path::Path, from_height: u64) -> eyre::Result<(
         .build()
         .wrap_err("tokio runtime")?;
     runtime.block_on(async move {
-        let mut da_config = CelestiaDaConfig::new(cfg.da.rpc_url.as_str());
-        da_config.auth_token = cfg.da.auth_token.as_ref().map(|t| t.expose().to_owned());
-        let da = CelestiaDa::connect(da_config).await.map_err(|e| eyre!("celestia.rpc_url: {e}"))?;
+        let da = CelestiaDa::connect(celestia_config(&cfg)).await.map_err(|e| eyre!("celestia.rpc_url: {e}"))?;
         let head = da.finalized_height().await.map_err(|e| eyre!("celestia.rpc_url: {e}"))?;
         let history = sequencer_node::history::History::read(&da, &cfg.da.namespace, from_height..=head)
             .await
@@ -256,6 +240,25 @@ fn da_history(config_path: &std::path::Path, from_height: u64) -> eyre::Result<(
             Err(eyre!("the DA history does not check out (see above)"))
         }
     })
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+}
+
+/// The Celestia client's settings from the validated `[celestia]` section.
+fn celestia_config(cfg: &sequencer_config::ValidatedConfig) -> CelestiaDaConfig {
+    let mut config = CelestiaDaConfig::new(cfg.da.rpc_url.as_str());
+    config.auth_token = cfg.da.auth_token.as_ref().map(|t| t.expose().to_owned());
+    config.gas_price = cfg.da.gas_price;
+    config.max_gas_price = cfg.da.max_gas_price;
+    config
 }
 
 async fn shutdown_signal() {

@@ -879,14 +879,20 @@ impl<D: DaClient> DaTask<D> {
                 let mut landed = None;
                 if flight.attempts > 0 {
                     // An earlier attempt got no answer: it may have landed all the same.
-                    if let Ok(head) = self.da.finalized_height().await
-                        && let Ok(Some(height)) = self
+                    if let Ok(head) = self.da.finalized_height().await {
+                        match self
                             .da
                             .find(&self.namespace, flight.commitment, flight.sent_after..=head)
                             .await
-                    {
-                        info!(target: "sequencer", da_height = height, "a batch whose answer was lost is on DA; not posting it again");
-                        landed = Some(height);
+                        {
+                            Ok(Some(height)) => {
+                                info!(target: "sequencer", da_height = height, "a batch whose answer was lost is on DA; not posting it again");
+                                landed = Some(height);
+                            }
+                            // Final heights do not change: the next look starts after this one.
+                            Ok(None) => flight.sent_after = flight.sent_after.max(head + 1),
+                            Err(e) => debug!(target: "sequencer", %e, "DA look-up failed"),
+                        }
                     }
                 }
                 let waiting = flight.failed_at.is_some_and(|at| at.elapsed() < self.resubmit_after);

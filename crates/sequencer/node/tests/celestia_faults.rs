@@ -10,7 +10,7 @@ use sequencer_config::ValidatorKey;
 use sequencer_da::DaClient;
 use sequencer_engine::RetryPolicy;
 use sequencer_node::{NodeConfig, SingleValidator, history::History, launch};
-use sequencer_testing::{MockEngine, MockEngineConfig};
+use sequencer_testing::{MockEngine, MockEngineConfig, eventually};
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
@@ -24,16 +24,6 @@ async fn start_da(listen: SocketAddr, dir: &Path) -> LocalCelestiaNode {
     })
     .await
     .unwrap()
-}
-
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..3000 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

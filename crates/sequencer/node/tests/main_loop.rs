@@ -14,7 +14,9 @@ use sequencer_node::{
     history::History,
     launch,
 };
-use sequencer_testing::{Answer, LocalDa, MockEngine, MockEngineConfig, dev_address, transfer};
+use sequencer_testing::{
+    Answer, LocalDa, MockEngine, MockEngineConfig, dev_address, eventually, transfer,
+};
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
@@ -56,17 +58,6 @@ fn key() -> ValidatorKey {
 
 fn consensus() -> Arc<SingleValidator> {
     Arc::new(SingleValidator::new(&[key().public()], key()).unwrap())
-}
-
-/// Polls `cond` until it holds (progress deadline of 20 s, not a timing assertion).
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..2000 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 #[tokio::test]
