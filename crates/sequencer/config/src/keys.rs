@@ -116,6 +116,11 @@ impl ValidatorKey {
         Self(SigningKey::from_bytes(&bytes))
     }
 
+    /// The 32 secret bytes (for the consensus engine's own key type; never log them).
+    pub fn secret_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
     /// The public identity.
     pub fn public(&self) -> ValidatorPublicKey {
         ValidatorPublicKey(self.0.verifying_key())

@@ -1,0 +1,17 @@
+//! Metric names (registered with the `metrics` facade; the sequencer exports them on its
+//! Prometheus endpoint next to its own).
+
+/// Finalizations reported by the engine.
+pub const FINALIZATIONS: &str = "sequencer_consensus_finalizations_total";
+/// Views skipped by a nullification (the leader's block did not come in time).
+pub const NULLIFICATIONS: &str = "sequencer_consensus_nullifications_total";
+/// Conflicting votes seen (a faulty validator).
+pub const FAULTS: &str = "sequencer_consensus_faults_total";
+/// Views this validator led but could not build a block for.
+pub const PROPOSALS_DECLINED: &str = "sequencer_consensus_proposals_declined_total";
+/// Proposals this validator refused to vote for.
+pub const PROPOSALS_REFUSED: &str = "sequencer_consensus_proposals_refused_total";
+/// Requests to peers for a block this validator did not have.
+pub const BLOCK_REQUESTS: &str = "sequencer_consensus_block_requests_total";
+/// Height of the last block handed to the node.
+pub const DECIDED_HEIGHT: &str = "sequencer_consensus_decided_height";

@@ -1,0 +1,403 @@
+//! Four validators on commonware's deterministic runtime and simulated network, with an
+//! in-memory execution client (a test fixture: it links blocks by hash and refuses blocks marked
+//! invalid; it executes no transactions).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_arguments, missing_docs)]
+
+use alloy_consensus::{Block, BlockBody, Header, TxEnvelope};
+use alloy_primitives::{B256, Bytes};
+use commonware_cryptography::ed25519::PublicKey;
+use commonware_p2p::simulated::{self, Link, Network, Oracle};
+use commonware_runtime::{Clock, Quota, Runner, Spawner as _, Supervisor as _, deterministic};
+use commonware_utils::NZUsize;
+use sequencer_config::ValidatorKey;
+use sequencer_consensus::{
+    BftConfig, CHANNEL_BLOCKS, CHANNEL_CERTIFICATES, CHANNEL_RESOLVER, CHANNEL_VOTES, Channels,
+    ConsensusError, Decided, Execution, FinalityCertificate, ProposedBlock, ValidatorSet, Verdict,
+    public_key,
+};
+use std::{
+    collections::{HashMap, HashSet},
+    num::NonZeroU32,
+    sync::{Arc, Mutex},
+    time::{Duration, UNIX_EPOCH},
+};
+
+const CHAIN_ID: u64 = 1337;
+/// Marks a block its builder made invalid on purpose; every honest fixture refuses it.
+const INVALID: &[u8] = b"invalid";
+
+fn genesis() -> ProposedBlock {
+    ProposedBlock::new(Block { header: Header::default(), body: BlockBody::default() }, None)
+}
+
+/// One validator's execution client: the blocks it executed.
+#[derive(Clone)]
+struct MemoryChain {
+    context: Arc<deterministic::Context>,
+    executed: Arc<Mutex<HashMap<B256, ProposedBlock>>>,
+    /// Written into each built block's extra data (who built it).
+    builder: u8,
+    /// Builds blocks every other fixture refuses.
+    builds_invalid: bool,
+}
+
+impl MemoryChain {
+    fn new(context: deterministic::Context, builder: u8, builds_invalid: bool) -> Self {
+        let g = genesis();
+        let executed = HashMap::from([(g.hash(), g)]);
+        Self {
+            context: Arc::new(context),
+            executed: Arc::new(Mutex::new(executed)),
+            builder,
+            builds_invalid,
+        }
+    }
+}
+
+impl Execution for MemoryChain {
+    async fn build(&self, parent: &ProposedBlock) -> Result<ProposedBlock, ConsensusError> {
+        // One block per second, like the node's block time.
+        let at = parent.timestamp() + 1;
+        self.context.sleep_until(UNIX_EPOCH + Duration::from_secs(at)).await;
+        let extra = if self.builds_invalid { INVALID.to_vec() } else { vec![self.builder] };
+        let header = Header {
+            parent_hash: parent.hash(),
+            number: parent.number() + 1,
+            timestamp: at.max(
+                self.context.current().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
+            ),
+            extra_data: Bytes::from(extra),
+            ..Default::default()
+        };
+        let block =
+            ProposedBlock::new(Block::<TxEnvelope> { header, body: BlockBody::default() }, None);
+        self.executed.lock().unwrap().insert(block.hash(), block.clone());
+        Ok(block)
+    }
+
+    async fn verify(&self, block: &ProposedBlock) -> Verdict {
+        if block.block().header.extra_data.as_ref() == INVALID {
+            return Verdict::Invalid("marked invalid".into());
+        }
+        let mut executed = self.executed.lock().unwrap();
+        if !executed.contains_key(&block.parent_hash()) {
+            return Verdict::Unknown("parent not executed".into());
+        }
+        executed.insert(block.hash(), block.clone());
+        Verdict::Valid
+    }
+
+    async fn block(&self, hash: B256) -> Option<ProposedBlock> {
+        self.executed.lock().unwrap().get(&hash).cloned()
+    }
+}
+
+struct Validator {
+    key: ValidatorKey,
+    public: PublicKey,
+}
+
+fn validators(n: u8) -> (Vec<Validator>, ValidatorSet) {
+    let keys: Vec<_> = (1..=n).map(|i| ValidatorKey::from_secret_bytes([i; 32])).collect();
+    let set =
+        ValidatorSet::new(CHAIN_ID, &keys.iter().map(ValidatorKey::public).collect::<Vec<_>>())
+            .unwrap();
+    let vs = keys
+        .into_iter()
+        .map(|key| Validator { public: public_key(&key.public()).unwrap(), key })
+        .collect();
+    (vs, set)
+}
+
+type Sim = (simulated::Sender<PublicKey, deterministic::Context>, simulated::Receiver<PublicKey>);
+
+async fn channels(
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    me: &PublicKey,
+) -> Channels<simulated::Sender<PublicKey, deterministic::Context>, simulated::Receiver<PublicKey>>
+{
+    let control = oracle.control(me.clone());
+    let quota = Quota::per_second(NonZeroU32::MAX);
+    let reg = async |c| -> Sim { control.register(c, quota).await.unwrap() };
+    Channels {
+        votes: reg(CHANNEL_VOTES).await,
+        certificates: reg(CHANNEL_CERTIFICATES).await,
+        resolver: reg(CHANNEL_RESOLVER).await,
+        blocks: reg(CHANNEL_BLOCKS).await,
+    }
+}
+
+const LINK: Link = Link {
+    latency: Duration::from_millis(20),
+    jitter: Duration::from_millis(5),
+    success_rate: 1.0,
+};
+
+async fn link_all(
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    vs: &[Validator],
+    up: &[usize],
+) {
+    for &a in up {
+        for &b in up {
+            if a != b {
+                let _ = oracle.add_link(vs[a].public.clone(), vs[b].public.clone(), LINK).await;
+            }
+        }
+    }
+}
+
+fn bft(set: &ValidatorSet, key: &ValidatorKey, i: usize) -> BftConfig {
+    BftConfig::new(set.clone(), key.clone(), genesis().hash(), Duration::from_secs(1))
+        .with_partition(format!("validator-{i}"))
+}
+
+/// Starts validator `i` and collects its decisions.
+fn spawn_validator(
+    context: &deterministic::Context,
+    set: &ValidatorSet,
+    v: &Validator,
+    i: usize,
+    chain: MemoryChain,
+    channels: Channels<
+        simulated::Sender<PublicKey, deterministic::Context>,
+        simulated::Receiver<PublicKey>,
+    >,
+    blocker: simulated::Control<PublicKey, deterministic::Context>,
+    out: Arc<Mutex<Vec<Decided>>>,
+) {
+    let g = genesis();
+    let executed = chain.executed.clone();
+    let mut running = sequencer_consensus::start(
+        context.child("validator").with_attribute("index", i),
+        bft(set, &v.key, i),
+        chain,
+        blocker,
+        channels,
+        (g.number(), g.hash()),
+    )
+    .unwrap();
+    context.child("collector").spawn(move |_| async move {
+        while let Some(d) = running.decisions.recv().await {
+            // What the node does on a decision: its execution client gets the block.
+            executed.lock().unwrap().insert(d.block.hash(), d.block.clone());
+            out.lock().unwrap().push(d);
+        }
+    });
+}
+
+async fn wait_for(
+    context: &deterministic::Context,
+    outs: &[Arc<Mutex<Vec<Decided>>>],
+    height: usize,
+) {
+    loop {
+        if outs.iter().all(|o| o.lock().unwrap().len() >= height) {
+            return;
+        }
+        context.sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Each list is 1, 2, 3, … linked by parent hash, every certificate verifies and names this
+/// block or a later one of the list, and all lists agree on their common prefix.
+fn assert_one_chain(
+    set: &ValidatorSet,
+    outs: &[Arc<Mutex<Vec<Decided>>>],
+    height: usize,
+) -> Vec<ProposedBlock> {
+    let reference: Vec<ProposedBlock> =
+        outs[0].lock().unwrap()[..height].iter().map(|d| d.block.clone()).collect();
+    for out in outs {
+        let out = out.lock().unwrap();
+        let mut parent = genesis();
+        for (i, d) in out.iter().enumerate() {
+            assert_eq!(d.block.number(), i as u64 + 1);
+            assert_eq!(d.block.parent_hash(), parent.hash(), "decisions linked by hash");
+            let cert = FinalityCertificate::verify(d.certificate.bytes(), set).unwrap();
+            assert!(
+                out[i..].iter().any(|later| later.block.hash() == cert.finalized()),
+                "certificate of #{} names a block at or after it",
+                i + 1
+            );
+            parent = d.block.clone();
+        }
+        let blocks: Vec<_> = out[..height].iter().map(|d| d.block.clone()).collect();
+        assert_eq!(blocks, reference, "validators decided the same blocks");
+    }
+    reference
+}
+
+fn builder(b: &ProposedBlock) -> u8 {
+    b.block().header.extra_data[0]
+}
+
+fn network(
+    context: &deterministic::Context,
+    vs: &[Validator],
+) -> impl std::future::Future<Output = Oracle<PublicKey, deterministic::Context>> {
+    let peers: Vec<_> = vs.iter().map(|v| v.public.clone()).collect();
+    let ctx = context.child("network");
+    async move {
+        let (network, oracle) = Network::new_with_peers(
+            ctx,
+            simulated::Config {
+                max_size: 16 * 1024 * 1024,
+                disconnect_on_block: true,
+                tracked_peer_sets: NZUsize!(1),
+            },
+            peers,
+        )
+        .await;
+        network.start();
+        oracle
+    }
+}
+
+fn runner(seed: u64) -> deterministic::Runner {
+    deterministic::Runner::new(
+        deterministic::Config::new().with_seed(seed).with_timeout(Some(Duration::from_secs(300))),
+    )
+}
+
+#[test]
+fn four_validators_decide_one_chain_built_by_every_leader() {
+    // Several seeds: message order and latencies differ in every run.
+    for seed in 0..5 {
+        four_validators_one_chain(seed);
+    }
+}
+
+fn four_validators_one_chain(seed: u64) {
+    runner(seed).start(|context| async move {
+        let (vs, set) = validators(4);
+        let oracle = network(&context, &vs).await;
+        link_all(&oracle, &vs, &[0, 1, 2, 3]).await;
+        let outs: Vec<_> = (0..4).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
+        for (i, v) in vs.iter().enumerate() {
+            let chain = MemoryChain::new(context.child("chain"), i as u8, false);
+            let ch = channels(&oracle, &v.public).await;
+            spawn_validator(
+                &context,
+                &set,
+                v,
+                i,
+                chain,
+                ch,
+                oracle.control(v.public.clone()),
+                outs[i].clone(),
+            );
+        }
+        wait_for(&context, &outs, 20).await;
+        let chain = assert_one_chain(&set, &outs, 20);
+        let builders: HashSet<u8> = chain.iter().map(builder).collect();
+        assert_eq!(
+            builders.len(),
+            4,
+            "round-robin: every validator led and built a block ({builders:?})"
+        );
+    });
+}
+
+#[test]
+fn a_crashed_validator_is_skipped_and_the_chain_goes_on() {
+    runner(7).start(|context| async move {
+        let (vs, set) = validators(4);
+        let oracle = network(&context, &vs).await;
+        // Validator 3 never comes up: 3 of 4 are a quorum.
+        link_all(&oracle, &vs, &[0, 1, 2]).await;
+        let outs: Vec<_> = (0..3).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
+        for (i, v) in vs.iter().take(3).enumerate() {
+            let chain = MemoryChain::new(context.child("chain"), i as u8, false);
+            let ch = channels(&oracle, &v.public).await;
+            spawn_validator(
+                &context,
+                &set,
+                v,
+                i,
+                chain,
+                ch,
+                oracle.control(v.public.clone()),
+                outs[i].clone(),
+            );
+        }
+        wait_for(&context, &outs, 15).await;
+        let chain = assert_one_chain(&set, &outs, 15);
+        assert!(chain.iter().all(|b| builder(b) != 3), "the offline validator built nothing");
+        let builders: HashSet<u8> = chain.iter().map(builder).collect();
+        assert_eq!(builders.len(), 3, "the three live validators all led ({builders:?})");
+    });
+}
+
+#[test]
+fn a_proposal_the_execution_client_refuses_is_never_decided() {
+    runner(7).start(|context| async move {
+        let (vs, set) = validators(4);
+        let oracle = network(&context, &vs).await;
+        link_all(&oracle, &vs, &[0, 1, 2, 3]).await;
+        let outs: Vec<_> = (0..4).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
+        for (i, v) in vs.iter().enumerate() {
+            // Validator 0 proposes only blocks the others' execution clients refuse.
+            let chain = MemoryChain::new(context.child("chain"), i as u8, i == 0);
+            let ch = channels(&oracle, &v.public).await;
+            spawn_validator(
+                &context,
+                &set,
+                v,
+                i,
+                chain,
+                ch,
+                oracle.control(v.public.clone()),
+                outs[i].clone(),
+            );
+        }
+        wait_for(&context, &outs[1..], 12).await;
+        let chain = assert_one_chain(&set, &outs[1..], 12);
+        assert!(chain.iter().all(|b| b.block().header.extra_data.as_ref() != INVALID));
+        let builders: HashSet<u8> = chain.iter().map(builder).collect();
+        assert_eq!(builders, HashSet::from([1, 2, 3]));
+    });
+}
+
+#[test]
+fn a_validator_that_joins_late_fetches_the_blocks_it_missed() {
+    runner(7).start(|context| async move {
+        let (vs, set) = validators(4);
+        let oracle = network(&context, &vs).await;
+        link_all(&oracle, &vs, &[0, 1, 2]).await;
+        let outs: Vec<_> = (0..4).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
+        for (i, v) in vs.iter().take(3).enumerate() {
+            let chain = MemoryChain::new(context.child("chain"), i as u8, false);
+            let ch = channels(&oracle, &v.public).await;
+            spawn_validator(
+                &context,
+                &set,
+                v,
+                i,
+                chain,
+                ch,
+                oracle.control(v.public.clone()),
+                outs[i].clone(),
+            );
+        }
+        wait_for(&context, &outs[..3], 10).await;
+        // Validator 3 comes up with an empty execution client, ten blocks behind.
+        link_all(&oracle, &vs, &[0, 1, 2, 3]).await;
+        let chain = MemoryChain::new(context.child("chain"), 3, false);
+        let ch = channels(&oracle, &vs[3].public).await;
+        spawn_validator(
+            &context,
+            &set,
+            &vs[3],
+            3,
+            chain,
+            ch,
+            oracle.control(vs[3].public.clone()),
+            outs[3].clone(),
+        );
+        wait_for(&context, &outs, 25).await;
+        let chain = assert_one_chain(&set, &outs, 25);
+        assert!(chain[15..].iter().any(|b| builder(b) == 3), "the late validator leads again");
+    });
+}
