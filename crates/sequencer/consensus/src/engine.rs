@@ -48,8 +48,6 @@ pub struct BftConfig {
     pub validators: ValidatorSet,
     /// This validator's key (its public key is in the set).
     pub key: ValidatorKey,
-    /// The genesis block's hash: the parent of the first proposal.
-    pub genesis: B256,
     /// Storage partition of the vote journal (replayed on restart, so a validator never signs
     /// two different things for one view).
     pub partition: String,
@@ -71,17 +69,11 @@ impl BftConfig {
     /// Timeouts for blocks every `block_time`: the leader waits out the block time and builds
     /// before it proposes, so a view is given two block times plus a second before it counts as
     /// failed, and twice that to gather a notarization.
-    pub fn new(
-        validators: ValidatorSet,
-        key: ValidatorKey,
-        genesis: B256,
-        block_time: Duration,
-    ) -> Self {
+    pub fn new(validators: ValidatorSet, key: ValidatorKey, block_time: Duration) -> Self {
         let leader_timeout = block_time * 2 + Duration::from_secs(1);
         Self {
             validators,
             key,
-            genesis,
             partition: "sequencer-consensus".into(),
             leader_timeout,
             certification_timeout: leader_timeout * 2,
@@ -127,15 +119,16 @@ impl std::fmt::Debug for Running {
     }
 }
 
-/// Starts consensus for one validator. `decided` is the newest block the node has committed
-/// (the genesis on a new chain): decisions start above it, and no proposal below it is voted
-/// for.
+/// Starts consensus for one validator. `genesis` is the chain's genesis block (the parent of
+/// the first proposal); `decided` is the newest block the node has committed (the genesis on a
+/// new chain): decisions start above it, and no proposal below it is voted for.
 pub fn start<E, X, B, S, R>(
     context: E,
     cfg: BftConfig,
     execution: X,
     blocker: B,
     channels: Channels<S, R>,
+    genesis: B256,
     decided: (u64, B256),
 ) -> Result<Running, ConsensusError>
 where
@@ -159,7 +152,7 @@ where
         partition: cfg.partition,
         mailbox_size: NZUsize!(1024),
         epoch: Epoch::zero(),
-        floor: simplex::Floor::Genesis(digest(cfg.genesis)),
+        floor: simplex::Floor::Genesis(digest(genesis)),
         replay_buffer: NZUsize!(1024 * 1024),
         write_buffer: NZUsize!(1024 * 1024),
         page_cache: CacheRef::from_pooler(&context, NZU16!(16_384), NZUsize!(1_024)),

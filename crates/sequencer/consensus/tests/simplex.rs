@@ -149,7 +149,7 @@ async fn link_all(
 }
 
 fn bft(set: &ValidatorSet, key: &ValidatorKey, i: usize) -> BftConfig {
-    BftConfig::new(set.clone(), key.clone(), genesis().hash(), Duration::from_secs(1))
+    BftConfig::new(set.clone(), key.clone(), Duration::from_secs(1))
         .with_partition(format!("validator-{i}"))
 }
 
@@ -175,6 +175,7 @@ fn spawn_validator(
         chain,
         blocker,
         channels,
+        g.hash(),
         (g.number(), g.hash()),
     )
     .unwrap();

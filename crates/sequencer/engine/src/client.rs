@@ -287,29 +287,24 @@ impl EngineClient {
         tag: BlockNumberOrTag,
     ) -> Result<Option<(BlockRef, Block<TxEnvelope>)>, EngineError> {
         let method = "eth_getBlockByNumber";
-        let Some(rpc_block): Option<alloy_rpc_types_eth::Block> =
-            self.call(method, (tag, true)).await?
-        else {
-            return Ok(None);
-        };
-        let hash = rpc_block.header.hash;
-        let block = rpc_block.map_transactions(|tx| tx.into_inner()).into_consensus();
-        let computed = block.header.hash_slow();
-        if computed != hash {
-            return Err(EngineError::BadResponse {
+        let rpc_block: Option<alloy_rpc_types_eth::Block> = self.call(method, (tag, true)).await?;
+        rpc_block.map(|b| checked_block(method, b)).transpose()
+    }
+
+    /// `eth_getBlockByHash(hash, true)`: the block, hash-checked, with its identity.
+    pub async fn block_by_hash(
+        &self,
+        hash: B256,
+    ) -> Result<Option<(BlockRef, Block<TxEnvelope>)>, EngineError> {
+        let method = "eth_getBlockByHash";
+        let rpc_block: Option<alloy_rpc_types_eth::Block> = self.call(method, (hash, true)).await?;
+        match rpc_block.map(|b| checked_block(method, b)).transpose()? {
+            Some((r, _)) if r.hash != hash => Err(EngineError::BadResponse {
                 method,
-                message: format!(
-                    "block {tag} claims hash {hash} but its header hashes to {computed}"
-                ),
-            });
+                message: format!("asked for block {hash}, got {}", r.hash),
+            }),
+            other => Ok(other),
         }
-        let r = BlockRef {
-            number: block.header.number,
-            hash,
-            parent_hash: block.header.parent_hash,
-            timestamp: block.header.timestamp,
-        };
-        Ok(Some((r, block)))
     }
 
     /// Reads `latest`, `safe` and `finalized` back from reth.
@@ -326,6 +321,32 @@ impl EngineClient {
             self.block(BlockNumberOrTag::Finalized).await.ok().flatten().map(|(r, _)| r);
         Ok(Heads { latest, safe, finalized })
     }
+}
+
+/// An RPC block as a consensus block whose header hashes to the hash the RPC claimed.
+fn checked_block(
+    method: &'static str,
+    rpc_block: alloy_rpc_types_eth::Block,
+) -> Result<(BlockRef, Block<TxEnvelope>), EngineError> {
+    let hash = rpc_block.header.hash;
+    let block = rpc_block.map_transactions(|tx| tx.into_inner()).into_consensus();
+    let computed = block.header.hash_slow();
+    if computed != hash {
+        return Err(EngineError::BadResponse {
+            method,
+            message: format!(
+                "block #{} claims hash {hash} but its header hashes to {computed}",
+                block.header.number
+            ),
+        });
+    }
+    let r = BlockRef {
+        number: block.header.number,
+        hash,
+        parent_hash: block.header.parent_hash,
+        timestamp: block.header.timestamp,
+    };
+    Ok((r, block))
 }
 
 /// Payload attributes for a block on `parent` (Cancun/Prague: withdrawals and a parent beacon

@@ -72,6 +72,17 @@ impl BuiltPayload {
         })
     }
 
+    /// A block another validator built (or the execution client already has), as a payload to
+    /// execute: the payload is derived from the block, the parent beacon block root read from
+    /// its header, and the hash checked like a built payload's.
+    pub fn from_block(
+        block: &Block<TxEnvelope>,
+        execution_requests: Option<Requests>,
+    ) -> Result<Self, EngineError> {
+        let root = block.header.parent_beacon_block_root.unwrap_or_default();
+        Self::new(ExecutionPayloadV3::from_block_slow(block), execution_requests, root, U256::ZERO)
+    }
+
     /// The block's identity.
     pub fn block_ref(&self) -> BlockRef {
         let inner = &self.payload.payload_inner.payload_inner;
@@ -118,6 +129,17 @@ mod tests {
         let p = BuiltPayload::new(payload(), Some(Requests::default()), B256::ZERO, U256::ZERO)
             .unwrap();
         assert_eq!(p.block_ref().number, 1);
+    }
+
+    #[test]
+    fn a_block_becomes_the_payload_it_was_built_from() {
+        let built = BuiltPayload::new(payload(), Some(Requests::default()), B256::ZERO, U256::ZERO)
+            .unwrap();
+        let again = BuiltPayload::from_block(&built.block, Some(Requests::default())).unwrap();
+        assert_eq!(again.payload, built.payload);
+        assert_eq!(again.block_ref(), built.block_ref());
+        // Without the requests the header's requests hash no longer matches.
+        assert!(BuiltPayload::from_block(&built.block, None).is_err());
     }
 
     #[test]

@@ -2,29 +2,54 @@
 //!
 //! ```text
 //! "SEQB" | version 0x01 | validator ed25519 public key (32) | signature (64) | rlp(Vec<Block>)
+//! "SEQB" | version 0x02 | validator ed25519 public key (32) | signature (64) | rlp(Vec<[Block, certificate]>)
 //! ```
 //!
 //! The signature covers `keccak256(rlp)`. A follower reading the namespace can verify who
 //! posted a batch, decode the blocks and replay them into its own reth with `newPayload`.
+//! Version 2 is written by a validator set: each block carries the encoded Simplex finalization
+//! that finalized it or a descendant committed with it (empty when the poster has none), so
+//! firm history is verifiable from DA alone. A single validator writes version 1.
 
 use crate::NodeError;
 use alloy_consensus::{Block, TxEnvelope};
 use alloy_primitives::{Bytes, keccak256};
-use alloy_rlp::{Decodable, Encodable};
+use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use sequencer_config::{ValidatorKey, ValidatorPublicKey};
 
 const MAGIC: &[u8; 4] = b"SEQB";
 const VERSION: u8 = 1;
+const VERSION_CERTIFIED: u8 = 2;
 const HEADER_LEN: usize = 4 + 1 + 32 + 64;
 
-/// Encodes and signs a batch.
+/// A block in a version 2 batch, with its finality certificate (empty bytes: none).
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct CertifiedBlock {
+    /// The block.
+    pub block: Block<TxEnvelope>,
+    /// The encoded finalization covering it, or empty.
+    pub certificate: Bytes,
+}
+
+/// Encodes and signs a batch (version 1: blocks only).
 pub fn encode_batch(key: &ValidatorKey, blocks: &[Block<TxEnvelope>]) -> Bytes {
     let mut rlp = Vec::new();
     blocks.to_vec().encode(&mut rlp);
+    signed(key, VERSION, rlp)
+}
+
+/// Encodes and signs a batch of blocks with their certificates (version 2).
+pub fn encode_certified_batch(key: &ValidatorKey, blocks: &[CertifiedBlock]) -> Bytes {
+    let mut rlp = Vec::new();
+    blocks.to_vec().encode(&mut rlp);
+    signed(key, VERSION_CERTIFIED, rlp)
+}
+
+fn signed(key: &ValidatorKey, version: u8, rlp: Vec<u8>) -> Bytes {
     let sig = key.sign(keccak256(&rlp).as_slice());
     let mut out = Vec::with_capacity(HEADER_LEN + rlp.len());
     out.extend_from_slice(MAGIC);
-    out.push(VERSION);
+    out.push(version);
     out.extend_from_slice(&key.public().to_bytes());
     out.extend_from_slice(&sig.to_bytes());
     out.extend_from_slice(&rlp);
@@ -35,12 +60,22 @@ pub fn encode_batch(key: &ValidatorKey, blocks: &[Block<TxEnvelope>]) -> Bytes {
 pub fn decode_batch(
     blob: &[u8],
 ) -> Result<(ValidatorPublicKey, Vec<Block<TxEnvelope>>), NodeError> {
+    let (signer, blocks) = decode_certified_batch(blob)?;
+    Ok((signer, blocks.into_iter().map(|b| b.block).collect()))
+}
+
+/// Decodes a batch of either version and verifies its signature; blocks of a version 1 batch
+/// come without certificates.
+pub fn decode_certified_batch(
+    blob: &[u8],
+) -> Result<(ValidatorPublicKey, Vec<CertifiedBlock>), NodeError> {
     let bad = |m: &str| NodeError::Batch(m.to_owned());
     if blob.len() < HEADER_LEN || &blob[..4] != MAGIC {
         return Err(bad("not a sequencer batch (magic)"));
     }
-    if blob[4] != VERSION {
-        return Err(NodeError::Batch(format!("unknown batch version {}", blob[4])));
+    let version = blob[4];
+    if version != VERSION && version != VERSION_CERTIFIED {
+        return Err(NodeError::Batch(format!("unknown batch version {version}")));
     }
     let key_bytes: [u8; 32] = blob[5..37].try_into().map_err(|_| bad("public key length"))?;
     let signer = ValidatorPublicKey::from_bytes(&key_bytes).map_err(NodeError::Batch)?;
@@ -52,8 +87,16 @@ pub fn decode_batch(
         return Err(bad("signature does not verify"));
     }
     let mut buf = rlp;
-    let blocks =
-        Vec::<Block<TxEnvelope>>::decode(&mut buf).map_err(|e| NodeError::Batch(e.to_string()))?;
+    let decode_err = |e: alloy_rlp::Error| NodeError::Batch(e.to_string());
+    let blocks = if version == VERSION {
+        Vec::<Block<TxEnvelope>>::decode(&mut buf)
+            .map_err(decode_err)?
+            .into_iter()
+            .map(|block| CertifiedBlock { block, certificate: Bytes::new() })
+            .collect()
+    } else {
+        Vec::<CertifiedBlock>::decode(&mut buf).map_err(decode_err)?
+    };
     if !buf.is_empty() {
         return Err(bad("trailing bytes"));
     }
@@ -87,5 +130,32 @@ mod tests {
         tampered[last] ^= 1;
         assert!(decode_batch(&tampered).is_err());
         assert!(decode_batch(b"nope").is_err());
+    }
+
+    #[test]
+    fn certified_batches_keep_each_blocks_certificate() {
+        let key = ValidatorKey::from_secret_bytes([3; 32]);
+        let blocks: Vec<_> = [(1, vec![7u8; 40]), (2, vec![])]
+            .into_iter()
+            .map(|(n, cert)| CertifiedBlock {
+                block: Block::<TxEnvelope> {
+                    header: Header { number: n, ..Default::default() },
+                    body: BlockBody::default(),
+                },
+                certificate: Bytes::from(cert),
+            })
+            .collect();
+        let blob = encode_certified_batch(&key, &blocks);
+        assert_eq!(blob[4], VERSION_CERTIFIED);
+        let (signer, decoded) = decode_certified_batch(&blob).unwrap();
+        assert_eq!(signer, key.public());
+        assert_eq!(decoded, blocks);
+        // A version 1 batch reads back with empty certificates.
+        let plain: Vec<_> = blocks.iter().map(|b| b.block.clone()).collect();
+        let (_, v1) = decode_certified_batch(&encode_batch(&key, &plain)).unwrap();
+        assert!(v1.iter().all(|b| b.certificate.is_empty()));
+        let mut tampered = blob.to_vec();
+        tampered[HEADER_LEN + 3] ^= 1;
+        assert!(decode_certified_batch(&tampered).is_err());
     }
 }

@@ -6,6 +6,9 @@ pub enum NodeError {
     /// The Engine API or forkchoice refused something.
     #[error(transparent)]
     Engine(#[from] sequencer_engine::EngineError),
+    /// Consensus among the validator set failed.
+    #[error(transparent)]
+    Consensus(#[from] sequencer_consensus::ConsensusError),
     /// The DA layer failed.
     #[error(transparent)]
     Da(#[from] sequencer_da::DaError),

@@ -35,6 +35,7 @@
 //! - [`history`]: the chain's history read back from DA alone (`sequencer da-history`).
 
 pub mod batch;
+mod bft;
 mod consensus;
 pub mod da_journal;
 mod error;
@@ -53,5 +54,7 @@ pub use mempool::{
     Eviction, EvictionReason, InsertOutcome, Mempool, MempoolLimits, MempoolStatus, PooledTx,
     SenderGap, TxLookup, TxStatus,
 };
-pub use sequencer::{NodeConfig, NodeHandle, ShutdownOutcome, da_journal_path, launch};
+pub use sequencer::{
+    BftSetup, NodeConfig, NodeHandle, ShutdownOutcome, da_journal_path, launch, launch_bft,
+};
 pub use status::{PendingDa, SequencerStatus, StatusHandle};

@@ -1,7 +1,8 @@
 use crate::{
     Consensus, EvictionReason, FirmRecord, Mempool, MempoolLimits, NodeError, PendingDa,
     StatusHandle,
-    batch::encode_batch,
+    batch::{CertifiedBlock, encode_batch, encode_certified_batch},
+    bft::{CertificateStore, RethExecution, SharedHeads},
     da_journal::{DaJournal, JournalEntry},
     metrics as m,
     rpc::{SequencerApiServer, SequencerRpc},
@@ -15,9 +16,10 @@ use futures::StreamExt;
 use jsonrpsee::server::{Server, ServerHandle};
 use parking_lot::Mutex;
 use sequencer_config::ValidatedConfig;
+use sequencer_consensus::{BftConfig, ConsensusError, Decided};
 use sequencer_da::{DaClient, DaError, DaHeight, Namespace};
 use sequencer_engine::{
-    BlockRef, EngineClient, EngineError, EngineFork, ForkchoiceTracker, RetryPolicy,
+    BlockRef, BuiltPayload, EngineClient, EngineError, EngineFork, ForkchoiceTracker, RetryPolicy,
     payload_attributes,
 };
 use std::{
@@ -167,6 +169,8 @@ pub enum ShutdownOutcome {
 struct DaJob {
     block: BlockRef,
     body: Block<TxEnvelope>,
+    /// The finality certificate covering it (validator sets only).
+    certificate: Option<Bytes>,
 }
 
 /// A running node.
@@ -259,6 +263,16 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// Which of reth's heads is the SOFT head on restart.
+#[derive(Debug, Clone, Copy)]
+enum SoftHead {
+    /// `latest`: a single validator only ever moves reth's head to SOFT blocks.
+    Latest,
+    /// `safe`: a validator of a set moves reth's head to proposals it builds on before they
+    /// are decided; only `safe` is decided.
+    Safe,
+}
+
 /// Reads reth's heads and rebuilds the forkchoice tracker: `finalized` is the newer of reth's
 /// finalized block and the sequencer's own [`FirmRecord`] (genesis if neither exists), every
 /// block above it is fetched and linked, head is promoted to safe. Returns the non-final blocks,
@@ -270,6 +284,7 @@ fn unix_now() -> u64 {
 async fn resume(
     engine: &EngineClient,
     firm_record: Option<&Path>,
+    soft: SoftHead,
 ) -> Result<(ForkchoiceTracker, Vec<(BlockRef, Block<TxEnvelope>)>), NodeError> {
     let heads = engine.read_heads().await?;
     let missing = |n: u64| EngineError::BadResponse {
@@ -306,13 +321,17 @@ async fn resume(
             Some(_) => {}
         }
     }
+    let top = match soft {
+        SoftHead::Latest => heads.latest,
+        SoftHead::Safe => heads.safe.filter(|s| s.number >= finalized.number).unwrap_or(finalized),
+    };
     let mut chain = Vec::new();
-    for n in finalized.number + 1..=heads.latest.number {
+    for n in finalized.number + 1..=top.number {
         chain.push(engine.block(BlockNumberOrTag::Number(n)).await?.ok_or_else(|| missing(n))?);
     }
     let refs: Vec<BlockRef> = chain.iter().map(|(r, _)| *r).collect();
-    let tracker = ForkchoiceTracker::from_chain(finalized, refs, heads.latest.number)?;
-    if tracker.head() != heads.latest {
+    let tracker = ForkchoiceTracker::from_chain(finalized, refs, top.number)?;
+    if tracker.head() != top {
         return Err(
             EngineError::Forkchoice("execution client head changed while resuming".into()).into()
         );
@@ -328,16 +347,69 @@ async fn resume(
     Ok((tracker, chain))
 }
 
-/// Starts the node: resumes from reth, binds the RPC server, spawns the producer and DA tasks.
+/// What a validator of a set needs to join consensus.
+pub struct BftSetup {
+    /// The commonware runtime context consensus runs on (the sequencer runs inside
+    /// commonware's tokio runtime).
+    pub context: commonware_runtime::tokio::Context,
+    /// Consensus settings.
+    pub config: BftConfig,
+    /// The validators' p2p network.
+    pub network: sequencer_consensus::Network,
+    /// Where the finality certificates of blocks not FIRM yet are kept, so batches posted after
+    /// a restart still carry them (`None`: in memory only).
+    pub certificates_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for BftSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BftSetup").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// Who decides blocks, as given to [`launch`] / [`launch_bft`].
+enum Agreement {
+    Single(Arc<dyn Consensus>),
+    Bft(Box<BftSetup>),
+}
+
+/// Starts a single validator: resumes from reth, binds the RPC server, spawns the producer and
+/// DA tasks.
 pub async fn launch<D: DaClient>(
     cfg: NodeConfig,
     consensus: Arc<dyn Consensus>,
     da: Arc<D>,
     cancel: CancellationToken,
 ) -> Result<NodeHandle, NodeError> {
+    launch_node(cfg, Agreement::Single(consensus), da, cancel).await
+}
+
+/// Starts a validator of a set: like [`launch`], and joins consensus; blocks are proposed when
+/// this validator leads a view and committed when the set finalizes them.
+pub async fn launch_bft<D: DaClient>(
+    cfg: NodeConfig,
+    setup: BftSetup,
+    da: Arc<D>,
+    cancel: CancellationToken,
+) -> Result<NodeHandle, NodeError> {
+    launch_node(cfg, Agreement::Bft(Box::new(setup)), da, cancel).await
+}
+
+async fn launch_node<D: DaClient>(
+    cfg: NodeConfig,
+    agreement: Agreement,
+    da: Arc<D>,
+    cancel: CancellationToken,
+) -> Result<NodeHandle, NodeError> {
     let engine =
         EngineClient::new(cfg.engine_url.clone(), cfg.jwt_secret, cfg.fork).with_retry(cfg.retry);
-    let (tracker, unfinalized) = resume(&engine, cfg.firm_record_path.as_deref()).await?;
+    // A validator set's reth may have a head above the last decided block (a proposal built
+    // or verified, not finalized): SOFT is its safe block.
+    let soft = match agreement {
+        Agreement::Single(_) => SoftHead::Latest,
+        Agreement::Bft(_) => SoftHead::Safe,
+    };
+    let (tracker, unfinalized) = resume(&engine, cfg.firm_record_path.as_deref(), soft).await?;
     engine.update_forkchoice(tracker.state()).await?;
 
     let status = StatusHandle::new(cfg.chain_id, tracker.head());
@@ -360,6 +432,51 @@ pub async fn launch<D: DaClient>(
     let rpc_addr = server
         .local_addr()
         .map_err(|source| NodeError::Io { context: "rpc.listen_addr".into(), source })?;
+
+    let (key, mode) = match agreement {
+        Agreement::Single(consensus) => (consensus.key().clone(), Mode::Single(consensus)),
+        Agreement::Bft(setup) => {
+            let setup = *setup;
+            let certificates =
+                setup.certificates_dir.as_deref().map(CertificateStore::open).transpose()?;
+            let heads = SharedHeads::new(tracker.state());
+            let execution = RethExecution {
+                engine: engine.clone(),
+                mempool: mempool.clone(),
+                heads: heads.clone(),
+                block_time: cfg.block_time,
+                build_time: cfg.build_time,
+                fee_recipient: cfg.fee_recipient,
+            };
+            let genesis = engine
+                .block(BlockNumberOrTag::Number(0))
+                .await?
+                .ok_or_else(|| {
+                    NodeError::Resume("the execution client has no genesis block".into())
+                })?
+                .0;
+            let head = tracker.head();
+            let key = setup.config.key.clone();
+            let running = sequencer_consensus::start(
+                setup.context,
+                setup.config,
+                execution,
+                setup.network.oracle,
+                setup.network.channels,
+                genesis.hash,
+                (head.number, head.hash),
+            )?;
+            info!(target: "sequencer", decided = head.number, genesis = %genesis.hash, "joined the validator set");
+            let mode = Mode::Bft {
+                decisions: Some(running.decisions),
+                pending: VecDeque::new(),
+                heads,
+                certificates,
+                tasks: vec![running.engine, setup.network.handle],
+            };
+            (key, mode)
+        }
+    };
     let rpc =
         server.start(SequencerRpc::new(mempool.clone(), status.clone(), nonce_rpc).into_rpc());
     info!(target: "sequencer", %rpc_addr, "JSON-RPC listening");
@@ -370,11 +487,15 @@ pub async fn launch<D: DaClient>(
     let mut soft_at = BTreeMap::new();
     for (block, body) in unfinalized {
         soft_at.insert(block.number, now);
-        let _ = da_tx.send(DaJob { block, body });
+        let certificate = match &mode {
+            Mode::Bft { certificates: Some(store), .. } => store.load(&block),
+            _ => None,
+        };
+        let _ = da_tx.send(DaJob { block, body, certificate });
     }
     let da_task = DaTask {
         da,
-        key: consensus.key().clone(),
+        key,
         namespace: cfg.namespace,
         poll: cfg.da_poll_interval,
         max_batch: cfg.max_batch_blocks.max(1),
@@ -386,7 +507,7 @@ pub async fn launch<D: DaClient>(
     let producer = Producer {
         cfg,
         engine,
-        consensus,
+        mode,
         mempool,
         status: status.clone(),
         tracker,
@@ -399,11 +520,35 @@ pub async fn launch<D: DaClient>(
     Ok(NodeHandle { rpc_addr, status, cancel, producer: Some(producer), da: Some(da), rpc })
 }
 
+/// Who decides blocks.
+enum Mode {
+    /// One validator: blocks on a timer, decided alone.
+    Single(Arc<dyn Consensus>),
+    /// A validator set: blocks come decided out of consensus.
+    Bft {
+        decisions: Option<mpsc::UnboundedReceiver<Decided>>,
+        /// Decisions not committed yet (the execution client failed; retried every tick).
+        pending: VecDeque<Decided>,
+        heads: Arc<SharedHeads>,
+        certificates: Option<CertificateStore>,
+        /// The consensus engine and the p2p network, stopped with the producer.
+        tasks: Vec<commonware_runtime::Handle<()>>,
+    },
+}
+
+/// The next decision, or never (single validator).
+async fn next_decision(rx: &mut Option<mpsc::UnboundedReceiver<Decided>>) -> Option<Decided> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The block producer: sole owner of the forkchoice.
 struct Producer {
     cfg: NodeConfig,
     engine: EngineClient,
-    consensus: Arc<dyn Consensus>,
+    mode: Mode,
     mempool: Arc<Mutex<Mempool>>,
     status: StatusHandle,
     tracker: ForkchoiceTracker,
@@ -421,10 +566,19 @@ impl Producer {
     ) -> Result<(), NodeError> {
         let mut tick = tokio::time::interval(self.cfg.block_time);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut decisions = match &mut self.mode {
+            Mode::Bft { decisions, .. } => decisions.take(),
+            Mode::Single(_) => None,
+        };
         loop {
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => {
+                    if let Mode::Bft { tasks, .. } = &self.mode {
+                        for t in tasks {
+                            t.abort();
+                        }
+                    }
                     info!(target: "sequencer", soft = self.tracker.head().number, firm = self.tracker.finalized().number, "producer stopped");
                     return Ok(());
                 }
@@ -435,9 +589,47 @@ impl Producer {
                     }
                     self.try_firm().await?;
                 }
+                decided = next_decision(&mut decisions) => {
+                    let Some(decided) = decided else {
+                        return Err(NodeError::Task("consensus stopped".into()));
+                    };
+                    if let Mode::Bft { pending, .. } = &mut self.mode {
+                        pending.push_back(decided);
+                    }
+                    self.commit_pending().await?;
+                }
                 _ = tick.tick() => {
                     self.try_firm().await?;
                     self.on_tick().await?;
+                }
+            }
+        }
+    }
+
+    /// Commits the decisions waiting, oldest first; stops at the first the execution client
+    /// cannot take yet (retried next tick). A decision that does not extend the chain is fatal.
+    async fn commit_pending(&mut self) -> Result<(), NodeError> {
+        loop {
+            let next = match &self.mode {
+                Mode::Bft { pending, .. } => pending.front().cloned(),
+                Mode::Single(_) => None,
+            };
+            let Some(decided) = next else { return Ok(()) };
+            match self.commit_decided(&decided).await {
+                Ok(()) => {
+                    if let Mode::Bft { pending, .. } = &mut self.mode {
+                        pending.pop_front();
+                    }
+                }
+                Err(
+                    e @ (NodeError::Consensus(_) | NodeError::Engine(EngineError::Forkchoice(_))),
+                ) => {
+                    return Err(e);
+                }
+                Err(e) => {
+                    metrics::counter!(m::ENGINE_ERRORS, "kind" => "decided").increment(1);
+                    warn!(target: "sequencer", %e, number = decided.block.number(), "cannot commit a decided block yet; retrying");
+                    return Ok(());
                 }
             }
         }
@@ -471,6 +663,9 @@ impl Producer {
             // Without the record a restart cannot tell whether reth lost FIRM blocks: stop.
             FirmRecord::from(target).store(path)?;
         }
+        if let Mode::Bft { certificates: Some(store), .. } = &self.mode {
+            store.prune(target.number);
+        }
         let now = Instant::now();
         let newer = self.soft_at.split_off(&(target.number + 1));
         for (_, at) in std::mem::replace(&mut self.soft_at, newer) {
@@ -491,12 +686,22 @@ impl Producer {
                 self.backpressured = true;
                 self.status.update(|s| s.backpressure = true);
             }
+            if let Mode::Bft { heads, .. } = &self.mode {
+                // This validator stops proposing; the others may go on, and their blocks are
+                // still committed here (SOFT runs ahead of this node's DA while it catches up).
+                heads.set_backpressured(true);
+                return self.commit_pending().await;
+            }
             return Ok(());
         }
         if self.backpressured {
             info!(target: "sequencer", soft_ahead = ahead, "DA back-pressure released: resuming block production");
             self.backpressured = false;
             self.status.update(|s| s.backpressure = false);
+        }
+        if let Mode::Bft { heads, .. } = &self.mode {
+            heads.set_backpressured(false);
+            return self.commit_pending().await;
         }
         match self.produce().await {
             Ok(()) => Ok(()),
@@ -520,62 +725,17 @@ impl Producer {
         }
     }
 
-    /// Sends ready mempool transactions to reth's pool (see the crate docs for why).
-    async fn forward_transactions(&self, head: u64) {
-        let ready: Vec<_> = self
-            .mempool
-            .lock()
-            .ready()
-            .into_iter()
-            .filter(|t| t.forwarded_at.is_none_or(|at| head >= at + REFORWARD_AFTER_BLOCKS))
-            .collect();
-        if ready.is_empty() {
-            return;
-        }
-        let engine = &self.engine;
-        let results: Vec<_> = futures::stream::iter(ready)
-            .map(|tx| async move {
-                let r = engine.send_raw_transaction(&tx.raw).await;
-                (tx, r)
-            })
-            .buffered(FORWARD_CONCURRENCY)
-            .collect()
-            .await;
-        let mut forwarded = Vec::new();
-        let mut pool = self.mempool.lock();
-        for (tx, r) in results {
-            match r {
-                Ok(_) => forwarded.push((tx.sender, tx.nonce)),
-                Err(EngineError::Rpc { message, .. }) => match refusal(&message) {
-                    Refusal::AlreadyKnown => forwarded.push((tx.sender, tx.nonce)),
-                    Refusal::Permanent => {
-                        warn!(target: "sequencer::mempool", hash = %tx.hash, sender = %tx.sender, nonce = tx.nonce, %message, "execution client rejected transaction; evicted");
-                        pool.evict(&tx.sender, tx.nonce, EvictionReason::Rejected { message });
-                    }
-                    Refusal::Temporary => {
-                        // Kept: it may be taken later (funds arrive, the pool drains, a foreign
-                        // transaction with its nonce is included and evicts it as NonceUsed).
-                        metrics::counter!(m::FORWARD_FAILURES, "kind" => "refused").increment(1);
-                        debug!(target: "sequencer::mempool", hash = %tx.hash, %message, "execution client did not take transaction yet; will retry");
-                    }
-                },
-                Err(e) => {
-                    metrics::counter!(m::FORWARD_FAILURES, "kind" => "transport").increment(1);
-                    debug!(target: "sequencer::mempool", hash = %tx.hash, %e, "forwarding failed, will retry")
-                }
-            }
-        }
-        pool.mark_forwarded(&forwarded, head);
-    }
-
     /// One block: build on the head, decide, execute, SOFT, hand to DA.
     async fn produce(&mut self) -> Result<(), NodeError> {
         let started = Instant::now();
         let head = self.tracker.head();
-        if !self.consensus.is_proposer(head.number + 1) {
+        let Mode::Single(consensus) = &self.mode else {
+            return Ok(());
+        };
+        if !consensus.is_proposer(head.number + 1) {
             return Ok(());
         }
-        self.forward_transactions(head.number).await;
+        forward_transactions(&self.engine, &self.mempool, head.number).await;
         let attrs = payload_attributes(&head, unix_now(), self.cfg.fee_recipient);
         let beacon_root = attrs.parent_beacon_block_root.unwrap_or_default();
         let id = self.engine.start_payload(self.tracker.state(), attrs).await?;
@@ -592,14 +752,63 @@ impl Producer {
             }
             .into());
         }
-        self.consensus.decide(&block).await?;
+        if let Mode::Single(consensus) = &self.mode {
+            consensus.decide(&block).await?;
+        }
         self.engine.execute_payload(&built).await?;
         let mut next = self.tracker.clone();
         next.apply_soft(block)?;
         self.engine.update_forkchoice(next.state()).await?;
         self.tracker = next;
-        let latency = started.elapsed();
+        self.soft(built, started.elapsed(), None)
+    }
 
+    /// A decision of the validator set: execute it, make it SOFT, hand it to DA. Decisions
+    /// come in order; one already committed (replayed after a restart) is skipped.
+    async fn commit_decided(&mut self, decided: &Decided) -> Result<(), NodeError> {
+        let started = Instant::now();
+        let head = self.tracker.head();
+        let block = &decided.block;
+        if block.number() <= head.number {
+            debug!(target: "sequencer", number = block.number(), "decision already committed");
+            return Ok(());
+        }
+        if block.parent_hash() != head.hash || block.number() != head.number + 1 {
+            return Err(NodeError::Consensus(ConsensusError::Conflict(format!(
+                "decided #{} {} does not extend the SOFT head #{} {}",
+                block.number(),
+                block.hash(),
+                head.number,
+                head.hash
+            ))));
+        }
+        let built = BuiltPayload::from_block(block.block(), block.execution_requests().cloned())?;
+        self.engine.execute_payload(&built).await?;
+        let mut next = self.tracker.clone();
+        next.apply_soft(built.block_ref())?;
+        self.engine.update_forkchoice(next.state()).await?;
+        self.tracker = next;
+        if let Mode::Bft { heads, certificates, .. } = &self.mode {
+            heads.set_forkchoice(self.tracker.state());
+            if let Some(store) = certificates {
+                // Without it the batch carries this block uncertified (a later block's
+                // certificate still covers it); not worth stopping for.
+                if let Err(e) = store.store(&built.block_ref(), decided.certificate.bytes()) {
+                    warn!(target: "sequencer", %e, "finality certificate not recorded");
+                }
+            }
+        }
+        self.soft(built, started.elapsed(), Some(decided.certificate.bytes().clone()))
+    }
+
+    /// A block is SOFT: reconcile the mempool, report it, hand it to DA.
+    fn soft(
+        &mut self,
+        built: BuiltPayload,
+        latency: Duration,
+        certificate: Option<Bytes>,
+    ) -> Result<(), NodeError> {
+        let block = built.block_ref();
         // Reconcile the mempool with what reth put in the block.
         let included: Vec<(B256, Address, u64)> = {
             let pool = self.mempool.lock();
@@ -653,13 +862,82 @@ impl Producer {
             });
         });
         self.da_tx
-            .send(DaJob { block, body: built.block })
+            .send(DaJob { block, body: built.block, certificate })
             .map_err(|_| NodeError::Task("DA task is gone".into()))?;
         Ok(())
     }
 }
 
+/// Sends ready mempool transactions to reth's pool (see the crate docs for why).
+pub(crate) async fn forward_transactions(
+    engine: &EngineClient,
+    mempool: &Mutex<Mempool>,
+    head: u64,
+) {
+    let ready: Vec<_> = mempool
+        .lock()
+        .ready()
+        .into_iter()
+        .filter(|t| t.forwarded_at.is_none_or(|at| head >= at + REFORWARD_AFTER_BLOCKS))
+        .collect();
+    if ready.is_empty() {
+        return;
+    }
+    let results: Vec<_> = futures::stream::iter(ready)
+        .map(|tx| async move {
+            let r = engine.send_raw_transaction(&tx.raw).await;
+            (tx, r)
+        })
+        .buffered(FORWARD_CONCURRENCY)
+        .collect()
+        .await;
+    let mut forwarded = Vec::new();
+    let mut pool = mempool.lock();
+    for (tx, r) in results {
+        match r {
+            Ok(_) => forwarded.push((tx.sender, tx.nonce)),
+            Err(EngineError::Rpc { message, .. }) => match refusal(&message) {
+                Refusal::AlreadyKnown => forwarded.push((tx.sender, tx.nonce)),
+                Refusal::Permanent => {
+                    warn!(target: "sequencer::mempool", hash = %tx.hash, sender = %tx.sender, nonce = tx.nonce, %message, "execution client rejected transaction; evicted");
+                    pool.evict(&tx.sender, tx.nonce, EvictionReason::Rejected { message });
+                }
+                Refusal::Temporary => {
+                    // Kept: it may be taken later (funds arrive, the pool drains, a foreign
+                    // transaction with its nonce is included and evicts it as NonceUsed).
+                    metrics::counter!(m::FORWARD_FAILURES, "kind" => "refused").increment(1);
+                    debug!(target: "sequencer::mempool", hash = %tx.hash, %message, "execution client did not take transaction yet; will retry");
+                }
+            },
+            Err(e) => {
+                metrics::counter!(m::FORWARD_FAILURES, "kind" => "transport").increment(1);
+                debug!(target: "sequencer::mempool", hash = %tx.hash, %e, "forwarding failed, will retry")
+            }
+        }
+    }
+    pool.mark_forwarded(&forwarded, head);
+}
+
 impl<D: DaClient> DaTask<D> {
+    /// A batch blob of `jobs`: version 2 with certificates when any block has one (a validator
+    /// set), version 1 otherwise. The same jobs always encode to the same blob.
+    fn encode<'a>(&self, jobs: impl Iterator<Item = &'a DaJob>) -> Bytes {
+        let jobs: Vec<&DaJob> = jobs.collect();
+        if jobs.iter().any(|j| j.certificate.is_some()) {
+            let blocks: Vec<CertifiedBlock> = jobs
+                .iter()
+                .map(|j| CertifiedBlock {
+                    block: j.body.clone(),
+                    certificate: j.certificate.clone().unwrap_or_default(),
+                })
+                .collect();
+            encode_certified_batch(&self.key, &blocks)
+        } else {
+            let blocks: Vec<_> = jobs.iter().map(|j| j.body.clone()).collect();
+            encode_batch(&self.key, &blocks)
+        }
+    }
+
     /// The oldest unsubmitted blocks, as many as fit one blob of the DA's size limit (at most
     /// `limit`), encoded: halved until the batch fits. `None` when nothing is waiting, or when
     /// the oldest block alone does not fit a blob (logged; it blocks FIRM until the DA layer
@@ -668,8 +946,7 @@ impl<D: DaClient> DaTask<D> {
         let max = self.da.max_blob_size();
         let mut n = unsubmitted.len().min(limit);
         while n > 0 {
-            let blocks: Vec<_> = unsubmitted.iter().take(n).map(|j| j.body.clone()).collect();
-            let blob = encode_batch(&self.key, &blocks);
+            let blob = self.encode(unsubmitted.iter().take(n));
             if blob.len() <= max {
                 return Some((n, blob));
             }
@@ -740,9 +1017,7 @@ impl<D: DaClient> DaTask<D> {
                 Ok(None) if entry.height.is_none() => {
                     // Sent when the sequencer stopped, answer unknown: the same blocks encode to
                     // the same blob (deterministic signature), so it can be looked for again.
-                    let blocks: Vec<_> =
-                        unsubmitted.iter().take(n).map(|j| j.body.clone()).collect();
-                    let blob = encode_batch(&self.key, &blocks);
+                    let blob = self.encode(unsubmitted.iter().take(n));
                     if self.da.commitment(&self.namespace, &blob).ok() == Some(entry.commitment) {
                         info!(target: "sequencer", first = entry.first, last = entry.last, "batch being sent at the stop is not on DA yet; looking for it before posting it again");
                         return Some(InFlight {
