@@ -12,10 +12,12 @@
 //!   and checks it: each block once, no gap, signed by the validator set, the hash reth has.
 
 use clap::{Parser, Subcommand};
+use commonware_runtime::{Runner as _, Supervisor as _};
 use eyre::{WrapErr, eyre};
 use sequencer_celestia::{CelestiaDa, CelestiaDaConfig, LocalCelestiaNode, LocalNodeConfig};
 use sequencer_config::{Config, GenesisConfig, ValidatorKey};
-use sequencer_node::{NodeConfig, ShutdownOutcome, SingleValidator, launch};
+use sequencer_consensus::{BftConfig, Peer, ValidatorSet, start_network};
+use sequencer_node::{BftSetup, NodeConfig, ShutdownOutcome, SingleValidator, launch, launch_bft};
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -120,51 +122,97 @@ fn genesis(config: &std::path::Path, output: &std::path::Path) -> eyre::Result<(
 fn run(config_path: &std::path::Path) -> eyre::Result<()> {
     let cfg = Config::load_validated(config_path).map_err(|e| eyre!("invalid config\n{e}"))?;
     init_tracing();
-    let consensus =
-        Arc::new(SingleValidator::new(&cfg.consensus.validators, cfg.consensus.key.clone())?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .wrap_err("tokio runtime")?;
-    runtime.block_on(async move {
-        if let Some(addr) = cfg.metrics.listen_addr {
-            metrics_exporter_prometheus::PrometheusBuilder::new()
-                .with_http_listener(addr)
-                .install()
-                .map_err(|e| eyre!("metrics.listen_addr: {addr}: {e}"))?;
-            sequencer_node::metrics::describe();
-            info!(%addr, "Prometheus metrics listening");
-        }
-        let da = Arc::new(
-            CelestiaDa::connect(celestia_config(&cfg))
-                .await
-                .map_err(|e| eyre!("celestia.rpc_url: {e}"))?,
-        );
-        let node_cfg = NodeConfig::from_validated(&cfg);
+    if cfg.consensus.validators.len() == 1 {
+        let consensus =
+            Arc::new(SingleValidator::new(&cfg.consensus.validators, cfg.consensus.key.clone())?);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .wrap_err("tokio runtime")?;
+        return runtime.block_on(serve(cfg, Role::Single(consensus)));
+    }
+    // A validator set runs on commonware's tokio runtime (consensus needs its storage for the
+    // vote journal); everything else runs on the same tokio runtime underneath.
+    let dir = sequencer_node::consensus_dir(&cfg.sequencer.state_path);
+    let runner = commonware_runtime::tokio::Runner::new(
+        commonware_runtime::tokio::Config::new().with_storage_directory(dir.join("journal")),
+    );
+    runner.start(|context| async move {
+        let set = ValidatorSet::new(cfg.chain_id, &cfg.consensus.validators)?;
+        let peers: Vec<Peer> = cfg
+            .consensus
+            .peers
+            .iter()
+            .map(|(key, address)| Peer { key: *key, address: *address })
+            .collect();
+        let network =
+            start_network(&context, &set, &cfg.consensus.key, cfg.consensus.listen_addr, &peers)?;
         info!(
-            chain_id = cfg.chain_id,
-            validator = %cfg.consensus.key.public(),
-            engine = %node_cfg.engine_url,
-            block_time = ?node_cfg.block_time,
-            max_soft_ahead = node_cfg.max_soft_ahead,
-            namespace = %cfg.da.namespace,
-            celestia = %cfg.da.rpc_url,
-            network = ?cfg.da.network,
-            "starting sequencer"
+            listen = %cfg.consensus.listen_addr,
+            validators = set.participants().len(),
+            quorum = set.quorum(),
+            "validator p2p listening"
         );
-        let engine_url = node_cfg.engine_url.clone();
-        let node = launch(node_cfg, consensus, da, CancellationToken::new())
-            .await
-            .map_err(|e| eyre!("cannot start (execution.reth_url {engine_url}): {e}"))?;
-        let grace = cfg.sequencer.shutdown_timeout;
-        match node.run_until(shutdown_signal(), grace).await? {
-            ShutdownOutcome::Clean => info!("stopped cleanly"),
-            ShutdownOutcome::Abandoned => {
-                info!(?grace, "stopped; in-flight work abandoned after the grace period")
-            }
-        }
-        Ok(())
+        let config = BftConfig::new(set, cfg.consensus.key.clone(), cfg.sequencer.block_time);
+        let setup = BftSetup {
+            context: context.child("consensus"),
+            config,
+            network,
+            certificates_dir: Some(dir.join("certificates")),
+        };
+        serve(cfg, Role::Set(Box::new(setup))).await
     })
+}
+
+/// Who decides this node's blocks.
+enum Role {
+    Single(Arc<SingleValidator>),
+    Set(Box<BftSetup>),
+}
+
+/// Runs the node until SIGTERM/SIGINT.
+async fn serve(cfg: sequencer_config::ValidatedConfig, role: Role) -> eyre::Result<()> {
+    if let Some(addr) = cfg.metrics.listen_addr {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .map_err(|e| eyre!("metrics.listen_addr: {addr}: {e}"))?;
+        sequencer_node::metrics::describe();
+        info!(%addr, "Prometheus metrics listening");
+    }
+    let da = Arc::new(
+        CelestiaDa::connect(celestia_config(&cfg))
+            .await
+            .map_err(|e| eyre!("celestia.rpc_url: {e}"))?,
+    );
+    let node_cfg = NodeConfig::from_validated(&cfg);
+    info!(
+        chain_id = cfg.chain_id,
+        validator = %cfg.consensus.key.public(),
+        validators = cfg.consensus.validators.len(),
+        engine = %node_cfg.engine_url,
+        block_time = ?node_cfg.block_time,
+        max_soft_ahead = node_cfg.max_soft_ahead,
+        namespace = %cfg.da.namespace,
+        celestia = %cfg.da.rpc_url,
+        network = ?cfg.da.network,
+        "starting sequencer"
+    );
+    let engine_url = node_cfg.engine_url.clone();
+    let cancel = CancellationToken::new();
+    let node = match role {
+        Role::Single(consensus) => launch(node_cfg, consensus, da, cancel).await,
+        Role::Set(setup) => launch_bft(node_cfg, *setup, da, cancel).await,
+    }
+    .map_err(|e| eyre!("cannot start (execution.reth_url {engine_url}): {e}"))?;
+    let grace = cfg.sequencer.shutdown_timeout;
+    match node.run_until(shutdown_signal(), grace).await? {
+        ShutdownOutcome::Clean => info!("stopped cleanly"),
+        ShutdownOutcome::Abandoned => {
+            info!(?grace, "stopped; in-flight work abandoned after the grace period")
+        }
+    }
+    Ok(())
 }
 
 fn da(listen: SocketAddr, block_time: Duration, data_dir: PathBuf) -> eyre::Result<()> {
@@ -233,7 +281,18 @@ fn da_history(config_path: &std::path::Path, from_height: u64) -> eyre::Result<(
             check.foreign_signers,
             mismatched,
         );
-        if check.is_clean() && history.unreadable.is_empty() && mismatched.is_empty() {
+        // A validator set's blocks must also be proven final by its own signatures.
+        let mut certified = true;
+        if cfg.consensus.validators.len() > 1 {
+            let set = sequencer_consensus::ValidatorSet::new(cfg.chain_id, &cfg.consensus.validators)?;
+            let c = history.certification(&set);
+            println!(
+                "finality certificates: {} blocks covered by a quorum's signatures; uncovered {:?}; bad certificates {:?}; copies posted by other validators {}",
+                c.certified, c.uncertified, c.bad_certificates, check.copies
+            );
+            certified = c.uncertified.is_empty() && c.bad_certificates.is_empty();
+        }
+        if check.is_clean() && history.unreadable.is_empty() && mismatched.is_empty() && certified {
             println!("ok: every block once, no gap, signed by the validator set, as reth has it");
             Ok(())
         } else {

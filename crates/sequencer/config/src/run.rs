@@ -55,7 +55,8 @@ pub struct RawConsensus {
     pub private_key_path: PathBuf,
     /// P2P listen address (`host:port`).
     pub listen_addr: String,
-    /// P2P peers (`host:port`).
+    /// The other validators' p2p addresses, `"<public key>@host:port"` (every other validator
+    /// of a set needs one; a single validator needs none).
     #[serde(default)]
     pub peers: Vec<String>,
 }
@@ -259,8 +260,8 @@ pub struct ConsensusConfig {
     pub key: ValidatorKey,
     /// P2P listen address.
     pub listen_addr: SocketAddr,
-    /// P2P peers as `host:port`.
-    pub peers: Vec<String>,
+    /// The other validators and their p2p addresses (resolved at start).
+    pub peers: Vec<(ValidatorPublicKey, SocketAddr)>,
 }
 
 /// Validated `[celestia]`.
@@ -457,12 +458,52 @@ impl Config {
         let listen = parse_socket_addr(&self.consensus.listen_addr)
             .map_err(|e| err("consensus.listen_addr", e))
             .ok();
+        let mut peers: Vec<(ValidatorPublicKey, SocketAddr)> = Vec::new();
         for (i, p) in self.consensus.peers.iter().enumerate() {
-            let ok = p
+            let field = format!("consensus.peers[{i}]");
+            let Some((pk, addr)) = p.split_once('@') else {
+                err(&field, format!("{p:?} is not <validator public key>@host:port"));
+                continue;
+            };
+            let pk = match pk.parse::<ValidatorPublicKey>() {
+                Ok(pk) => pk,
+                Err(e) => {
+                    err(&field, format!("{pk:?}: {e}"));
+                    continue;
+                }
+            };
+            let ok = addr
                 .rsplit_once(':')
                 .is_some_and(|(h, port)| !h.is_empty() && port.parse::<u16>().is_ok());
-            if !ok {
-                err(&format!("consensus.peers[{i}]"), format!("{p:?} is not host:port"));
+            let addr = match parse_socket_addr(addr) {
+                Ok(a) if ok => a,
+                Ok(_) => {
+                    err(&field, format!("{addr:?} is not host:port"));
+                    continue;
+                }
+                Err(e) => {
+                    err(&field, e);
+                    continue;
+                }
+            };
+            if !validators.contains(&pk) {
+                err(&field, format!("{pk} is not in consensus.validators"));
+            } else if key.as_ref().is_some_and(|k| k.public() == pk) {
+                err(&field, format!("{pk} is this validator (list the others)"));
+            } else if peers.iter().any(|(seen, _)| *seen == pk) {
+                err(&field, format!("{pk} is listed twice"));
+            } else {
+                peers.push((pk, addr));
+            }
+        }
+        if validators.len() > 1
+            && validators.len() == self.consensus.validators.len()
+            && let Some(k) = &key
+        {
+            for v in &validators {
+                if *v != k.public() && !peers.iter().any(|(p, _)| p == v) {
+                    err("consensus.peers", format!("no address for validator {v}"));
+                }
             }
         }
 
@@ -550,6 +591,13 @@ impl Config {
         let block_time_ms = self.sequencer.block_time_ms.unwrap_or(1000);
         if block_time_ms == 0 {
             err("sequencer.block_time_ms", "must be at least 1".into());
+        } else if block_time_ms < 1000 && self.consensus.validators.len() > 1 {
+            // Block timestamps are whole seconds and a validator set's leaders wait one block
+            // time after the parent's timestamp: faster blocks would run ahead of the clock.
+            err(
+                "sequencer.block_time_ms",
+                format!("{block_time_ms}: a validator set needs at least 1000"),
+            );
         }
         let max_soft_ahead = self.sequencer.max_soft_ahead.unwrap_or(64);
         if max_soft_ahead == 0 {
@@ -632,12 +680,7 @@ impl Config {
                 Some(da_rpc_url),
             ) => Ok(ValidatedConfig {
                 chain_id: self.chain_id,
-                consensus: ConsensusConfig {
-                    validators,
-                    key,
-                    listen_addr,
-                    peers: self.consensus.peers.clone(),
-                },
+                consensus: ConsensusConfig { validators, key, listen_addr, peers },
                 da: DaConfig {
                     network,
                     namespace,

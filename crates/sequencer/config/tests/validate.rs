@@ -27,7 +27,6 @@ chain_id = 1337
 validators = ["{pk}"]
 private_key_path = "validator.key"
 listen_addr = "127.0.0.1:26656"
-peers = ["10.0.0.2:26656"]
 
 [celestia]
 network = "local"
@@ -157,10 +156,31 @@ fn each_bad_field_is_named() {
             "host:port",
         ),
         (
-            "peers = [\"10.0.0.2:26656\"]",
-            "peers = [\"10.0.0.2\"]",
+            "listen_addr = \"127.0.0.1:26656\"",
+            "listen_addr = \"127.0.0.1:26656\"\npeers = [\"10.0.0.2:26656\"]",
+            "consensus.peers[0]",
+            "<validator public key>@host:port",
+        ),
+        (
+            "listen_addr = \"127.0.0.1:26656\"",
+            &format!("listen_addr = \"127.0.0.1:26656\"\npeers = [\"{pk}@10.0.0.2\"]"),
             "consensus.peers[0]",
             "host:port",
+        ),
+        (
+            "listen_addr = \"127.0.0.1:26656\"",
+            &format!("listen_addr = \"127.0.0.1:26656\"\npeers = [\"{pk}@10.0.0.2:26656\"]"),
+            "consensus.peers[0]",
+            "is this validator",
+        ),
+        (
+            "listen_addr = \"127.0.0.1:26656\"",
+            &format!(
+                "listen_addr = \"127.0.0.1:26656\"\npeers = [\"{}@10.0.0.2:26656\"]",
+                ValidatorKey::from_secret_bytes([6; 32]).public()
+            ),
+            "consensus.peers[0]",
+            "not in consensus.validators",
         ),
         (&pk, "0x1234", "consensus.validators[0]", "32"),
         (&format!("validators = [\"{pk}\"]"), "validators = []", "consensus.validators", "empty"),
@@ -340,4 +360,37 @@ fn the_celestia_token_must_be_private_and_is_never_printed() {
     assert_eq!(token.expose(), "secret-token-value");
     assert!(!format!("{c:?}").contains("secret-token-value"), "the token stays out of Debug");
     assert_eq!(c.da.rpc_url.as_str(), "http://127.0.0.1:26658/", "local default");
+}
+
+#[test]
+fn a_validator_set_needs_every_peers_address_and_whole_second_blocks() {
+    let f = Fixture::new();
+    let other = ValidatorKey::from_secret_bytes([6; 32]).public();
+    let third = ValidatorKey::from_secret_bytes([7; 32]).public();
+    let set = f.good().replace(
+        &format!("validators = [\"{}\"]", f.key.public()),
+        &format!("validators = [\"{}\", \"{other}\", \"{third}\"]", f.key.public()),
+    );
+    let err = f.check(&set).unwrap_err().to_string();
+    assert!(err.contains(&format!("consensus.peers: no address for validator {other}")), "{err}");
+    assert!(err.contains(&format!("no address for validator {third}")), "{err}");
+
+    let with_peers = set.replace(
+        "listen_addr = \"127.0.0.1:26656\"",
+        &format!(
+            "listen_addr = \"127.0.0.1:26656\"\npeers = [\"{other}@127.0.0.1:26657\", \"{third}@localhost:26658\"]"
+        ),
+    );
+    let c = f.check(&with_peers).unwrap();
+    assert_eq!(c.consensus.validators.len(), 3);
+    assert_eq!(c.consensus.peers[0], (other, "127.0.0.1:26657".parse().unwrap()));
+    assert_eq!(c.consensus.peers[1].0, third);
+    assert_eq!(c.consensus.peers[1].1.port(), 26658);
+
+    let fast = format!("{with_peers}\n[sequencer]\nblock_time_ms = 500\n");
+    let err = f.check(&fast).unwrap_err().to_string();
+    assert!(
+        err.contains("sequencer.block_time_ms: 500: a validator set needs at least 1000"),
+        "{err}"
+    );
 }

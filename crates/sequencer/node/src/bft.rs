@@ -18,19 +18,36 @@ use tracing::debug;
 
 /// What the producer shares with block building: the forkchoice it committed, and whether DA
 /// back-pressure pauses production.
+///
+/// Two tasks send forkchoice updates to reth (the producer committing decisions and FIRM, the
+/// leader building on a parent); `updating` orders them, so a build never sends a safe or
+/// finalized block older than one the producer already sent.
 #[derive(Debug)]
 pub(crate) struct SharedHeads {
     forkchoice: Mutex<ForkchoiceState>,
     backpressured: Mutex<bool>,
+    updating: tokio::sync::Mutex<()>,
 }
 
 impl SharedHeads {
     pub(crate) fn new(forkchoice: ForkchoiceState) -> Arc<Self> {
-        Arc::new(Self { forkchoice: Mutex::new(forkchoice), backpressured: Mutex::new(false) })
+        Arc::new(Self {
+            forkchoice: Mutex::new(forkchoice),
+            backpressured: Mutex::new(false),
+            updating: tokio::sync::Mutex::new(()),
+        })
     }
 
-    pub(crate) fn set_forkchoice(&self, state: ForkchoiceState) {
+    /// Sends `state` to reth and records it as committed, ordered with builds.
+    pub(crate) async fn update(
+        &self,
+        engine: &EngineClient,
+        state: ForkchoiceState,
+    ) -> Result<(), sequencer_engine::EngineError> {
+        let _order = self.updating.lock().await;
+        engine.update_forkchoice(state).await?;
         *self.forkchoice.lock() = state;
+        Ok(())
     }
 
     pub(crate) fn set_backpressured(&self, on: bool) {
@@ -72,15 +89,18 @@ impl Execution for RethExecution {
         }
         let parent_ref = block_ref(parent);
         forward_transactions(&self.engine, &self.mempool, parent.number()).await;
-        let committed = *self.heads.forkchoice.lock();
-        // Build on the parent consensus named (it may be notarized and not decided yet); safe
-        // and finalized stay what the node committed, which the parent extends.
-        let state = ForkchoiceState { head_block_hash: parent.hash(), ..committed };
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let attrs = payload_attributes(&parent_ref, now, self.fee_recipient);
         let beacon_root = attrs.parent_beacon_block_root.unwrap_or_default();
         let fail = |e: sequencer_engine::EngineError| ConsensusError::Execution(e.to_string());
-        let id = self.engine.start_payload(state, attrs).await.map_err(fail)?;
+        let id = {
+            let _order = self.heads.updating.lock().await;
+            // Build on the parent consensus named (it may be notarized and not decided yet);
+            // safe and finalized stay what the node committed, which the parent extends.
+            let committed = *self.heads.forkchoice.lock();
+            let state = ForkchoiceState { head_block_hash: parent.hash(), ..committed };
+            self.engine.start_payload(state, attrs).await.map_err(fail)?
+        };
         tokio::time::sleep(self.build_time).await;
         let built = self.engine.get_payload(id, beacon_root).await.map_err(fail)?;
         // reth knows a block it built only once it was given back as a payload.

@@ -2,9 +2,9 @@ use crate::NodeError;
 use sequencer_config::{ValidatorKey, ValidatorPublicKey};
 use sequencer_engine::BlockRef;
 
-/// How validators agree on a block. The multi-validator engine (commonware-consensus or
-/// Malachite, both ed25519) implements this; the main loop only asks who proposes and waits for
-/// a decision before executing the block as SOFT.
+/// How a single validator decides its blocks: the main loop asks whether it proposes and waits
+/// for the decision before executing the block as SOFT. A validator set does not go through
+/// this trait: its blocks come out of Simplex ([`launch_bft`](crate::launch_bft)).
 #[async_trait::async_trait]
 pub trait Consensus: Send + Sync + 'static {
     /// Whether this node proposes (builds) the block at `height`.
@@ -35,7 +35,7 @@ impl SingleValidator {
             many => Err(NodeError::Config {
                 field: "consensus.validators",
                 message: format!(
-                    "{} validators configured; this build runs a single validator (multi-validator consensus is not implemented yet)",
+                    "{} validators configured; a single validator decides alone (a set runs through launch_bft)",
                     many.len()
                 ),
             }),

@@ -55,6 +55,7 @@ pub use mempool::{
     SenderGap, TxLookup, TxStatus,
 };
 pub use sequencer::{
-    BftSetup, NodeConfig, NodeHandle, ShutdownOutcome, da_journal_path, launch, launch_bft,
+    BftSetup, NodeConfig, NodeHandle, ShutdownOutcome, consensus_dir, da_journal_path, launch,
+    launch_bft,
 };
 pub use status::{PendingDa, SequencerStatus, StatusHandle};

@@ -11,7 +11,7 @@ use alloy_consensus::{Block, Transaction, TxEnvelope, transaction::SignerRecover
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_rpc_client::RpcClient;
-use alloy_rpc_types_engine::JwtSecret;
+use alloy_rpc_types_engine::{ForkchoiceState, JwtSecret};
 use futures::StreamExt;
 use jsonrpsee::server::{Server, ServerHandle};
 use parking_lot::Mutex;
@@ -148,6 +148,13 @@ impl NodeConfig {
         }
         .with_block_time(c.sequencer.block_time)
     }
+}
+
+/// A validator set's consensus state beside the FIRM record: `sequencer-state.json` →
+/// `sequencer-state.consensus/` (the vote journal, the certificates of blocks not FIRM yet).
+pub fn consensus_dir(state_path: &Path) -> PathBuf {
+    let stem = state_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    state_path.with_file_name(format!("{stem}.consensus"))
 }
 
 /// The DA journal beside the FIRM record: `sequencer-state.json` → `sequencer-state.da.json`.
@@ -635,6 +642,14 @@ impl Producer {
         }
     }
 
+    /// Sends a forkchoice update; a validator set's updates are ordered with its leader's builds.
+    async fn send_forkchoice(&mut self, state: ForkchoiceState) -> Result<(), EngineError> {
+        match &self.mode {
+            Mode::Bft { heads, .. } => heads.update(&self.engine, state).await,
+            Mode::Single(_) => self.engine.update_forkchoice(state).await,
+        }
+    }
+
     fn queue_firm(&mut self, b: BlockRef) {
         if self.pending_firm.is_none_or(|p| b.number > p.number) {
             self.pending_firm = Some(b);
@@ -651,7 +666,7 @@ impl Producer {
         let mut next = self.tracker.clone();
         // A refusal here is a broken invariant (DA reported a block we never made safe): fatal.
         next.apply_firm(target.number, target.hash)?;
-        if let Err(e) = self.engine.update_forkchoice(next.state()).await {
+        if let Err(e) = self.send_forkchoice(next.state()).await {
             metrics::counter!(m::ENGINE_ERRORS, "kind" => "firm").increment(1);
             warn!(target: "sequencer", %e, number = target.number, "FIRM forkchoice update failed, will retry");
             return Ok(());
@@ -758,7 +773,7 @@ impl Producer {
         self.engine.execute_payload(&built).await?;
         let mut next = self.tracker.clone();
         next.apply_soft(block)?;
-        self.engine.update_forkchoice(next.state()).await?;
+        self.send_forkchoice(next.state()).await?;
         self.tracker = next;
         self.soft(built, started.elapsed(), None)
     }
@@ -786,17 +801,17 @@ impl Producer {
         self.engine.execute_payload(&built).await?;
         let mut next = self.tracker.clone();
         next.apply_soft(built.block_ref())?;
-        self.engine.update_forkchoice(next.state()).await?;
+        self.send_forkchoice(next.state()).await?;
         self.tracker = next;
-        if let Mode::Bft { heads, certificates, .. } = &self.mode {
-            heads.set_forkchoice(self.tracker.state());
-            if let Some(store) = certificates {
-                // Without it the batch carries this block uncertified (a later block's
-                // certificate still covers it); not worth stopping for.
-                if let Err(e) = store.store(&built.block_ref(), decided.certificate.bytes()) {
-                    warn!(target: "sequencer", %e, "finality certificate not recorded");
-                }
-            }
+        // Ready transactions go to reth's pool at every block, not only when this validator
+        // leads: reth's devp2p carries them to the other validators' reths, whichever leads.
+        forward_transactions(&self.engine, &self.mempool, block.number()).await;
+        // Without the record a batch after a restart carries this block uncertified (a later
+        // block's certificate still covers it); not worth stopping for.
+        if let Mode::Bft { certificates: Some(store), .. } = &self.mode
+            && let Err(e) = store.store(&built.block_ref(), decided.certificate.bytes())
+        {
+            warn!(target: "sequencer", %e, "finality certificate not recorded");
         }
         self.soft(built, started.elapsed(), Some(decided.certificate.bytes().clone()))
     }

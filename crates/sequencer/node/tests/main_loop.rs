@@ -510,7 +510,7 @@ async fn shutdown_is_bounded_even_when_da_hangs() {
 }
 
 #[test]
-fn multi_validator_sets_are_refused_for_now() {
+fn a_single_validator_is_only_itself() {
     let other = ValidatorKey::from_secret_bytes([2; 32]).public();
     let err = SingleValidator::new(&[key().public(), other], key()).unwrap_err();
     assert!(err.to_string().starts_with("consensus.validators: 2 validators"), "{err}");
