@@ -214,6 +214,11 @@ pub fn start_network(
     peers: &[Peer],
 ) -> Result<Network, ConsensusError> {
     use commonware_p2p::authenticated::lookup;
+    // The network's listener panics in its own task when it cannot bind: find out here, as
+    // one error naming the field.
+    std::net::TcpListener::bind(listen).map_err(|e| {
+        ConsensusError::Config(format!("consensus.listen_addr: cannot bind {listen}: {e}"))
+    })?;
     let me = crate::validators::public_key(&key.public())?;
     let mut book = vec![(me, Address::Symmetric(listen))];
     for p in peers {
