@@ -52,6 +52,7 @@ bench-derivation BLOCKS="5000": build-rollup
     ./tests/e2e/derivation_bench.sh {{BLOCKS}}
 
 # Sequencer devnet: reth (RETH_BIN, v1.6.0) + `sequencer run` with local DA; Ctrl-C stops, rerun resumes.
+# VALIDATORS=4 just sequencer-devnet: a validator set, each validator with its own reth.
 sequencer-devnet:
     cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml
     ./etc/sequencer/devnet.sh
@@ -60,6 +61,11 @@ sequencer-devnet:
 sequencer-e2e:
     cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml
     ./tests/e2e/sequencer_e2e.sh
+
+# Four validators on four real reths (RETH_BIN): agreement, FIRM, a killed validator, catch-up, DA proof.
+validator-set-e2e:
+    cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml
+    ./tests/e2e/validator_set_e2e.sh
 
 # Sequencer against a real reth (RETH_BIN) for 2 minutes at 1 s and at 100 ms blocks: blocks/s, SOFT latency.
 bench-sequencer:

@@ -3,6 +3,12 @@
 # `sequencer run` driving it through the Engine API, posting to the local Celestia-compatible DA
 # node (`sequencer da`, celestia-node's JSON-RPC) through the same Celestia client as a real network.
 #
+# VALIDATORS=N (default 1) runs a validator set: N sequencers agreeing through Simplex over their
+# authenticated p2p, each with its own reth; the reths are peered over devp2p (that is how a
+# transaction sent to one validator reaches the next leaders); all post to the one local DA node.
+# Validator i uses the ports below plus 10*i; its state is in $SEQ_DEVNET_DIR/v<i> (with one
+# validator: the folder itself).
+#
 # Needs a reth binary: RETH_BIN (default: `reth` on PATH), e.g. from reth's v1.6.0 release.
 # State lives in $SEQ_DEVNET_DIR (default .devnet-sequencer/): Ctrl-C stops, running again resumes
 # from reth's heads; delete the folder to start over.
@@ -13,6 +19,7 @@ STATE=${SEQ_DEVNET_DIR:-.devnet-sequencer}
 TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/rollup-target}
 RETH=${RETH_BIN:-$(command -v reth || true)}
 SEQUENCER=${SEQUENCER_BIN:-$TARGET/release/sequencer}
+VALIDATORS=${VALIDATORS:-1}
 CHAIN_ID=${CHAIN_ID:-1337}
 BLOCK_TIME_MS=${BLOCK_TIME_MS:-1000}
 DA_BLOCK_TIME_MS=${DA_BLOCK_TIME_MS:-6000}
@@ -36,25 +43,31 @@ LOG_TAG=sequencer-devnet
 
 [ -n "$RETH" ] && [ -x "$RETH" ] || { log "no reth binary: set RETH_BIN (reth v1.6.0)"; exit 1; }
 [ -x "$SEQUENCER" ] || { log "missing $SEQUENCER: run 'just sequencer-devnet' or 'cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml'"; exit 1; }
+[[ "$VALIDATORS" =~ ^[1-9][0-9]*$ ]] || { log "VALIDATORS=$VALIDATORS: a count of at least 1"; exit 1; }
+if [ "$VALIDATORS" -gt 1 ] && [ "$BLOCK_TIME_MS" -lt 1000 ]; then
+    log "BLOCK_TIME_MS=$BLOCK_TIME_MS: a validator set needs at least 1000"; exit 1
+fi
 mkdir -p "$STATE"
 
-if [ ! -f "$STATE/genesis.json" ]; then
-    pubkey=$("$SEQUENCER" keygen --output "$STATE/validator.key")
-    cat > "$STATE/genesis-config.toml" <<EOF
+# Validator i's folder, and a port of validator i.
+vdir() { if [ "$VALIDATORS" -eq 1 ]; then echo "$STATE"; else echo "$STATE/v$1"; fi; }
+port() { echo $(($1 + 10 * $2)); }
+last=$((VALIDATORS - 1))
+
+write_config() { # i, validators (TOML array), peers (TOML array items)
+    local dir genesis_path
+    dir=$(vdir "$1")
+    genesis_path=genesis.json
+    [ "$VALIDATORS" -eq 1 ] || genesis_path=../genesis.json
+    cat > "$dir/config.toml" <<TOML
 chain_id = $CHAIN_ID
-validators = ["$pubkey"]
-$(for account in "${DEV_ACCOUNTS[@]}"; do printf '[[accounts]]\naddress = "%s"\nbalance = "1000000000000000000000000"\n' "$account"; done)
-EOF
-    "$SEQUENCER" genesis --config "$STATE/genesis-config.toml" --output "$STATE/genesis.json"
-    ( umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$STATE/jwt.hex" )
-    cat > "$STATE/config.toml" <<EOF
-chain_id = $CHAIN_ID
-genesis_path = "genesis.json"
+genesis_path = "$genesis_path"
 
 [consensus]
-validators = ["$pubkey"]
+validators = $2
 private_key_path = "validator.key"
-listen_addr = "127.0.0.1:$SEQ_P2P_PORT"
+listen_addr = "127.0.0.1:$(port "$SEQ_P2P_PORT" "$1")"
+peers = [$3]
 
 [celestia]
 network = "local"
@@ -62,21 +75,47 @@ namespace = "0x726f6c6c7570" # "rollup"
 rpc_url = "http://127.0.0.1:$DA_RPC_PORT"
 
 [execution]
-reth_url = "http://127.0.0.1:$RETH_AUTH_PORT"
+reth_url = "http://127.0.0.1:$(port "$RETH_AUTH_PORT" "$1")"
 jwt_secret_path = "jwt.hex"
-rpc_url = "http://127.0.0.1:$RETH_HTTP_PORT"
+rpc_url = "http://127.0.0.1:$(port "$RETH_HTTP_PORT" "$1")"
 
 [rpc]
-listen_addr = "127.0.0.1:$SEQ_RPC_PORT"
+listen_addr = "127.0.0.1:$(port "$SEQ_RPC_PORT" "$1")"
 
 [sequencer]
 block_time_ms = $BLOCK_TIME_MS
 max_soft_ahead = $MAX_SOFT_AHEAD
 
 [metrics]
-listen_addr = "127.0.0.1:$SEQ_METRICS_PORT"
-EOF
-    log "genesis and config written: $STATE/genesis.json, $STATE/config.toml"
+listen_addr = "127.0.0.1:$(port "$SEQ_METRICS_PORT" "$1")"
+TOML
+}
+
+if [ ! -f "$STATE/genesis.json" ]; then
+    pubkeys=()
+    for i in $(seq 0 "$last"); do
+        mkdir -p "$(vdir "$i")"
+        pubkeys+=("$("$SEQUENCER" keygen --output "$(vdir "$i")/validator.key")")
+    done
+    validators=$(printf '"%s", ' "${pubkeys[@]}")
+    validators="[${validators%, }]"
+    {
+        echo "chain_id = $CHAIN_ID"
+        echo "validators = $validators"
+        for account in "${DEV_ACCOUNTS[@]}"; do
+            printf '[[accounts]]\naddress = "%s"\nbalance = "1000000000000000000000000"\n' "$account"
+        done
+    } > "$STATE/genesis-config.toml"
+    "$SEQUENCER" genesis --config "$STATE/genesis-config.toml" --output "$STATE/genesis.json"
+    for i in $(seq 0 "$last"); do
+        ( umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$(vdir "$i")/jwt.hex" )
+        peers=""
+        for j in $(seq 0 "$last"); do
+            [ "$j" -eq "$i" ] || peers+="\"${pubkeys[j]}@127.0.0.1:$(port "$SEQ_P2P_PORT" "$j")\", "
+        done
+        write_config "$i" "$validators" "${peers%, }"
+    done
+    log "genesis and config written: $STATE/genesis.json, $VALIDATORS validator config(s)"
 else
     log "resuming from $STATE"
 fi
@@ -90,31 +129,54 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-# reth's HTTP serves the eth namespace for reads (cast, the sequencer's nonce lookups); its
-# eth_sendRawTransaction answers too, and a transaction sent there skips the sequencer's mempool
-# rules (it is still included and counted as foreign). Send transactions to the sequencer's RPC.
-# Every block is persisted before the next: with reth's defaults the newest blocks live only in
-# memory, a restart loses them, and the sequencer would rebuild heights it already posted to DA.
-"$RETH" node --chain "$STATE/genesis.json" --datadir "$STATE/reth" \
-    --http --http.addr 127.0.0.1 --http.port "$RETH_HTTP_PORT" --http.api eth,net,web3 \
-    --authrpc.addr 127.0.0.1 --authrpc.port "$RETH_AUTH_PORT" --authrpc.jwtsecret "$STATE/jwt.hex" \
-    --port "$RETH_P2P_PORT" --disable-discovery --ipcdisable \
-    --engine.persistence-threshold 0 --engine.memory-block-buffer-target 0 \
-    --metrics "127.0.0.1:$RETH_METRICS_PORT" >> "$STATE/reth.log" 2>&1 &
-pids+=($!)
-wait_for "http://127.0.0.1:$RETH_HTTP_PORT" eth_chainId "reth"
-log "reth up: http://127.0.0.1:$RETH_HTTP_PORT"
-
 "$SEQUENCER" da --listen "127.0.0.1:$DA_RPC_PORT" --block-time-ms "$DA_BLOCK_TIME_MS" \
     --data-dir "$STATE/da" >> "$STATE/da.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$DA_RPC_PORT" header.NetworkHead "local DA node"
 log "local DA node up: http://127.0.0.1:$DA_RPC_PORT (${DA_BLOCK_TIME_MS} ms blocks, blobs in $STATE/da)"
 
-"$SEQUENCER" run --config "$STATE/config.toml" >> "$STATE/sequencer.log" 2>&1 &
-pids+=($!)
-wait_for "http://127.0.0.1:$SEQ_RPC_PORT" sequencer_status "sequencer"
-log "sequencer RPC http://127.0.0.1:$SEQ_RPC_PORT (eth_sendRawTransaction, sequencer_status)"
-log "metrics       http://127.0.0.1:$SEQ_METRICS_PORT (sequencer), http://127.0.0.1:$RETH_METRICS_PORT (reth)"
-log "logs          $STATE/sequencer.log, $STATE/da.log, $STATE/reth.log; Ctrl-C stops everything"
-wait "${pids[2]}"
+# reth's HTTP serves the eth namespace for reads (cast, the sequencer's nonce lookups); its
+# eth_sendRawTransaction answers too, and a transaction sent there skips the sequencer's mempool
+# rules (it is still included and counted as foreign). Send transactions to the sequencer's RPC.
+# A validator set's reths also serve admin (on loopback) so this script can read their enodes:
+# each reth trusts the ones started before it, which peers every pair.
+# Every block is persisted before the next: with reth's defaults the newest blocks live only in
+# memory, a restart loses them, and the sequencer would rebuild heights it already posted to DA.
+enodes=()
+for i in $(seq 0 "$last"); do
+    dir=$(vdir "$i")
+    api=eth,net,web3
+    trusted=()
+    if [ "$VALIDATORS" -gt 1 ]; then
+        api=eth,net,web3,admin
+        [ ${#enodes[@]} -eq 0 ] || trusted=(--trusted-peers "$(IFS=,; echo "${enodes[*]}")")
+    fi
+    "$RETH" node --chain "$STATE/genesis.json" --datadir "$dir/reth" \
+        --http --http.addr 127.0.0.1 --http.port "$(port "$RETH_HTTP_PORT" "$i")" --http.api "$api" \
+        --authrpc.addr 127.0.0.1 --authrpc.port "$(port "$RETH_AUTH_PORT" "$i")" --authrpc.jwtsecret "$dir/jwt.hex" \
+        --port "$(port "$RETH_P2P_PORT" "$i")" --disable-discovery --ipcdisable "${trusted[@]}" \
+        --engine.persistence-threshold 0 --engine.memory-block-buffer-target 0 \
+        --metrics "127.0.0.1:$(port "$RETH_METRICS_PORT" "$i")" >> "$dir/reth.log" 2>&1 &
+    pids+=($!)
+    wait_for "http://127.0.0.1:$(port "$RETH_HTTP_PORT" "$i")" eth_chainId "reth $i"
+    if [ "$VALIDATORS" -gt 1 ]; then
+        enodes+=("$(rpc "http://127.0.0.1:$(port "$RETH_HTTP_PORT" "$i")" admin_nodeInfo | python3 -c 'import json,sys
+key = json.load(sys.stdin)["result"]["enode"].split("//")[1].split("@")[0]
+print("enode://%s@127.0.0.1:%s" % (key, sys.argv[1]))' "$(port "$RETH_P2P_PORT" "$i")")")
+    fi
+    log "reth $i up: http://127.0.0.1:$(port "$RETH_HTTP_PORT" "$i")"
+done
+
+sequencers=()
+for i in $(seq 0 "$last"); do
+    dir=$(vdir "$i")
+    "$SEQUENCER" run --config "$dir/config.toml" >> "$dir/sequencer.log" 2>&1 &
+    pids+=($!)
+    sequencers+=($!)
+done
+for i in $(seq 0 "$last"); do
+    wait_for "http://127.0.0.1:$(port "$SEQ_RPC_PORT" "$i")" sequencer_status "sequencer $i"
+    log "sequencer $i RPC http://127.0.0.1:$(port "$SEQ_RPC_PORT" "$i") (eth_sendRawTransaction, sequencer_status), metrics http://127.0.0.1:$(port "$SEQ_METRICS_PORT" "$i")"
+done
+log "logs          sequencer.log and reth.log in $(vdir 0)$([ "$VALIDATORS" -eq 1 ] || echo " ... $(vdir "$last")"), $STATE/da.log; Ctrl-C stops everything"
+wait "${sequencers[0]}"

@@ -284,7 +284,14 @@ fn da_history(config_path: &std::path::Path, from_height: u64) -> eyre::Result<(
         // A validator set's blocks must also be proven final by its own signatures.
         let mut certified = true;
         if cfg.consensus.validators.len() > 1 {
-            let set = sequencer_consensus::ValidatorSet::new(cfg.chain_id, &cfg.consensus.validators)?;
+            let genesis = engine
+                .block(alloy_eips::BlockNumberOrTag::Number(0))
+                .await
+                .map_err(|e| eyre!("execution.reth_url: {e}"))?
+                .ok_or_else(|| eyre!("execution.reth_url: no genesis block"))?
+                .0;
+            let set = sequencer_consensus::ValidatorSet::new(cfg.chain_id, &cfg.consensus.validators)?
+                .bound_to(genesis.hash);
             let c = history.certification(&set);
             println!(
                 "finality certificates: {} blocks covered by a quorum's signatures; uncovered {:?}; bad certificates {:?}; copies posted by other validators {}",

@@ -171,9 +171,7 @@ where
                 rx
             };
             metrics::counter!(m::BLOCK_REQUESTS).increment(1);
-            let mut request = vec![TAG_REQUEST];
-            request.extend_from_slice(hash.as_slice());
-            self.send(Recipients::All, request);
+            self.send(Recipients::All, block_request(hash));
             tokio::select! {
                 biased;
                 () = &mut cancelled => return None,
@@ -345,10 +343,26 @@ where
     }
 }
 
-fn block_message(block: &ProposedBlock) -> Vec<u8> {
+/// A block, as sent on the block channel.
+pub fn block_message(block: &ProposedBlock) -> Vec<u8> {
     let mut out = vec![TAG_BLOCK];
     out.extend_from_slice(&block.encode());
     out
+}
+
+/// A request for the block `hash`, as sent on the block channel.
+pub fn block_request(hash: B256) -> Vec<u8> {
+    let mut out = vec![TAG_REQUEST];
+    out.extend_from_slice(hash.as_slice());
+    out
+}
+
+/// The block in a block-channel message, if it is one.
+pub fn decode_block_message(message: &[u8]) -> Option<ProposedBlock> {
+    match message.split_first() {
+        Some((&TAG_BLOCK, rest)) => ProposedBlock::decode(rest).ok(),
+        _ => None,
+    }
 }
 
 /// The handle Simplex holds: automaton, relay and reporter in one (cheap to clone).

@@ -138,7 +138,7 @@ where
     S: Sender<PublicKey = PublicKey>,
     R: Receiver<PublicKey = PublicKey>,
 {
-    let scheme = cfg.validators.signer(&cfg.key)?;
+    let scheme = cfg.validators.clone().bound_to(genesis).signer(&cfg.key)?;
     let (application, decisions) =
         Application::start(context.child("application"), execution, channels.blocks, decided);
     let engine_cfg = simplex::Config {

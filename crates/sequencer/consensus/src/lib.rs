@@ -28,7 +28,7 @@ mod error;
 pub mod metrics;
 mod validators;
 
-pub use application::{Execution, Verdict};
+pub use application::{Execution, Verdict, block_message, block_request, decode_block_message};
 pub use block::{ProposedBlock, block_hash, digest};
 pub use engine::{
     BftConfig, CHANNEL_BLOCKS, CHANNEL_CERTIFICATES, CHANNEL_RESOLVER, CHANNEL_VOTES, Channels,

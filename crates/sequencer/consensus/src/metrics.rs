@@ -15,3 +15,15 @@ pub const PROPOSALS_REFUSED: &str = "sequencer_consensus_proposals_refused_total
 pub const BLOCK_REQUESTS: &str = "sequencer_consensus_block_requests_total";
 /// Height of the last block handed to the node.
 pub const DECIDED_HEIGHT: &str = "sequencer_consensus_decided_height";
+
+/// Registers descriptions (call once after installing a recorder).
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge};
+    describe_counter!(FINALIZATIONS, "finalizations reported by Simplex");
+    describe_counter!(NULLIFICATIONS, "views skipped because no block was notarized in time");
+    describe_counter!(FAULTS, "conflicting votes seen from a validator");
+    describe_counter!(PROPOSALS_DECLINED, "views this validator led without building a block");
+    describe_counter!(PROPOSALS_REFUSED, "proposals this validator voted against");
+    describe_counter!(BLOCK_REQUESTS, "blocks asked of peers by hash");
+    describe_gauge!(DECIDED_HEIGHT, "height of the last block the validator set decided");
+}

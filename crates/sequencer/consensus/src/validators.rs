@@ -19,6 +19,7 @@ pub type Finalization = simplex::types::Finalization<Scheme, sha256::Digest>;
 pub struct ValidatorSet {
     participants: Set<ed25519::PublicKey>,
     chain_id: u64,
+    genesis: Option<B256>,
 }
 
 impl ValidatorSet {
@@ -31,7 +32,21 @@ impl ValidatorSet {
         if participants.is_empty() {
             return Err(ConsensusError::Config("consensus.validators: empty".into()));
         }
-        Ok(Self { participants, chain_id })
+        Ok(Self { participants, chain_id, genesis: None })
+    }
+
+    /// The set bound to the chain starting at `genesis`: its votes and certificates name that
+    /// genesis, so a validator whose execution client has another genesis can neither vote
+    /// with the others nor have its certificates accepted. [`start`](crate::start) binds the
+    /// set it is given; a reader of DA binds it to the genesis of the chain it checks.
+    pub const fn bound_to(mut self, genesis: B256) -> Self {
+        self.genesis = Some(genesis);
+        self
+    }
+
+    /// The genesis the set is bound to, if any.
+    pub const fn genesis(&self) -> Option<B256> {
+        self.genesis
     }
 
     /// The participants, in commonware's (sorted) order: the order of a certificate's bitmap.
@@ -50,9 +65,15 @@ impl ValidatorSet {
         n - (n - 1) / 3
     }
 
-    /// Namespace of consensus votes: a vote for one chain is no vote for another.
+    /// Namespace of consensus votes: a vote for one chain (chain id and genesis) is no vote for
+    /// another.
     pub fn consensus_namespace(&self) -> Vec<u8> {
-        namespace(self.chain_id, b"consensus")
+        let mut ns = namespace(self.chain_id, b"consensus");
+        if let Some(genesis) = self.genesis {
+            ns.push(b'/');
+            ns.extend_from_slice(genesis.as_slice());
+        }
+        ns
     }
 
     /// Namespace of the p2p handshake.

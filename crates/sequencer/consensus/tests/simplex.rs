@@ -216,7 +216,11 @@ fn assert_one_chain(
         for (i, d) in out.iter().enumerate() {
             assert_eq!(d.block.number(), i as u64 + 1);
             assert_eq!(d.block.parent_hash(), parent.hash(), "decisions linked by hash");
-            let cert = FinalityCertificate::verify(d.certificate.bytes(), set).unwrap();
+            let cert = FinalityCertificate::verify(
+                d.certificate.bytes(),
+                &set.clone().bound_to(genesis().hash()),
+            )
+            .unwrap();
             assert!(
                 out[i..].iter().any(|later| later.block.hash() == cert.finalized()),
                 "certificate of #{} names a block at or after it",

@@ -63,4 +63,5 @@ pub fn describe() {
         metrics::Unit::Seconds,
         "first send of a batch to its inclusion on DA"
     );
+    sequencer_consensus::metrics::describe();
 }

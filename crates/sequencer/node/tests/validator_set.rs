@@ -5,10 +5,13 @@
 
 use alloy_primitives::B256;
 use alloy_rpc_types_engine::JwtSecret;
+use commonware_p2p::{Receiver as _, Recipients, Sender as _};
 use commonware_runtime::{Runner as _, Supervisor as _};
 use jsonrpsee::{core::client::ClientT, http_client::HttpClientBuilder, rpc_params};
 use sequencer_config::ValidatorKey;
-use sequencer_consensus::{BftConfig, Peer, ValidatorSet, start_network};
+use sequencer_consensus::{
+    BftConfig, Peer, ValidatorSet, block_request, decode_block_message, start_network,
+};
 use sequencer_da::DaClient;
 use sequencer_engine::RetryPolicy;
 use sequencer_node::{BftSetup, NodeConfig, NodeHandle, history::History, launch_bft};
@@ -60,10 +63,14 @@ struct Net {
 
 impl Net {
     fn new(dir: &std::path::Path) -> Self {
-        let keys: Vec<_> = (1..=4).map(|i| ValidatorKey::from_secret_bytes([i; 32])).collect();
+        Self::with_validators(dir, 4)
+    }
+
+    fn with_validators(dir: &std::path::Path, n: u8) -> Self {
+        let keys: Vec<_> = (1..=n).map(|i| ValidatorKey::from_secret_bytes([i; 32])).collect();
         let publics: Vec<_> = keys.iter().map(ValidatorKey::public).collect();
         let set = ValidatorSet::new(CHAIN_ID, &publics).unwrap();
-        let addrs = free_addrs(4);
+        let addrs = free_addrs(n as usize);
         let da = Arc::new(LocalDa::new(Duration::from_millis(300), 0));
         Self { keys, publics, set, addrs, da, dir: dir.to_path_buf() }
     }
@@ -109,6 +116,13 @@ impl Net {
         .await
         .unwrap();
         Member { node, engine, secret }
+    }
+
+    fn peers_of(&self, i: usize) -> Vec<Peer> {
+        (0..self.keys.len())
+            .filter(|j| *j != i)
+            .map(|j| Peer { key: self.publics[j], address: self.addrs[j] })
+            .collect()
     }
 }
 
@@ -183,13 +197,19 @@ fn four_validators_agree_on_every_block_and_post_it_with_its_certificate() {
         assert!(check.duplicates.is_empty() && check.gaps.is_empty(), "{check:?}");
         assert!(check.foreign_signers.is_empty());
         assert!(check.blocks.len() >= 3);
+        let set = set.bound_to(members[0].engine.genesis_hash());
         let certification = history.certification(&set);
         assert!(certification.bad_certificates.is_empty(), "{certification:?}");
         assert!(certification.uncertified.is_empty(), "{certification:?}");
         assert_eq!(certification.certified, check.blocks.len());
-        // A certificate does not verify for another chain's validator set.
-        let other_chain = ValidatorSet::new(CHAIN_ID + 1, &publics).unwrap();
+        // A certificate does not verify for another chain's validator set, nor for the same set
+        // on another genesis.
+        let other_chain =
+            ValidatorSet::new(CHAIN_ID + 1, &publics).unwrap().bound_to(set.genesis().unwrap());
         assert!(!history.certification(&other_chain).bad_certificates.is_empty());
+        let other_genesis =
+            ValidatorSet::new(CHAIN_ID, &publics).unwrap().bound_to(B256::repeat_byte(7));
+        assert!(!history.certification(&other_genesis).bad_certificates.is_empty());
 
         for m in members {
             m.node.shutdown(Duration::from_secs(2)).await;
@@ -234,6 +254,96 @@ fn a_crashed_validator_is_replaced_as_leader_and_catches_up_after_restart() {
         assert!(assert_one_chain(&members.iter().collect::<Vec<_>>()) >= target);
 
         for m in members {
+            m.node.shutdown(Duration::from_secs(2)).await;
+        }
+    });
+}
+
+/// Sends a request for `hash` on the block channel every 300 ms for `window`; whether a block
+/// with that hash came back.
+async fn asks_and_is_answered(
+    context: &commonware_runtime::tokio::Context,
+    network: sequencer_consensus::Network,
+    hash: B256,
+    window: Duration,
+) -> bool {
+    use commonware_runtime::Clock as _;
+    let (mut sender, mut receiver) = network.channels.blocks;
+    let deadline = std::time::Instant::now() + window;
+    let mut answered = false;
+    while !answered && std::time::Instant::now() < deadline {
+        let _ = sender.send(Recipients::All, block_request(hash), false);
+        tokio::select! {
+            message = receiver.recv() => {
+                answered = message.is_ok_and(|(_, bytes)| {
+                    decode_block_message(bytes.as_ref()).is_some_and(|b| b.hash() == hash)
+                });
+            }
+            () = context.sleep(Duration::from_millis(300)) => {}
+        }
+    }
+    network.handle.abort();
+    answered
+}
+
+#[test]
+fn a_key_outside_the_set_gets_no_answer_and_another_genesis_decides_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = commonware_runtime::tokio::Runner::new(
+        commonware_runtime::tokio::Config::new().with_storage_directory(dir.path().join("journal")),
+    );
+    runner.start(|context| async move {
+        // Four validators, quorum three: 0..=2 run on one genesis, 3 on another. (Four, not
+        // more: with five or more networks in one process, the last one's connections are
+        // refused by the others; five validators in five processes agree — see the README.)
+        let net = Net::with_validators(dir.path(), 4);
+        let mut members = Vec::new();
+        for i in 0..3 {
+            members.push(net.start(&context, i, None).await);
+        }
+        let soft = |m: &Member| m.node.status.get().soft_head.number;
+        eventually("2 SOFT blocks on the three", || members.iter().all(|m| soft(m) >= 2)).await;
+
+        // A member of the set (validator 3's key, from its address) asks for the genesis block
+        // and is answered ...
+        let genesis = members[0].engine.genesis_hash();
+        let network =
+            start_network(&context, &net.set, &net.keys[3], net.addrs[3], &net.peers_of(3))
+                .unwrap();
+        assert!(asks_and_is_answered(&context, network, genesis, Duration::from_secs(8)).await);
+        // ... a key outside the set, listing the validators' addresses, is refused at the
+        // handshake: the same request gets no answer.
+        let stranger = ValidatorKey::from_secret_bytes([99; 32]);
+        let network = start_network(
+            &context,
+            &net.set,
+            &stranger,
+            free_addrs(1)[0],
+            &net.peers_of(usize::MAX),
+        )
+        .unwrap();
+        assert!(!asks_and_is_answered(&context, network, genesis, Duration::from_secs(8)).await);
+
+        // Validator 3 on another genesis signs in another namespace: its votes count for
+        // nothing, it decides nothing, and the others go on.
+        let secret = JwtSecret::random();
+        let other = MockEngine::start(MockEngineConfig {
+            genesis_timestamp: 1,
+            ..MockEngineConfig::new(CHAIN_ID, secret)
+        })
+        .await
+        .unwrap();
+        let other = Arc::new(other);
+        assert_ne!(other.genesis_hash(), genesis);
+        let odd = net.start(&context, 3, Some((other.clone(), secret))).await;
+        let at = soft(&members[0]);
+        eventually("5 more SOFT blocks on the three", || members.iter().all(|m| soft(m) >= at + 5))
+            .await;
+        assert_one_chain(&members.iter().collect::<Vec<_>>());
+        assert_eq!(soft(&odd), 0, "the validator on another genesis decided nothing");
+        let honest_safe = members[0].engine.forkchoice().safe_block_hash;
+        assert_eq!(other.number_of(honest_safe), None);
+        for m in members.into_iter().chain([odd]) {
             m.node.shutdown(Duration::from_secs(2)).await;
         }
     });
