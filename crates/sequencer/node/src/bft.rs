@@ -2,7 +2,10 @@
 //! ([`RethExecution`]), and the finality certificates of blocks not FIRM yet
 //! ([`CertificateStore`]).
 
-use crate::{Mempool, NodeError, sequencer::forward_transactions};
+use crate::{
+    Mempool, NodeError,
+    sequencer::{Forward, forward_transactions},
+};
 use alloy_eips::{eip7685::EMPTY_REQUESTS_HASH, eip7685::Requests};
 use alloy_primitives::{B256, Bytes};
 use alloy_rpc_types_engine::{ForkchoiceState, PayloadStatusEnum};
@@ -88,7 +91,7 @@ impl Execution for RethExecution {
             tokio::time::sleep(wait).await;
         }
         let parent_ref = block_ref(parent);
-        forward_transactions(&self.engine, &self.mempool, parent.number()).await;
+        forward_transactions(&self.engine, &self.mempool, parent.number(), Forward::All).await;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let attrs = payload_attributes(&parent_ref, now, self.fee_recipient);
         let beacon_root = attrs.parent_beacon_block_root.unwrap_or_default();

@@ -388,6 +388,17 @@ impl Mempool {
         out.iter().filter_map(|t| per_sender.get_mut(&t.sender).and_then(Vec::pop)).collect()
     }
 
+    /// Every pooled transaction, also those behind a nonce gap, per sender in nonce order:
+    /// what a validator of a set forwards, because the missing nonces may sit in another
+    /// validator's mempool and meet these in the reths' pools.
+    pub fn all(&self) -> Vec<PooledTx> {
+        let mut out: Vec<PooledTx> = Vec::new();
+        for s in self.senders.values() {
+            out.extend(s.txs.values().cloned());
+        }
+        out
+    }
+
     /// Records that `hashes` were forwarded to reth while the head was at `height`.
     pub fn mark_forwarded(&mut self, sender_nonces: &[(Address, u64)], height: u64) {
         for (sender, nonce) in sender_nonces {
@@ -591,6 +602,7 @@ mod tests {
         assert_eq!((st.pending, st.queued), (1, 1));
         assert_eq!(st.gaps[0].next_nonce, 3);
         assert_eq!(pool.ready().iter().map(|t| t.nonce).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(pool.all().len(), pool.len(), "all() holds the queued ones too");
         // Filling the gap makes everything pending, in nonce order.
         add(&mut pool, 1, 4, None).unwrap();
         add(&mut pool, 1, 3, None).unwrap();

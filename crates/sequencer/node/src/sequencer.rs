@@ -523,6 +523,17 @@ async fn launch_node<D: DaClient>(
         pending_firm: None,
         backpressured: false,
     };
+    if matches!(producer.mode, Mode::Bft { .. }) {
+        // A validator set's next leader is usually another validator: a transaction must reach
+        // the reths' pools (and through devp2p the leader's) as soon as it is accepted, not at
+        // this validator's next block.
+        tokio::spawn(forward_continuously(
+            producer.engine.clone(),
+            producer.mempool.clone(),
+            status.clone(),
+            cancel.clone(),
+        ));
+    }
     let producer = tokio::spawn(producer.run(firm_rx, cancel.clone()));
     Ok(NodeHandle { rpc_addr, status, cancel, producer: Some(producer), da: Some(da), rpc })
 }
@@ -750,7 +761,7 @@ impl Producer {
         if !consensus.is_proposer(head.number + 1) {
             return Ok(());
         }
-        forward_transactions(&self.engine, &self.mempool, head.number).await;
+        forward_transactions(&self.engine, &self.mempool, head.number, Forward::Ready).await;
         let attrs = payload_attributes(&head, unix_now(), self.cfg.fee_recipient);
         let beacon_root = attrs.parent_beacon_block_root.unwrap_or_default();
         let id = self.engine.start_payload(self.tracker.state(), attrs).await?;
@@ -805,7 +816,7 @@ impl Producer {
         self.tracker = next;
         // Ready transactions go to reth's pool at every block, not only when this validator
         // leads: reth's devp2p carries them to the other validators' reths, whichever leads.
-        forward_transactions(&self.engine, &self.mempool, block.number()).await;
+        forward_transactions(&self.engine, &self.mempool, block.number(), Forward::All).await;
         // Without the record a batch after a restart carries this block uncertified (a later
         // block's certificate still covers it); not worth stopping for.
         if let Mode::Bft { certificates: Some(store), .. } = &self.mode
@@ -883,15 +894,51 @@ impl Producer {
     }
 }
 
-/// Sends ready mempool transactions to reth's pool (see the crate docs for why).
+/// How often a validator of a set forwards newly accepted transactions to its reth.
+const FORWARD_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Forwards accepted transactions every [`FORWARD_INTERVAL`] until `cancel`.
+async fn forward_continuously(
+    engine: EngineClient,
+    mempool: Arc<Mutex<Mempool>>,
+    status: StatusHandle,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(FORWARD_INTERVAL);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = tick.tick() => {
+                let head = status.get().soft_head.number;
+                forward_transactions(&engine, &mempool, head, Forward::All).await;
+            }
+        }
+    }
+}
+
+/// Which pooled transactions go to reth's pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Forward {
+    /// The includable ones (a single validator: only it holds the missing nonces).
+    Ready,
+    /// All, also those behind a nonce gap (a validator set: the missing nonces may be in
+    /// another validator's mempool; the reths' pools bring them together over devp2p).
+    All,
+}
+
+/// Sends mempool transactions to reth's pool (see the crate docs for why).
 pub(crate) async fn forward_transactions(
     engine: &EngineClient,
     mempool: &Mutex<Mempool>,
     head: u64,
+    which: Forward,
 ) {
-    let ready: Vec<_> = mempool
-        .lock()
-        .ready()
+    let pooled = match which {
+        Forward::Ready => mempool.lock().ready(),
+        Forward::All => mempool.lock().all(),
+    };
+    let ready: Vec<_> = pooled
         .into_iter()
         .filter(|t| t.forwarded_at.is_none_or(|at| head >= at + REFORWARD_AFTER_BLOCKS))
         .collect();

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Load and measurement for the validator-set benchmark (tests/e2e/validator_set_bench.sh).
+
+Usage: validator_set_bench.py STATE_DIR CHAIN_ID TX_PER_SEC SECONDS SEQ_RPC_PORT RETH_HTTP_PORT VALIDATORS
+
+Funds 40 fresh accounts from anvil's first development key (one transfer each, waited for), signs
+TX_PER_SEC x SECONDS transfers from them up front (round-robin; at most a few per second per
+sender, so the mempool's per-sender limits are not what is measured), sends them at that rate with eth_sendRawTransaction, each sender's to one validator's RPC
+(sender k to validator k mod VALIDATORS, as a wallet talks to one endpoint; validator i listens on
+SEQ_RPC_PORT + 10 i), noting when each was sent. Then it reads every
+validator's `sequencer run` log (STATE_DIR/v<i>/sequencer.log) for the wall-clock time each block
+became SOFT there, and validator 0's reth (RETH_HTTP_PORT) for the block holding each transfer.
+Prints one summary: decided blocks/s over the load window, transfers included of those sent, and
+the latency from eth_sendRawTransaction to SOFT on every validator (p50/p99: the latest of the
+validators' SOFT lines for its block), and the views skipped (nullifications) on validator 0.
+Needs the PyPI package eth-account (the benchmark script installs it).
+"""
+import http.client, json, re, statistics, sys, time
+from datetime import datetime, timezone
+from eth_account import Account
+
+KEYS = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+]
+SENDERS = 40
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+SOFT = re.compile(r"^(\S+?)Z? .*SOFT number=(\d+) ")
+
+
+def rpc(conn, method, params):
+    conn.request("POST", "/", json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+                 {"content-type": "application/json"})
+    return json.loads(conn.getresponse().read())
+
+
+def log_time(s):
+    return datetime.fromisoformat(s.rstrip("Z")[:26]).replace(tzinfo=timezone.utc).timestamp()
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main():
+    state, chain_id, tps, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    seq_port, reth_port, n = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+    reth = http.client.HTTPConnection("127.0.0.1", reth_port, timeout=10)
+    funder = Account.from_key(KEYS[0])
+    accounts = [Account.create() for _ in range(SENDERS)]
+    first = int(rpc(reth, "eth_getTransactionCount", [funder.address, "latest"])["result"], 16)
+    seq0 = http.client.HTTPConnection("127.0.0.1", seq_port, timeout=10)
+    funding = []
+    for j, a in enumerate(accounts):
+        tx = {"type": 2, "chainId": chain_id, "nonce": first + j, "gas": 21000,
+              "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 10**9,
+              "to": a.address, "value": 10**21, "data": b""}
+        raw = "0x" + funder.sign_transaction(tx).raw_transaction.hex().removeprefix("0x")
+        funding.append(rpc(seq0, "eth_sendRawTransaction", [raw])["result"])
+    deadline = time.time() + 60
+    while any(rpc(reth, "eth_getTransactionReceipt", [h]).get("result") is None for h in funding):
+        if time.time() > deadline:
+            sys.exit("funding transfers not included within 60 s")
+        time.sleep(0.5)
+    print(f"funded {len(accounts)} senders", flush=True)
+    nonces = [0] * len(accounts)
+    raws = []
+    for i in range(tps * secs):
+        k = i % len(accounts)
+        tx = {"type": 2, "chainId": chain_id, "nonce": nonces[k] + i // len(accounts), "gas": 21000,
+              "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 10**9,
+              "to": bytes.fromhex("00" * 19 + "aa"), "value": 1, "data": b""}
+        raws.append("0x" + accounts[k].sign_transaction(tx).raw_transaction.hex().removeprefix("0x"))
+    conns = [http.client.HTTPConnection("127.0.0.1", seq_port + 10 * v, timeout=10) for v in range(n)]
+    sent = {}  # hash -> wall-clock send time
+    refused = {}
+    start_wall, start = time.time(), time.monotonic()
+    for i, raw in enumerate(raws):
+        answer = rpc(conns[(i % len(accounts)) % n], "eth_sendRawTransaction", [raw])
+        if "result" in answer:
+            sent[answer["result"]] = time.time()
+        else:
+            m = re.sub(r"0x[0-9a-fA-F]+|\d+", "N", answer.get("error", {}).get("message", "?"))[:80]
+            refused[m] = refused.get(m, 0) + 1
+        delay = start + (i + 1) / tps - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    end_wall = time.time()
+    time.sleep(8)  # let the last transfers reach SOFT everywhere
+
+    soft_at = [{} for _ in range(n)]  # per validator: block number -> time it became SOFT there
+    for v in range(n):
+        for raw in open(f"{state}/v{v}/sequencer.log", encoding="utf-8", errors="replace"):
+            if m := SOFT.search(ANSI.sub("", raw)):
+                soft_at[v].setdefault(int(m[2]), log_time(m[1]))
+    latencies, included = [], 0
+    for h, at in sent.items():
+        r = rpc(reth, "eth_getTransactionReceipt", [h]).get("result")
+        if not r:
+            continue
+        included += 1
+        b = int(r["blockNumber"], 16)
+        everywhere = [s.get(b) for s in soft_at]
+        if all(everywhere):
+            latencies.append(max(everywhere) - at)
+    in_window = [b for b, t in soft_at[0].items() if start_wall <= t <= end_wall]
+    blocks_per_s = len(in_window) / (end_wall - start_wall)
+    print(f"load: {len(sent)} transfers accepted of {len(raws)} sent at {tps}/s over {secs} s, "
+          f"from {len(accounts)} senders spread over {n} validators; refused {refused}")
+    print(f"decided blocks/s (validator 0, during the load): {blocks_per_s:.2f}")
+    print(f"transfers included: {included}/{len(sent)}")
+    if latencies:
+        print(f"eth_sendRawTransaction -> SOFT on all {n} validators: p50 {pct(latencies, 50):.2f} s, "
+              f"p99 {pct(latencies, 99):.2f} s, max {max(latencies):.2f} s ({len(latencies)} transfers)")
+
+
+main()
