@@ -67,6 +67,12 @@ validator-set-e2e:
     cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml
     ./tests/e2e/validator_set_e2e.sh
 
+# Four validators on real reths (RETH_BIN), 60 s of transfers at 200 and at 500 per second.
+bench-validator-set:
+    cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml
+    ./tests/e2e/validator_set_bench.sh 60 200
+    ./tests/e2e/validator_set_bench.sh 60 500
+
 # Sequencer against a real reth (RETH_BIN) for 2 minutes at 1 s and at 100 ms blocks: blocks/s, SOFT latency.
 bench-sequencer:
     cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml
