@@ -17,8 +17,9 @@ fi
 [ -x tests/node_modules/.bin/cast ] || npm ci --prefix tests --no-audit --no-fund --silent
 
 export SEQ_DEVNET_DIR=$(mktemp -d) BLOCK_TIME_MS=500 DA_BLOCK_TIME_MS=2000
-export RETH_HTTP_PORT=38545 RETH_AUTH_PORT=38551 RETH_P2P_PORT=38303 RETH_METRICS_PORT=39001
-export SEQ_RPC_PORT=38547 SEQ_METRICS_PORT=39002 SEQ_P2P_PORT=38656
+# Ports below the kernel's ephemeral range (32768-60999), which outgoing connections use.
+export RETH_HTTP_PORT=23545 RETH_AUTH_PORT=23551 RETH_P2P_PORT=23303 RETH_METRICS_PORT=24001
+export SEQ_RPC_PORT=23547 SEQ_METRICS_PORT=24002 SEQ_P2P_PORT=23656
 RETH="http://127.0.0.1:$RETH_HTTP_PORT"
 SEQ="http://127.0.0.1:$SEQ_RPC_PORT"
 CAST=tests/node_modules/.bin/cast

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of a validator set: four `sequencer run` validators agreeing through Simplex,
-# each on its own real reth (peered over devp2p), all posting to one local DA node. A transfer
-# sent to one validator is included (on every reth, same block), becomes FIRM everywhere; a
+# each on its own real reth (peered over devp2p), all posting to one local DA node. Transfers
+# sent to each validator are included (on every reth, same blocks), become FIRM everywhere; a
 # validator killed with SIGKILL is replaced as leader and the chain goes on; restarted, it
 # catches up; DA alone proves every block with the set's signatures (`sequencer da-history`).
 # Needs a reth v1.6.0 binary in RETH_BIN; without one the test is skipped with a message.
@@ -19,9 +19,11 @@ fi
 [ -x "$SEQUENCER_BIN" ] || cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml || exit 1
 [ -x tests/node_modules/.bin/cast ] || npm ci --prefix tests --no-audit --no-fund --silent
 
+# Ports below the kernel's ephemeral range (32768-60999): four reths and four sequencers open
+# many outgoing connections, and one of them can take a port in that range before its server.
 export SEQ_DEVNET_DIR=$(mktemp -d) VALIDATORS=4 BLOCK_TIME_MS=1000 DA_BLOCK_TIME_MS=2000
-export RETH_HTTP_PORT=48545 RETH_AUTH_PORT=48551 RETH_P2P_PORT=48303 RETH_METRICS_PORT=49001
-export SEQ_RPC_PORT=48547 SEQ_METRICS_PORT=49002 SEQ_P2P_PORT=48656 DA_RPC_PORT=48658
+export RETH_HTTP_PORT=21545 RETH_AUTH_PORT=21551 RETH_P2P_PORT=21303 RETH_METRICS_PORT=22001
+export SEQ_RPC_PORT=21547 SEQ_METRICS_PORT=22002 SEQ_P2P_PORT=21656 DA_RPC_PORT=21658
 reth_url() { echo "http://127.0.0.1:$((RETH_HTTP_PORT + 10 * $1))"; }
 seq_url() { echo "http://127.0.0.1:$((SEQ_RPC_PORT + 10 * $1))"; }
 CAST=tests/node_modules/.bin/cast
@@ -54,30 +56,39 @@ trap cleanup EXIT
 devnet_pid=$!
 for _ in $(seq 1 600); do
     grep -q "Ctrl-C stops everything" "$SEQ_DEVNET_DIR/devnet.out" 2>/dev/null && break
-    kill -0 "$devnet_pid" 2>/dev/null || { echo "devnet did not start:"; cat "$SEQ_DEVNET_DIR/devnet.out"; exit 1; }
+    kill -0 "$devnet_pid" 2>/dev/null || {
+        echo "devnet did not start:"; cat "$SEQ_DEVNET_DIR/devnet.out"; tail -n 5 "$SEQ_DEVNET_DIR"/v*/sequencer.log; exit 1
+    }
     sleep 0.2
 done
 
-transfer_is_included_on_every_reth() {
-    local nonce raw hash receipt status
-    nonce=$("$CAST" nonce "$DEV_ADDR" --rpc-url "$(reth_url 1)")
-    raw=$("$CAST" mktx --private-key "$DEV_KEY" --rpc-url "$(reth_url 1)" --nonce "$nonce" \
-        --gas-limit 21000 "$RECIPIENT" --value 1gwei) || return 1
-    # Sent to validator 1; read back from validator 3's reth.
-    hash=$("$CAST" publish --async --rpc-url "$(seq_url 1)" "$raw") || return 1
-    receipt=$(timeout 60 "$CAST" receipt "$hash" --rpc-url "$(reth_url 3)" --json) || return 1
-    status=$(echo "$receipt" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
-    tx_block=$(echo "$receipt" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["blockNumber"],16))')
-    local hashes=()
-    for i in 0 1 2 3; do
-        for _ in $(seq 1 40); do [ "$(block_of "$i" safe)" -ge "$tx_block" ] && break; sleep 0.5; done
-        hashes+=("$(hash_at "$i" "$tx_block")")
+transfers_are_included_on_every_reth() {
+    local nonce raw hash receipt status block hashes
+    nonce=$("$CAST" nonce "$DEV_ADDR" --rpc-url "$(reth_url 0)")
+    # One transfer to each validator (consecutive nonces of one sender: each validator holds one
+    # nonce, the reths' pools bring them together); each read back from the next validator's reth.
+    for v in 0 1 2 3; do
+        raw=$("$CAST" mktx --private-key "$DEV_KEY" --rpc-url "$(reth_url "$v")" --nonce $((nonce + v)) \
+            --gas-limit 21000 "$RECIPIENT" --value 1gwei) || return 1
+        hashes[v]=$("$CAST" publish --async --rpc-url "$(seq_url "$v")" "$raw") || return 1
     done
-    echo "     included in block $tx_block (status $status); its hash on the four reths: ${hashes[*]}"
-    [ "$status" = "0x1" ] && [ "${hashes[0]}" != none ] &&
-        [ "${hashes[0]}" = "${hashes[1]}" ] && [ "${hashes[0]}" = "${hashes[2]}" ] && [ "${hashes[0]}" = "${hashes[3]}" ]
+    for v in 0 1 2 3; do
+        receipt=$(timeout 60 "$CAST" receipt "${hashes[v]}" --rpc-url "$(reth_url $(((v + 1) % 4)))" --json) || return 1
+        status=$(echo "$receipt" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+        block=$(echo "$receipt" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["blockNumber"],16))')
+        [ "$status" = "0x1" ] || { echo "     transfer to validator $v: status $status"; return 1; }
+        [ "$block" -gt "$tx_block" ] && tx_block=$block
+        local seen=()
+        for i in 0 1 2 3; do
+            for _ in $(seq 1 40); do [ "$(block_of "$i" safe)" -ge "$block" ] && break; sleep 0.5; done
+            seen+=("$(hash_at "$i" "$block")")
+        done
+        echo "     sent to validator $v, read on reth $(((v + 1) % 4)): block $block, its hash on the four reths: ${seen[*]}"
+        [ "${seen[0]}" != none ] && [ "${seen[0]}" = "${seen[1]}" ] && [ "${seen[0]}" = "${seen[2]}" ] &&
+            [ "${seen[0]}" = "${seen[3]}" ] || return 1
+    done
 }
-check "a transfer sent to one validator is included, the same block on all four reths (SOFT)" transfer_is_included_on_every_reth
+check "transfers sent to each of the four validators are included, the same blocks on all four reths (SOFT)" transfers_are_included_on_every_reth
 
 firm_everywhere() {
     local all
