@@ -4,7 +4,7 @@
 
 use crate::{
     Mempool, NodeError,
-    sequencer::{Forward, forward_transactions},
+    producer::{Forward, forward_transactions},
 };
 use alloy_eips::{eip7685::EMPTY_REQUESTS_HASH, eip7685::Requests};
 use alloy_primitives::{B256, Bytes};

@@ -1,0 +1,361 @@
+//! The DA task: batches SOFT blocks into blobs, submits them (journaled, never twice, never a
+//! gap), and reports finality back to the producer.
+
+use crate::{
+    NodeError, PendingDa, StatusHandle,
+    batch::{CertifiedBlock, encode_batch, encode_certified_batch},
+    da_journal::{DaJournal, JournalEntry},
+    metrics as m,
+};
+use alloy_consensus::{Block, TxEnvelope};
+use alloy_primitives::{B256, Bytes};
+use sequencer_da::{DaClient, DaError, DaHeight, Namespace};
+use sequencer_engine::BlockRef;
+use std::{
+    collections::VecDeque,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::{sync::mpsc, time::MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+pub(crate) struct DaJob {
+    pub(crate) block: BlockRef,
+    pub(crate) body: Block<TxEnvelope>,
+    /// The finality certificate covering it (validator sets only).
+    pub(crate) certificate: Option<Bytes>,
+}
+
+impl<D: DaClient> DaTask<D> {
+    /// A batch blob of `jobs`: version 2 with certificates when any block has one (a validator
+    /// set), version 1 otherwise. The same jobs always encode to the same blob.
+    fn encode<'a>(&self, jobs: impl Iterator<Item = &'a DaJob>) -> Bytes {
+        let jobs: Vec<&DaJob> = jobs.collect();
+        if jobs.iter().any(|j| j.certificate.is_some()) {
+            let blocks: Vec<CertifiedBlock> = jobs
+                .iter()
+                .map(|j| CertifiedBlock {
+                    block: j.body.clone(),
+                    certificate: j.certificate.clone().unwrap_or_default(),
+                })
+                .collect();
+            encode_certified_batch(&self.key, &blocks)
+        } else {
+            let blocks: Vec<_> = jobs.iter().map(|j| j.body.clone()).collect();
+            encode_batch(&self.key, &blocks)
+        }
+    }
+
+    /// The oldest unsubmitted blocks, as many as fit one blob of the DA's size limit (at most
+    /// `limit`), encoded: halved until the batch fits. `None` when nothing is waiting, or when
+    /// the oldest block alone does not fit a blob (logged; it blocks FIRM until the DA layer
+    /// accepts larger blobs, and back-pressure then pauses production).
+    fn next_batch(&self, unsubmitted: &VecDeque<DaJob>, limit: usize) -> Option<(usize, Bytes)> {
+        let max = self.da.max_blob_size();
+        let mut n = unsubmitted.len().min(limit);
+        while n > 0 {
+            let blob = self.encode(unsubmitted.iter().take(n));
+            if blob.len() <= max {
+                return Some((n, blob));
+            }
+            if n == 1 {
+                let number = unsubmitted.front().map(|j| j.block.number);
+                error!(target: "sequencer", number, blob_bytes = blob.len(), max, "a block alone exceeds the DA blob limit; it cannot be posted");
+                return None;
+            }
+            n /= 2;
+        }
+        None
+    }
+
+    /// Writes a journal change; a journal that cannot be written risks a double post after a
+    /// crash (never a gap), so it is reported, not fatal.
+    fn journal_write(&self, result: Result<(), String>) {
+        if let Err(e) = result {
+            metrics::counter!(m::DA_ERRORS).increment(1);
+            error!(target: "sequencer", %e, "DA journal not written; a restart may post a batch twice");
+        }
+    }
+
+    /// After a restart: every journaled batch whose blocks are the next unsubmitted ones and
+    /// that the DA layer holds (looked up by commitment) is awaited instead of sent again. A
+    /// batch that was being sent when the sequencer stopped may still be on its way into a DA
+    /// block: it comes back as the batch in flight, looked for again until the resubmission
+    /// delay has passed, and only then sent again.
+    async fn adopt_journal(
+        &self,
+        journal: &mut DaJournal,
+        unsubmitted: &mut VecDeque<DaJob>,
+        submitted: &mut VecDeque<(BlockRef, DaHeight)>,
+    ) -> Option<InFlight> {
+        let entries = journal.entries().to_vec();
+        for entry in entries {
+            let n = (entry.last + 1).saturating_sub(entry.first) as usize;
+            let matches = unsubmitted.front().is_some_and(|j| j.block.number == entry.first)
+                && unsubmitted.get(n.saturating_sub(1)).is_some_and(|j| {
+                    j.block.number == entry.last && j.block.hash == entry.last_hash
+                });
+            if !matches {
+                let result = journal.forget(entry.commitment);
+                self.journal_write(result);
+                continue;
+            }
+            let found = match entry.height {
+                Some(height) => {
+                    self.da.find(&self.namespace, entry.commitment, height..=height).await
+                }
+                None => match self.da.finalized_height().await {
+                    Ok(head) => {
+                        self.da
+                            .find(&self.namespace, entry.commitment, entry.sent_after..=head)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            match found {
+                Ok(Some(height)) => {
+                    info!(target: "sequencer", first = entry.first, last = entry.last, da_height = height, "batch already on DA (journal); awaiting its finality, not posting it again");
+                    for j in unsubmitted.drain(..n) {
+                        submitted.push_back((j.block, height));
+                    }
+                    let result = journal.included(entry.commitment, height);
+                    self.journal_write(result);
+                }
+                Ok(None) if entry.height.is_none() => {
+                    // Sent when the sequencer stopped, answer unknown: the same blocks encode to
+                    // the same blob (deterministic signature), so it can be looked for again.
+                    let blob = self.encode(unsubmitted.iter().take(n));
+                    if self.da.commitment(&self.namespace, &blob).ok() == Some(entry.commitment) {
+                        info!(target: "sequencer", first = entry.first, last = entry.last, "batch being sent at the stop is not on DA yet; looking for it before posting it again");
+                        return Some(InFlight {
+                            blocks: n,
+                            blob,
+                            commitment: entry.commitment,
+                            sent_after: entry.sent_after,
+                            attempts: 1,
+                            created_at: Instant::now(),
+                            failed_at: Some(Instant::now()),
+                        });
+                    }
+                    let result = journal.forget(entry.commitment);
+                    self.journal_write(result);
+                }
+                Ok(None) => {
+                    info!(target: "sequencer", first = entry.first, last = entry.last, "journaled batch is not on DA; posting it again");
+                    let result = journal.forget(entry.commitment);
+                    self.journal_write(result);
+                }
+                Err(e) => {
+                    // Unknown: posting again risks a duplicate, never a gap.
+                    warn!(target: "sequencer", %e, first = entry.first, last = entry.last, "cannot look the journaled batch up on DA; posting it again");
+                    let result = journal.forget(entry.commitment);
+                    self.journal_write(result);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A batch sent (or about to be) whose answer is not in yet.
+pub(crate) struct InFlight {
+    blocks: usize,
+    blob: Bytes,
+    commitment: B256,
+    sent_after: DaHeight,
+    attempts: u32,
+    /// When it was first sent (or found in the journal).
+    created_at: Instant,
+    /// When the last attempt failed: the batch is looked for on DA, and only sent again once
+    /// `resubmit_after` has passed without finding it (it may still be on its way).
+    failed_at: Option<Instant>,
+}
+
+pub(crate) struct DaTask<D> {
+    pub(crate) da: Arc<D>,
+    pub(crate) key: sequencer_config::ValidatorKey,
+    pub(crate) namespace: Namespace,
+    pub(crate) poll: Duration,
+    pub(crate) max_batch: usize,
+    pub(crate) status: StatusHandle,
+    pub(crate) journal_path: Option<PathBuf>,
+    pub(crate) resubmit_after: Duration,
+}
+
+impl<D: DaClient> DaTask<D> {
+    pub(crate) async fn run(
+        self,
+        mut rx: mpsc::UnboundedReceiver<DaJob>,
+        firm_tx: mpsc::UnboundedSender<BlockRef>,
+        cancel: CancellationToken,
+    ) -> Result<(), NodeError> {
+        let mut unsubmitted: VecDeque<DaJob> = VecDeque::new();
+        let mut submitted: VecDeque<(BlockRef, DaHeight)> = VecDeque::new();
+        let mut in_flight: Option<InFlight> = None;
+        let mut journal = DaJournal::load(self.journal_path.as_deref()).map_err(|e| {
+            NodeError::Config { field: "sequencer.state_path", message: format!("DA journal {e}") }
+        })?;
+        let mut adopted = journal.entries().is_empty();
+        // Most blocks per blob right now: `max_batch`, halved when the DA refuses a batch as too
+        // large, grown back after each success.
+        let mut batch_limit = self.max_batch.max(1);
+        let mut tick = tokio::time::interval(self.poll);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => {
+                    if !unsubmitted.is_empty() || !submitted.is_empty() {
+                        info!(target: "sequencer", unsubmitted = unsubmitted.len(), awaiting_finality = submitted.len(), "DA task stopped; the journal says what is on DA already");
+                    }
+                    return Ok(());
+                }
+                job = rx.recv() => match job {
+                    Some(j) => {
+                        unsubmitted.push_back(j);
+                        while let Ok(j) = rx.try_recv() {
+                            unsubmitted.push_back(j);
+                        }
+                    }
+                    None => return Ok(()),
+                },
+                _ = tick.tick() => {}
+            }
+            if !adopted && !unsubmitted.is_empty() {
+                in_flight =
+                    self.adopt_journal(&mut journal, &mut unsubmitted, &mut submitted).await;
+                adopted = true;
+            }
+
+            if in_flight.is_none()
+                && let Some((blocks, blob)) = self.next_batch(&unsubmitted, batch_limit)
+            {
+                match self.da.commitment(&self.namespace, &blob) {
+                    Ok(commitment) => {
+                        let sent_after = self.da.finalized_height().await.unwrap_or(0);
+                        let (first, last) = (&unsubmitted[0].block, &unsubmitted[blocks - 1].block);
+                        let result = journal.record(JournalEntry {
+                            first: first.number,
+                            last: last.number,
+                            last_hash: last.hash,
+                            commitment,
+                            sent_after,
+                            height: None,
+                        });
+                        self.journal_write(result);
+                        in_flight = Some(InFlight {
+                            blocks,
+                            blob,
+                            commitment,
+                            sent_after,
+                            attempts: 0,
+                            created_at: Instant::now(),
+                            failed_at: None,
+                        });
+                    }
+                    Err(e) => warn!(target: "sequencer", %e, "DA commitment failed, will retry"),
+                }
+            }
+
+            if let Some(flight) = in_flight.as_mut() {
+                let mut landed = None;
+                if flight.attempts > 0 {
+                    // An earlier attempt got no answer: it may have landed all the same.
+                    if let Ok(head) = self.da.finalized_height().await {
+                        match self
+                            .da
+                            .find(&self.namespace, flight.commitment, flight.sent_after..=head)
+                            .await
+                        {
+                            Ok(Some(height)) => {
+                                info!(target: "sequencer", da_height = height, "a batch whose answer was lost is on DA; not posting it again");
+                                landed = Some(height);
+                            }
+                            // Final heights do not change: the next look starts after this one.
+                            Ok(None) => flight.sent_after = flight.sent_after.max(head + 1),
+                            Err(e) => debug!(target: "sequencer", %e, "DA look-up failed"),
+                        }
+                    }
+                }
+                let waiting = flight.failed_at.is_some_and(|at| at.elapsed() < self.resubmit_after);
+                if landed.is_none() && !waiting {
+                    if flight.attempts > 0 {
+                        metrics::counter!(m::DA_RETRIES).increment(1);
+                    }
+                    let size = flight.blob.len();
+                    match self.da.submit(&self.namespace, flight.blob.clone()).await {
+                        Ok(inc) => {
+                            metrics::counter!(m::DA_SUBMISSIONS).increment(1);
+                            debug!(target: "sequencer", da_height = inc.height, blob_bytes = size, "DA submission included");
+                            landed = Some(inc.height);
+                        }
+                        Err(DaError::BlobTooLarge { size, max }) if flight.blocks > 1 => {
+                            // The DA layer's limit is below what it told us: smaller batches.
+                            metrics::counter!(m::DA_ERRORS).increment(1);
+                            batch_limit = (flight.blocks / 2).max(1);
+                            warn!(target: "sequencer", size, max, blocks = flight.blocks, next_blocks = batch_limit, "DA refused the batch as too large; splitting");
+                            let result = journal.forget(flight.commitment);
+                            self.journal_write(result);
+                            in_flight = None;
+                        }
+                        Err(e) => {
+                            metrics::counter!(m::DA_ERRORS).increment(1);
+                            flight.attempts += 1;
+                            flight.failed_at = Some(Instant::now());
+                            warn!(target: "sequencer", %e, blocks = flight.blocks, attempts = flight.attempts, "DA submission failed, will look it up and retry");
+                        }
+                    }
+                }
+                if let Some(height) = landed
+                    && let Some(flight) = in_flight.take()
+                {
+                    for j in unsubmitted.drain(..flight.blocks) {
+                        info!(target: "sequencer", number = j.block.number, hash = %j.block.hash, da_height = height, blob_bytes = flight.blob.len(), "PENDING");
+                        submitted.push_back((j.block, height));
+                    }
+                    metrics::counter!(m::DA_BYTES).increment(flight.blob.len() as u64);
+                    metrics::histogram!(m::DA_INCLUSION_LATENCY)
+                        .record(flight.created_at.elapsed().as_secs_f64());
+                    let result = journal.included(flight.commitment, height);
+                    self.journal_write(result);
+                    batch_limit = (batch_limit * 2).min(self.max_batch);
+                }
+            }
+
+            if !submitted.is_empty() {
+                match self.da.finalized_height().await {
+                    Ok(final_height) => {
+                        let mut last = None;
+                        while submitted.front().is_some_and(|(_, h)| *h <= final_height) {
+                            last = submitted.pop_front().map(|(b, _)| b);
+                        }
+                        if let Some(b) = last {
+                            debug!(target: "sequencer", number = b.number, final_height, "DA final");
+                            let result = journal.firm(b.number);
+                            self.journal_write(result);
+                            if firm_tx.send(b).is_err() {
+                                return Ok(());
+                            }
+                        }
+                    }
+                    Err(e) => warn!(target: "sequencer", %e, "DA finality query failed"),
+                }
+            }
+
+            let pending: Vec<PendingDa> = submitted
+                .iter()
+                .map(|(b, h)| PendingDa { number: b.number, hash: b.hash, da_height: Some(*h) })
+                .chain(unsubmitted.iter().map(|j| PendingDa {
+                    number: j.block.number,
+                    hash: j.block.hash,
+                    da_height: None,
+                }))
+                .collect();
+            metrics::gauge!(m::PENDING_DA).set(pending.len() as f64);
+            self.status.update(|s| s.pending_da = pending);
+        }
+    }
+}
