@@ -1,4 +1,4 @@
-# Shared by the rollup e2e scripts (sourced from the repository root, not run).
+# Shared by the e2e scripts (sourced from the repository root, not run).
 
 # e2e_setup NAME: finds the binaries (ROLLUP_BIN, DEVNET_BIN; default the release builds in
 # $CARGO_TARGET_DIR, as `just build-rollup` makes them), skips the script with a message where
@@ -13,6 +13,23 @@ e2e_setup() {
         exit 0
     fi
     [ -x "$DEVNET_BIN" ] || cargo build --release --locked -p rollup-devnet || exit 1
+    [ -x tests/node_modules/.bin/cast ] || npm ci --prefix tests --no-audit --no-fund --silent
+    CAST=tests/node_modules/.bin/cast
+    passed=0 failed=0
+}
+
+# sequencer_e2e_setup NAME: finds reth (RETH_BIN, default `reth` on PATH) and `sequencer`
+# (SEQUENCER_BIN, default the release build in $CARGO_TARGET_DIR), skips the script with a message
+# where no reth binary is given, builds `sequencer` and installs cast from npm where missing.
+sequencer_e2e_setup() {
+    local target=${CARGO_TARGET_DIR:-$HOME/.cache/rollup-target}
+    export RETH_BIN=${RETH_BIN:-$(command -v reth || true)}
+    export SEQUENCER_BIN=${SEQUENCER_BIN:-$target/release/sequencer}
+    if [ -z "$RETH_BIN" ] || [ ! -x "$RETH_BIN" ]; then
+        echo "SKIP $1: no reth binary (set RETH_BIN to a reth v1.6.0 binary)"
+        exit 0
+    fi
+    [ -x "$SEQUENCER_BIN" ] || cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml || exit 1
     [ -x tests/node_modules/.bin/cast ] || npm ci --prefix tests --no-audit --no-fund --silent
     CAST=tests/node_modules/.bin/cast
     passed=0 failed=0

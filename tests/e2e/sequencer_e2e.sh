@@ -6,15 +6,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/rollup-target}
-export RETH_BIN=${RETH_BIN:-$(command -v reth || true)}
-export SEQUENCER_BIN=${SEQUENCER_BIN:-$TARGET/release/sequencer}
-if [ -z "$RETH_BIN" ] || [ ! -x "$RETH_BIN" ]; then
-    echo "SKIP sequencer e2e: no reth binary (set RETH_BIN to a reth v1.6.0 binary)"
-    exit 0
-fi
-[ -x "$SEQUENCER_BIN" ] || cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml || exit 1
-[ -x tests/node_modules/.bin/cast ] || npm ci --prefix tests --no-audit --no-fund --silent
+# shellcheck source=tests/e2e/lib.sh
+. tests/e2e/lib.sh
+sequencer_e2e_setup "sequencer e2e"
 
 export SEQ_DEVNET_DIR=$(mktemp -d) BLOCK_TIME_MS=500 DA_BLOCK_TIME_MS=2000
 # Ports below the kernel's ephemeral range (32768-60999), which outgoing connections use.
@@ -22,15 +16,10 @@ export RETH_HTTP_PORT=23545 RETH_AUTH_PORT=23551 RETH_P2P_PORT=23303 RETH_METRIC
 export SEQ_RPC_PORT=23547 SEQ_METRICS_PORT=24002 SEQ_P2P_PORT=23656
 RETH="http://127.0.0.1:$RETH_HTTP_PORT"
 SEQ="http://127.0.0.1:$SEQ_RPC_PORT"
-CAST=tests/node_modules/.bin/cast
 # anvil's first development key; its account is funded by the devnet genesis.
 DEV_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 RECIPIENT=0x70997970C51812dc3A010C7aebd7d7D2e4FC0f0E
-passed=0 failed=0 tx_block=-1
-check() { # name, command...
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
+tx_block=-1
 rpc() { curl -s -X POST -H 'content-type: application/json' --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":[${3:-}]}" "$1"; }
 block_of() { "$CAST" block "$1" --field number --rpc-url "$RETH" 2>/dev/null || echo -1; }
 start_devnet() {

@@ -19,13 +19,8 @@ import http.client, json, re, statistics, sys, time
 from datetime import datetime, timezone
 from eth_account import Account
 
-KEYS = [
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
-    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
-]
+# anvil's first development key, funded in the devnet genesis: it funds the senders.
+FUNDER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 SENDERS = 40
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 SOFT = re.compile(r"^(\S+?)Z? .*SOFT number=(\d+) ")
@@ -50,7 +45,7 @@ def main():
     state, chain_id, tps, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     seq_port, reth_port, n = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
     reth = http.client.HTTPConnection("127.0.0.1", reth_port, timeout=10)
-    funder = Account.from_key(KEYS[0])
+    funder = Account.from_key(FUNDER_KEY)
     accounts = [Account.create() for _ in range(SENDERS)]
     first = int(rpc(reth, "eth_getTransactionCount", [funder.address, "latest"])["result"], 16)
     seq0 = http.client.HTTPConnection("127.0.0.1", seq_port, timeout=10)

@@ -9,15 +9,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/rollup-target}
-export RETH_BIN=${RETH_BIN:-$(command -v reth || true)}
-export SEQUENCER_BIN=${SEQUENCER_BIN:-$TARGET/release/sequencer}
-if [ -z "$RETH_BIN" ] || [ ! -x "$RETH_BIN" ]; then
-    echo "SKIP validator set e2e: no reth binary (set RETH_BIN to a reth v1.6.0 binary)"
-    exit 0
-fi
-[ -x "$SEQUENCER_BIN" ] || cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml || exit 1
-[ -x tests/node_modules/.bin/cast ] || npm ci --prefix tests --no-audit --no-fund --silent
+# shellcheck source=tests/e2e/lib.sh
+. tests/e2e/lib.sh
+sequencer_e2e_setup "validator set e2e"
 
 # Ports below the kernel's ephemeral range (32768-60999): four reths and four sequencers open
 # many outgoing connections, and one of them can take a port in that range before its server.
@@ -26,16 +20,11 @@ export RETH_HTTP_PORT=21545 RETH_AUTH_PORT=21551 RETH_P2P_PORT=21303 RETH_METRIC
 export SEQ_RPC_PORT=21547 SEQ_METRICS_PORT=22002 SEQ_P2P_PORT=21656 DA_RPC_PORT=21658
 reth_url() { echo "http://127.0.0.1:$((RETH_HTTP_PORT + 10 * $1))"; }
 seq_url() { echo "http://127.0.0.1:$((SEQ_RPC_PORT + 10 * $1))"; }
-CAST=tests/node_modules/.bin/cast
 # anvil's first development key; its account is funded by the devnet genesis.
 DEV_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 DEV_ADDR=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
 RECIPIENT=0x70997970C51812dc3A010C7aebd7d7D2e4FC0f0E
-passed=0 failed=0 tx_block=-1
-check() { # name, command...
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; passed=$((passed + 1)); else echo "FAIL $name"; failed=$((failed + 1)); fi
-}
+tx_block=-1
 block_of() { # validator, tag
     "$CAST" block "$2" --field number --rpc-url "$(reth_url "$1")" 2>/dev/null || echo -1
 }

@@ -153,39 +153,39 @@ fn bft(set: &ValidatorSet, key: &ValidatorKey, i: usize) -> BftConfig {
         .with_partition(format!("validator-{i}"))
 }
 
-/// Starts validator `i` and collects its decisions.
-fn spawn_validator(
+/// Starts validator `i` (its own in-memory chain; `builds_invalid`: it proposes only blocks the
+/// others refuse) and returns where its decisions are collected.
+async fn start_validator(
     context: &deterministic::Context,
+    oracle: &Oracle<PublicKey, deterministic::Context>,
     set: &ValidatorSet,
     v: &Validator,
     i: usize,
-    chain: MemoryChain,
-    channels: Channels<
-        simulated::Sender<PublicKey, deterministic::Context>,
-        simulated::Receiver<PublicKey>,
-    >,
-    blocker: simulated::Control<PublicKey, deterministic::Context>,
-    out: Arc<Mutex<Vec<Decided>>>,
-) {
-    let g = genesis();
+    builds_invalid: bool,
+) -> Arc<Mutex<Vec<Decided>>> {
+    let chain = MemoryChain::new(context.child("chain"), i as u8, builds_invalid);
     let executed = chain.executed.clone();
+    let g = genesis();
     let mut running = sequencer_consensus::start(
         context.child("validator").with_attribute("index", i),
         bft(set, &v.key, i),
         chain,
-        blocker,
-        channels,
+        oracle.control(v.public.clone()),
+        channels(oracle, &v.public).await,
         g.hash(),
         (g.number(), g.hash()),
     )
     .unwrap();
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let collected = out.clone();
     context.child("collector").spawn(move |_| async move {
         while let Some(d) = running.decisions.recv().await {
             // What the node does on a decision: its execution client gets the block.
             executed.lock().unwrap().insert(d.block.hash(), d.block.clone());
-            out.lock().unwrap().push(d);
+            collected.lock().unwrap().push(d);
         }
     });
+    out
 }
 
 async fn wait_for(
@@ -279,20 +279,9 @@ fn four_validators_one_chain(seed: u64) {
         let (vs, set) = validators(4);
         let oracle = network(&context, &vs).await;
         link_all(&oracle, &vs, &[0, 1, 2, 3]).await;
-        let outs: Vec<_> = (0..4).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
+        let mut outs = Vec::new();
         for (i, v) in vs.iter().enumerate() {
-            let chain = MemoryChain::new(context.child("chain"), i as u8, false);
-            let ch = channels(&oracle, &v.public).await;
-            spawn_validator(
-                &context,
-                &set,
-                v,
-                i,
-                chain,
-                ch,
-                oracle.control(v.public.clone()),
-                outs[i].clone(),
-            );
+            outs.push(start_validator(&context, &oracle, &set, v, i, false).await);
         }
         wait_for(&context, &outs, 20).await;
         let chain = assert_one_chain(&set, &outs, 20);
@@ -312,20 +301,9 @@ fn a_crashed_validator_is_skipped_and_the_chain_goes_on() {
         let oracle = network(&context, &vs).await;
         // Validator 3 never comes up: 3 of 4 are a quorum.
         link_all(&oracle, &vs, &[0, 1, 2]).await;
-        let outs: Vec<_> = (0..3).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
+        let mut outs = Vec::new();
         for (i, v) in vs.iter().take(3).enumerate() {
-            let chain = MemoryChain::new(context.child("chain"), i as u8, false);
-            let ch = channels(&oracle, &v.public).await;
-            spawn_validator(
-                &context,
-                &set,
-                v,
-                i,
-                chain,
-                ch,
-                oracle.control(v.public.clone()),
-                outs[i].clone(),
-            );
+            outs.push(start_validator(&context, &oracle, &set, v, i, false).await);
         }
         wait_for(&context, &outs, 15).await;
         let chain = assert_one_chain(&set, &outs, 15);
@@ -341,21 +319,10 @@ fn a_proposal_the_execution_client_refuses_is_never_decided() {
         let (vs, set) = validators(4);
         let oracle = network(&context, &vs).await;
         link_all(&oracle, &vs, &[0, 1, 2, 3]).await;
-        let outs: Vec<_> = (0..4).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
+        let mut outs = Vec::new();
         for (i, v) in vs.iter().enumerate() {
             // Validator 0 proposes only blocks the others' execution clients refuse.
-            let chain = MemoryChain::new(context.child("chain"), i as u8, i == 0);
-            let ch = channels(&oracle, &v.public).await;
-            spawn_validator(
-                &context,
-                &set,
-                v,
-                i,
-                chain,
-                ch,
-                oracle.control(v.public.clone()),
-                outs[i].clone(),
-            );
+            outs.push(start_validator(&context, &oracle, &set, v, i, i == 0).await);
         }
         wait_for(&context, &outs[1..], 12).await;
         let chain = assert_one_chain(&set, &outs[1..], 12);
@@ -371,36 +338,14 @@ fn a_validator_that_joins_late_fetches_the_blocks_it_missed() {
         let (vs, set) = validators(4);
         let oracle = network(&context, &vs).await;
         link_all(&oracle, &vs, &[0, 1, 2]).await;
-        let outs: Vec<_> = (0..4).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
+        let mut outs = Vec::new();
         for (i, v) in vs.iter().take(3).enumerate() {
-            let chain = MemoryChain::new(context.child("chain"), i as u8, false);
-            let ch = channels(&oracle, &v.public).await;
-            spawn_validator(
-                &context,
-                &set,
-                v,
-                i,
-                chain,
-                ch,
-                oracle.control(v.public.clone()),
-                outs[i].clone(),
-            );
+            outs.push(start_validator(&context, &oracle, &set, v, i, false).await);
         }
         wait_for(&context, &outs[..3], 10).await;
         // Validator 3 comes up with an empty execution client, ten blocks behind.
         link_all(&oracle, &vs, &[0, 1, 2, 3]).await;
-        let chain = MemoryChain::new(context.child("chain"), 3, false);
-        let ch = channels(&oracle, &vs[3].public).await;
-        spawn_validator(
-            &context,
-            &set,
-            &vs[3],
-            3,
-            chain,
-            ch,
-            oracle.control(vs[3].public.clone()),
-            outs[3].clone(),
-        );
+        outs.push(start_validator(&context, &oracle, &set, &vs[3], 3, false).await);
         wait_for(&context, &outs, 25).await;
         let chain = assert_one_chain(&set, &outs, 25);
         assert!(chain[15..].iter().any(|b| builder(b) == 3), "the late validator leads again");

@@ -29,9 +29,12 @@
 //!   neither posts a batch twice nor leaves a gap.
 //! - [`FirmRecord`]: the last FIRM block, persisted by the sequencer itself, so a restart against
 //!   an execution client that lost finalized blocks is refused instead of re-finalizing heights.
-//! - [`Consensus`]: the seam for multi-validator consensus; [`SingleValidator`] decides alone.
+//! - [`Consensus`] / [`SingleValidator`]: a single validator decides alone, on a timer.
+//! - [`launch_bft`]: a validator of a set; blocks are proposed when it leads a Simplex view
+//!   (built and executed through `RethExecution`), committed when the set finalizes them, and
+//!   posted to DA with their finality certificates (crate `sequencer-consensus`).
 //! - [`rpc`]: `eth_sendRawTransaction`, `eth_chainId` and `sequencer_*` status methods.
-//! - [`batch`]: the DA blob format (signed RLP batch of blocks).
+//! - [`batch`]: the DA blob format (signed RLP batch of blocks; version 2 with certificates).
 //! - [`history`]: the chain's history read back from DA alone (`sequencer da-history`).
 
 pub mod batch;

@@ -3,7 +3,7 @@
 //! to reth's pool.
 
 use crate::{
-    Consensus, EvictionReason, FirmRecord, Mempool, NodeError, PendingDa, StatusHandle,
+    Consensus, EvictionReason, FirmRecord, Mempool, NodeError, PendingDa, PooledTx, StatusHandle,
     bft::{CertificateStore, SharedHeads},
     da_task::DaJob,
     metrics as m,
@@ -309,9 +309,6 @@ impl Producer {
         next.apply_soft(built.block_ref())?;
         self.send_forkchoice(next.state()).await?;
         self.tracker = next;
-        // Ready transactions go to reth's pool at every block, not only when this validator
-        // leads: reth's devp2p carries them to the other validators' reths, whichever leads.
-        forward_transactions(&self.engine, &self.mempool, block.number(), Forward::All).await;
         // Without the record a batch after a restart carries this block uncertified (a later
         // block's certificate still covers it); not worth stopping for.
         if let Mode::Bft { certificates: Some(store), .. } = &self.mode
@@ -429,14 +426,11 @@ pub(crate) async fn forward_transactions(
     head: u64,
     which: Forward,
 ) {
-    let pooled = match which {
-        Forward::Ready => mempool.lock().ready(),
-        Forward::All => mempool.lock().all(),
+    let due = |t: &PooledTx| t.forwarded_at.is_none_or(|at| head >= at + REFORWARD_AFTER_BLOCKS);
+    let ready: Vec<_> = match which {
+        Forward::Ready => mempool.lock().ready().into_iter().filter(|t| due(t)).collect(),
+        Forward::All => mempool.lock().all_where(due),
     };
-    let ready: Vec<_> = pooled
-        .into_iter()
-        .filter(|t| t.forwarded_at.is_none_or(|at| head >= at + REFORWARD_AFTER_BLOCKS))
-        .collect();
     if ready.is_empty() {
         return;
     }
