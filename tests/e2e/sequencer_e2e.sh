@@ -83,7 +83,9 @@ check "the block holding them becomes FIRM (reth finalized)" transfers_become_fi
 
 head_order_holds() {
     local latest safe finalized
-    latest=$(block_of latest); safe=$(block_of safe); finalized=$(block_of finalized)
+    # Read in the order the heads trail each other: each moves only forward, so a block made
+    # between two reads cannot make a later-read head look behind an earlier one.
+    finalized=$(block_of finalized); safe=$(block_of safe); latest=$(block_of latest)
     echo "     latest $latest >= safe $safe >= finalized $finalized"
     [ "$latest" -ge "$safe" ] && [ "$safe" -ge "$finalized" ] && [ "$finalized" -ge 1 ]
 }
