@@ -1,20 +1,21 @@
 //! The reth side of the kona ExEx: adapts reth's types into the reth-free `rollup-exex` core.
 
+use crate::engine::RethEngine;
 use alloy_eips::BlockNumHash;
-use alloy_rpc_types_engine::JwtSecret;
 use futures::StreamExt;
 use op_alloy_consensus::OpBlock;
 use reth_exex::{ExExContext, ExExEvent, ExExNotification};
 use reth_node_api::{FullNodeComponents, NodeTypes};
+use reth_optimism_node::OpEngineTypes;
 use reth_optimism_primitives::OpPrimitives;
+use reth_optimism_rpc::OpEngineApiServer;
 use reth_provider::{BlockNumReader, BlockReader, Chain};
-use reth_rpc_builder::config::RethRpcServerConfig;
-use rollup_cli::{EngineEndpoint, NodeCliConfig};
+use rollup_cli::NodeCliConfig;
 use rollup_exex::{ExExHost, KonaExExError, KonaNodeExEx};
 use rollup_providers_local::{
     BufferedL2Provider, ChainStateEvent, L2BlockSource, SealedL2Block, SourceError,
 };
-use std::{fmt, net::IpAddr, sync::Arc};
+use std::{fmt, sync::Arc};
 use tracing::{error, info, warn};
 
 /// How long derivation's read of a block just made canonical waits for its ExEx notification
@@ -32,11 +33,19 @@ const STARTUP_SYNC_BLOCKS: u64 = 1024;
 /// The ExEx future: sets kona up from reth's context and runs it until reth stops, or kona fails
 /// in a way a restart cannot cure (or `--kona.exit-on-failure` asks to stop on any failure).
 /// kona's own failures are restarted inside [`KonaNodeExEx::run`] while reth keeps serving.
-pub(crate) async fn run<Node>(ctx: ExExContext<Node>, config: NodeCliConfig) -> eyre::Result<()>
+///
+/// `engine_api` delivers reth's engine API handler once reth has built it (after this ExEx
+/// launched): kona drives reth through it in-process, never through the auth RPC server.
+pub(crate) async fn run<Node, Api>(
+    ctx: ExExContext<Node>,
+    config: NodeCliConfig,
+    engine_api: tokio::sync::oneshot::Receiver<Api>,
+) -> eyre::Result<()>
 where
     Node: FullNodeComponents<Types: NodeTypes<Primitives = OpPrimitives>>,
+    Api: OpEngineApiServer<OpEngineTypes> + Clone,
 {
-    let engine = engine_endpoint(&ctx)?;
+    let engine = RethEngine::new(engine_api, ctx.provider().clone());
     let rollup_config = Arc::new(config.rollup_config.clone());
     let fallback = Arc::new(RethBlocks(ctx.provider().clone()));
     let provider = BufferedL2Provider::new(rollup_config)
@@ -81,22 +90,6 @@ where
             Err(err.into())
         }
     }
-}
-
-/// reth's engine API, as reth itself serves it: the auth server address and its JWT secret
-/// (reth creates `<datadir>/jwt.hex` when none is configured).
-fn engine_endpoint<Node: FullNodeComponents>(
-    ctx: &ExExContext<Node>,
-) -> eyre::Result<EngineEndpoint> {
-    let rpc = &ctx.config.rpc;
-    let host = match rpc.auth_addr {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
-        ip => ip,
-    };
-    let url = format!("http://{}", std::net::SocketAddr::new(host, rpc.auth_port)).parse()?;
-    let jwt_secret: JwtSecret = rpc.auth_jwt_secret(ctx.config.datadir().jwt())?;
-    Ok(EngineEndpoint { url, jwt_secret })
 }
 
 /// The newest canonical blocks in reth's database, oldest first.

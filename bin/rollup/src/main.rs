@@ -1,16 +1,18 @@
 //! `rollup`: op-reth with kona-node (the OP Stack consensus node) in the same process.
 //!
 //! `rollup node [op-reth flags] [--kona.* flags]` runs op-reth and, when any `--kona.*` flag asks
-//! for it, installs the kona ExEx: kona's actors drive reth through its own engine API (address
-//! and JWT from reth's config) and derive from L2 blocks that reth's ExEx notifications keep in
-//! memory. Without kona flags, and for every other subcommand (`init`, `db`, ...), the binary is
+//! for it, installs the kona ExEx: kona's actors drive reth through reth's own engine API
+//! handler, called in-process (no engine RPC, no JWT), and derive from L2 blocks that reth's ExEx
+//! notifications keep in memory. Without kona flags, and for every other subcommand (`init`, `db`, ...), the binary is
 //! plain op-reth.
 
+mod engine;
 mod exex;
 
 use clap::Parser;
+use reth_node_builder::{EngineApiExt, Node as _};
 use reth_optimism_cli::{Cli, chainspec::OpChainSpecParser, commands::Commands};
-use reth_optimism_node::{OpNode, args::RollupArgs};
+use reth_optimism_node::{OpEngineApiBuilder, OpEngineValidatorBuilder, OpNode, args::RollupArgs};
 use rollup_cli::{KonaArgs, NodeCliConfig};
 
 #[global_allocator]
@@ -56,12 +58,27 @@ fn main() {
     };
 
     if let Err(err) = cli.run(async move |builder, ext| {
+        let op_node = OpNode::new(ext.rollup);
+        // reth's own OP engine API handler, built with its add-ons, is handed to the kona ExEx
+        // as well as to the auth server: kona calls it in-process (see `engine.rs`). Without
+        // kona the receiver is dropped and the handover is a no-op.
+        let (engine_api_tx, engine_api_rx) = tokio::sync::oneshot::channel();
+        let engine_api = EngineApiExt::new(
+            OpEngineApiBuilder::<OpEngineValidatorBuilder>::default(),
+            move |api| {
+                let _ = engine_api_tx.send(api);
+            },
+        );
         let handle = builder
-            .node(OpNode::new(ext.rollup))
+            .with_types::<OpNode>()
+            .with_components(op_node.components())
+            .with_add_ons(op_node.add_ons().with_engine_api(engine_api))
             .install_exex_if(kona.is_some(), "kona-node", async move |ctx| {
                 let config =
                     kona.ok_or_else(|| eyre::eyre!("kona ExEx installed without a config"))?;
-                Ok(exex::run(ctx, config))
+                // Not awaited here: reth builds its add-ons (and the handler) only after every
+                // ExEx has launched; the ExEx future waits for it.
+                Ok(exex::run(ctx, config, engine_api_rx))
             })
             .launch_with_debug_capabilities()
             .await?;

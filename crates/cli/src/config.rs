@@ -6,10 +6,9 @@ use crate::{
     keys,
 };
 use alloy_primitives::Address;
-use alloy_rpc_types_engine::JwtSecret;
 use alloy_signer_local::PrivateKeySigner;
 use kona_genesis::RollupConfig;
-use kona_node_service::{NetworkConfig, NodeMode, RollupNodeBuilder, SequencerConfig};
+use kona_node_service::{NetworkConfig, NodeMode, SequencerConfig};
 use kona_p2p::{GaterConfig, LocalNode};
 use kona_peers::PeerMonitoring;
 use kona_rpc::RpcBuilder;
@@ -38,18 +37,6 @@ pub enum RollupConfigSource {
     Registry,
     /// Given programmatically by the host (e.g. devnet tooling).
     Host,
-}
-
-/// The engine API endpoint of the execution layer kona drives.
-///
-/// In the `rollup` binary this is reth's own auth RPC (address and JWT secret from reth's
-/// `NodeConfig`), so operators never pass it.
-#[derive(Debug, Clone)]
-pub struct EngineEndpoint {
-    /// Engine API URL (reth's auth server).
-    pub url: Url,
-    /// JWT secret of the auth server.
-    pub jwt_secret: JwtSecret,
 }
 
 /// The validated configuration of the in-process kona node.
@@ -117,20 +104,6 @@ impl NodeCliConfig {
     /// The socket of the kona RPC server, when enabled.
     pub fn rpc_socket(&self) -> Option<SocketAddr> {
         self.rpc.as_ref().map(|rpc| rpc.socket)
-    }
-
-    /// kona's own node builder with every field set from this config and the host's engine
-    /// endpoint.
-    pub fn rollup_node_builder(&self, engine: EngineEndpoint) -> RollupNodeBuilder {
-        RollupNodeBuilder::new(self.rollup_config.clone())
-            .with_mode(self.node_mode())
-            .with_l1_provider_rpc_url(self.l1_eth_rpc.clone())
-            .with_l1_beacon_api_url(self.l1_beacon.clone())
-            .with_l2_engine_rpc_url(engine.url)
-            .with_jwt_secret(engine.jwt_secret)
-            .with_p2p_config(self.network.clone())
-            .with_rpc_config(self.rpc.clone())
-            .with_sequencer_config(self.sequencer.clone())
     }
 }
 

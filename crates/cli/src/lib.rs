@@ -10,8 +10,8 @@
 //!   [`NodeCliConfig::builder`]. Validation happens up front and each problem is one
 //!   [`CliError`] line naming the flag, so a misconfigured node never starts half-way.
 //! - Conversions into kona-node-service 0.1.3's own types (`NetworkConfig`, `RpcBuilder`,
-//!   `SequencerConfig`, `NodeMode`, `RollupConfig`) and a fully populated `RollupNodeBuilder`,
-//!   whose `build()` would otherwise panic on a missing field.
+//!   `SequencerConfig`, `NodeMode`, `RollupConfig`), from which the ExEx builds kona's actors
+//!   (kona's `RollupNode` is not used: it requires an engine RPC URL and a JWT secret).
 //!
 //! kona-cli's log and metrics flags are deliberately absent: reth owns logging (`-v`, `--log.*`)
 //! and the Prometheus endpoint (`--metrics`) for the whole process.
@@ -24,9 +24,7 @@ pub use args::{
 };
 
 mod config;
-pub use config::{
-    BatcherConfig, EngineEndpoint, NodeCliConfig, NodeCliConfigBuilder, RollupConfigSource,
-};
+pub use config::{BatcherConfig, NodeCliConfig, NodeCliConfigBuilder, RollupConfigSource};
 
 mod error;
 pub use error::CliError;

@@ -10,7 +10,8 @@ use futures::{Stream, StreamExt};
 use kona_protocol::L2BlockInfo;
 use metrics::{counter, gauge};
 use rollup_batcher::BatchSubmitter;
-use rollup_cli::{EngineEndpoint, NodeCliConfig};
+use rollup_cli::NodeCliConfig;
+use rollup_engine::ExecutionEngine;
 use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, SealedL2Block};
 use std::{sync::Arc, time::Duration};
 use tokio::time::Instant;
@@ -56,7 +57,7 @@ impl ExExHost for tokio::sync::mpsc::UnboundedSender<BlockNumHash> {
 #[derive(Debug)]
 pub struct KonaNodeExEx {
     config: Arc<NodeCliConfig>,
-    engine: EngineEndpoint,
+    engine: Arc<dyn ExecutionEngine>,
     provider: BufferedL2Provider,
     cancellation: CancellationToken,
     shutdown_timeout: Duration,
@@ -76,11 +77,11 @@ pub struct KonaNodeExEx {
 }
 
 impl KonaNodeExEx {
-    /// An ExEx for a validated `config`, driving the execution layer's engine API at `engine`
-    /// (given by the host, never by the user) and deriving from `provider`.
+    /// An ExEx for a validated `config`, driving the execution layer through `engine` (the
+    /// host's own engine API, called in-process) and deriving from `provider`.
     pub fn new(
         config: NodeCliConfig,
-        engine: EngineEndpoint,
+        engine: Arc<dyn ExecutionEngine>,
         provider: BufferedL2Provider,
     ) -> Self {
         Self {
@@ -205,7 +206,7 @@ impl KonaNodeExEx {
             l2_chain_id = config.l2_chain_id(),
             l1_rpc = %config.l1_eth_rpc,
             l1_beacon = %config.l1_beacon,
-            engine = %self.engine.url,
+            engine = "in-process",
             rpc = ?config.rpc_socket(),
             "starting kona node"
         );

@@ -2,8 +2,9 @@
 //!
 //! Nothing here depends on reth, so CI can test it; `bin/rollup` only adapts reth's types:
 //! reth's `ExExNotification`s become [`ChainStateEvent`](rollup_providers_local::ChainStateEvent)s,
-//! [`ExExHost::finished_height`] becomes `ExExEvent::FinishedHeight`, and the engine endpoint
-//! (auth RPC address and JWT secret) comes from reth's own `NodeConfig`.
+//! [`ExExHost::finished_height`] becomes `ExExEvent::FinishedHeight`, and the engine is an
+//! [`ExecutionEngine`](rollup_engine::ExecutionEngine) over reth's own engine API handler,
+//! called in-process (no engine RPC, no JWT).
 //!
 //! - [`KonaNodeExEx`]: the lifecycle — seed the L2 buffer from the node's chain, wait for L1,
 //!   start kona's actors, apply chain events to the buffer and report processed heights, stop.
@@ -44,6 +45,9 @@ pub use service::{
     BufferedAttributesBuilder, BufferedDerivationPipeline, BufferedPipelineBuilder,
     KonaNodeService, L1DataSource,
 };
+
+mod sequencer_l2;
+pub use sequencer_l2::BufferedL2Transport;
 
 mod supervisor;
 pub use supervisor::{ActorSupervisor, DEFAULT_SHUTDOWN_TIMEOUT, ShutdownReport};

@@ -1,21 +1,19 @@
 //! [`KonaNodeService`]: kona-node-service 0.1.3's `RollupNodeService`, with derivation reading L2
 //! from the [`BufferedL2Provider`] and every actor under our [`ActorSupervisor`].
 
-use crate::{ActorSupervisor, Backoff, KonaExExError, ShutdownReport};
-use alloy_provider::Provider;
+use crate::{ActorSupervisor, KonaExExError, ShutdownReport};
 use async_trait::async_trait;
 use kona_derive::{
     DerivationPipeline, EthereumDataSource, PipelineBuilder as DerivationPipelineBuilder,
     PolledAttributesQueueStage, StatefulAttributesBuilder,
 };
-use kona_engine::EngineClient;
 use kona_genesis::RollupConfig;
 use kona_node_service::{
-    DerivationActor, DerivationContext, DerivationInboundChannels, DerivationState, EngineActor,
-    EngineBuilder, EngineContext, EngineInboundData, L1WatcherRpc, L1WatcherRpcContext,
-    L1WatcherRpcInboundChannels, L1WatcherRpcState, NetworkActor, NetworkBuilder, NetworkContext,
-    NetworkInboundData, NodeActor, NodeMode, PipelineBuilder, RollupNode, RollupNodeService,
-    RpcActor, RpcContext, SequencerActor, SequencerBuilder, SequencerContext,
+    DerivationActor, DerivationContext, DerivationInboundChannels, DerivationState, EngineContext,
+    EngineInboundData, L1WatcherRpc, L1WatcherRpcContext, L1WatcherRpcInboundChannels,
+    L1WatcherRpcState, NetworkActor, NetworkBuilder, NetworkContext, NetworkInboundData, NodeActor,
+    NodeMode, PipelineBuilder, RollupNodeService, RpcActor, RpcContext, SequencerActor,
+    SequencerBuilder, SequencerContext,
 };
 use kona_p2p::P2pRpcRequest;
 use kona_protocol::{BlockInfo, L2BlockInfo};
@@ -23,12 +21,13 @@ use kona_providers_alloy::{
     AlloyChainProvider, AlloyL2ChainProvider, OnlineBeaconClient, OnlineBlobProvider,
 };
 use kona_rpc::RpcBuilder;
-use rollup_cli::{EngineEndpoint, NodeCliConfig};
+use rollup_cli::NodeCliConfig;
+use rollup_engine::{EngineActorBuilder, ExecutionEngine, InProcessEngineActor};
 use rollup_providers_local::BufferedL2Provider;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::info;
 
 /// Cache size of derivation's L1 provider (as kona-node's).
 const L1_PROVIDER_CACHE_SIZE: usize = 1024;
@@ -92,17 +91,18 @@ impl PipelineBuilder for BufferedPipelineBuilder {
 
 /// The kona node that runs inside the ExEx.
 ///
-/// Engine, network, L1 watcher, sequencer and RPC actors are kona's own, configured exactly as
-/// kona-node configures them (through kona's `RollupNode`); derivation is built by
-/// [`BufferedPipelineBuilder`]. kona's sequencer actor only exists for kona's concrete
-/// `SequencerBuilder`, so the sequencer's attributes builder still reads L2 system configs over
-/// the engine's authenticated RPC: one call per built block, against the local reth.
+/// Network, L1 watcher, sequencer and RPC actors are kona's own, configured as kona-node
+/// configures them; derivation is built by [`BufferedPipelineBuilder`]; the engine actor is
+/// [`InProcessEngineActor`], driving the execution layer through typed in-process calls. kona's
+/// sequencer actor only exists with kona's own attributes builder, which reads the parent's
+/// system config through an alloy provider: that provider's transport is
+/// [`BufferedL2Transport`](crate::BufferedL2Transport), answering from the L2 buffer. No engine
+/// RPC, no JWT and no L2 HTTP client exist.
 #[derive(Debug)]
 pub struct KonaNodeService {
-    kona: RollupNode,
+    config: Arc<NodeCliConfig>,
     derivation: BufferedPipelineBuilder,
-    engine: EngineEndpoint,
-    l1_eth_rpc: url::Url,
+    engine: Arc<dyn ExecutionEngine>,
     safe_head: Option<watch::Sender<Option<L2BlockInfo>>>,
     static_peers: Vec<libp2p::Multiaddr>,
     cancellation: CancellationToken,
@@ -110,11 +110,11 @@ pub struct KonaNodeService {
 }
 
 impl KonaNodeService {
-    /// The service for `config`, driving the execution layer at `engine` and deriving from
+    /// The service for `config`, driving the execution layer through `engine` and deriving from
     /// `l2_provider`. Every actor stops when `cancellation` is cancelled.
     pub fn new(
         config: &NodeCliConfig,
-        engine: EngineEndpoint,
+        engine: Arc<dyn ExecutionEngine>,
         l2_provider: BufferedL2Provider,
         cancellation: CancellationToken,
         shutdown_timeout: Duration,
@@ -126,14 +126,10 @@ impl KonaNodeService {
             l1_beacon: OnlineBeaconClient::new_http(config.l1_beacon.to_string()),
             l2_provider,
         };
-        // `NodeCliConfig` sets every field `build()` requires, so this cannot panic.
-        let kona = config.rollup_node_builder(engine.clone()).build();
-        let l1_eth_rpc = config.l1_eth_rpc.clone();
         Self {
-            kona,
+            config: Arc::new(config.clone()),
             derivation,
             engine,
-            l1_eth_rpc,
             safe_head: None,
             static_peers: config.static_peers.clone(),
             cancellation,
@@ -179,7 +175,7 @@ impl KonaNodeService {
                 finalized_l1_block_tx,
             },
             engine,
-        ) = EngineActor::build(self.engine_builder());
+        ) = InProcessEngineActor::build(self.engine_builder());
         let (
             NetworkInboundData { signer, p2p_rpc, gossip_payload_tx, admin_rpc: network_admin },
             network,
@@ -243,11 +239,16 @@ impl KonaNodeService {
             }),
         );
         // In sequencer mode the sequencer asks the engine for the first reset. A validator has
-        // nobody to ask: kona's engine only finishes "EL sync" (and lets derivation start) after
-        // a forkchoice update, which without this waits for the first gossiped unsafe block —
+        // nobody to ask: the engine only finishes "EL sync" (and lets derivation start) after a
+        // forkchoice update, which without this waits for the first gossiped unsafe block —
         // forever, for a validator without peers. The reset reads the forkchoice from reth, sends
-        // it back as the first forkchoice update, and resets derivation to the safe head.
-        let initial_reset = (!self.mode().is_sequencer()).then(|| reset_request_tx.clone());
+        // it back as the first forkchoice update, and resets derivation to the safe head. The
+        // engine queues it behind nothing and runs it once reth's engine API exists.
+        if !self.mode().is_sequencer() {
+            reset_request_tx.try_send(()).map_err(|_| {
+                KonaExExError::Wiring("the engine's reset channel is full or closed")
+            })?;
+        }
         supervisor.spawn(
             "derivation",
             derivation.start(DerivationContext {
@@ -279,29 +280,8 @@ impl KonaNodeService {
                 cancellation: cancellation(),
             }),
         );
-        if let Some(reset) = initial_reset {
-            // Not an actor: it ends once the reset is requested. It dies with this run's runtime.
-            tokio::spawn(request_initial_reset(
-                self.engine_client(),
-                reset,
-                Backoff::default(),
-                self.cancellation.clone(),
-            ));
-        }
         info!(target: "kona_exex", mode = %self.mode(), actors = supervisor.len(), "kona actors started");
         supervisor.run().await
-    }
-}
-
-impl KonaNodeService {
-    /// A client of the execution layer's engine API, as kona's engine actor builds it.
-    fn engine_client(&self) -> EngineClient {
-        EngineClient::new_http(
-            self.engine.url.clone(),
-            self.l1_eth_rpc.clone(),
-            self.derivation.rollup_config.clone(),
-            self.engine.jwt_secret,
-        )
     }
 }
 
@@ -336,60 +316,26 @@ async fn keep_static_peers(
     }
 }
 
-/// Validator mode's first engine reset, requested once the execution layer's engine API answers.
-///
-/// reth starts its auth RPC server after its ExExes, so right after start-up the engine may not
-/// listen yet; a reset sent then would fail kona's engine actor. Waiting for one answer first
-/// keeps an ordinary start free of failures and restarts.
-async fn request_initial_reset(
-    engine: EngineClient,
-    reset: mpsc::Sender<()>,
-    backoff: Backoff,
-    cancellation: CancellationToken,
-) {
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        match engine.l2_engine().get_block_number().await {
-            Ok(head) => {
-                info!(target: "kona_exex", head, attempts = attempt, "validator: engine API ready; requesting the initial engine reset");
-                // Fails only when the engine actor is gone, i.e. this run is stopping.
-                let _ = reset.send(()).await;
-                return;
-            }
-            Err(err) => {
-                let delay = backoff.delay(attempt);
-                if attempt.is_multiple_of(10) {
-                    warn!(target: "kona_exex", attempt, %err, "validator: engine API not answering; derivation waits for it");
-                } else {
-                    debug!(target: "kona_exex", attempt, %err, retry_in_ms = delay.as_millis() as u64, "engine API not ready");
-                }
-                tokio::select! {
-                    _ = cancellation.cancelled() => return,
-                    _ = tokio::time::sleep(delay) => {}
-                }
-            }
-        }
-    }
-}
-
 #[async_trait]
 impl RollupNodeService for KonaNodeService {
     type DataAvailabilityWatcher = L1WatcherRpc;
     type DerivationPipeline = BufferedDerivationPipeline;
     type DerivationActor = DerivationActor<BufferedPipelineBuilder>;
-    type EngineActor = EngineActor;
+    type EngineActor = InProcessEngineActor<dyn ExecutionEngine>;
     type NetworkActor = NetworkActor;
     type AttributesBuilder = StatefulAttributesBuilder<AlloyChainProvider, AlloyL2ChainProvider>;
     type SequencerActor = SequencerActor<SequencerBuilder>;
     type RpcActor = RpcActor;
 
     fn mode(&self) -> NodeMode {
-        self.kona.mode()
+        self.config.node_mode()
     }
 
     fn da_watcher_builder(&self) -> L1WatcherRpcState {
-        self.kona.da_watcher_builder()
+        L1WatcherRpcState {
+            rollup: self.derivation.rollup_config.clone(),
+            l1_provider: self.derivation.l1_provider.clone(),
+        }
     }
 
     fn derivation_builder(&self) -> BufferedPipelineBuilder {
@@ -397,19 +343,30 @@ impl RollupNodeService for KonaNodeService {
     }
 
     fn network_builder(&self) -> NetworkBuilder {
-        self.kona.network_builder()
+        NetworkBuilder::from(self.config.network.clone())
     }
 
-    fn engine_builder(&self) -> EngineBuilder {
-        self.kona.engine_builder()
+    fn engine_builder(&self) -> EngineActorBuilder<dyn ExecutionEngine> {
+        EngineActorBuilder {
+            config: self.derivation.rollup_config.clone(),
+            mode: self.mode(),
+            engine: self.engine.clone(),
+            l2: self.derivation.l2_provider.clone(),
+            l1: Arc::new(self.derivation.l1_provider.clone()),
+        }
     }
 
     fn rpc_builder(&self) -> Option<RpcBuilder> {
-        self.kona.rpc_builder()
+        self.config.rpc.clone()
     }
 
     fn sequencer_builder(&self) -> SequencerBuilder {
-        self.kona.sequencer_builder()
+        SequencerBuilder {
+            seq_cfg: self.config.sequencer.clone(),
+            rollup_cfg: self.derivation.rollup_config.clone(),
+            l1_provider: self.derivation.l1_provider.clone(),
+            l2_provider: crate::BufferedL2Transport::provider(self.derivation.l2_provider.clone()),
+        }
     }
 
     /// Replaces kona's default, which makes its own token and cannot be stopped from outside.

@@ -7,12 +7,11 @@ mod common;
 use alloy_consensus::{BlockBody, Header};
 use alloy_eips::BlockNumHash;
 use alloy_primitives::{B256, Bytes};
-use alloy_rpc_types_engine::JwtSecret;
 use clap::Parser;
 use common::{Anvil, BeaconFixture, free_port};
 use futures::StreamExt;
 use op_alloy_consensus::OpBlock;
-use rollup_cli::{EngineEndpoint, KonaArgs, NodeCliConfig};
+use rollup_cli::{KonaArgs, NodeCliConfig};
 use rollup_exex::{Backoff, KonaExExError, KonaNodeExEx};
 use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, SealedL2Block};
 use std::{io::Write, sync::Arc, time::Duration};
@@ -104,11 +103,8 @@ fn config_with(
     NodeCliConfig::builder().args(args).l2_chain_id(DEVNET).build().unwrap()
 }
 
-fn engine() -> EngineEndpoint {
-    EngineEndpoint {
-        url: format!("http://127.0.0.1:{}", free_port()).parse().unwrap(),
-        jwt_secret: JwtSecret::random(),
-    }
+fn engine() -> Arc<dyn rollup_engine::ExecutionEngine> {
+    Arc::new(common::AbsentEngine)
 }
 
 /// An ExEx whose L1 never answers: the actors stay in the L1 wait, which is enough to exercise

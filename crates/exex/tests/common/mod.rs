@@ -59,3 +59,54 @@ impl Drop for BeaconFixture {
         self.task.abort();
     }
 }
+
+/// An execution layer that is not there: every engine call fails as a refused connection would.
+/// The ExEx lifecycle tests need an engine handle, never a working one.
+#[derive(Debug, Default)]
+pub struct AbsentEngine;
+
+fn absent() -> rollup_engine::EngineError {
+    rollup_engine::EngineError::read("anything", "no execution layer in this test")
+}
+
+#[async_trait::async_trait]
+impl rollup_engine::ExecutionEngine for AbsentEngine {
+    async fn new_payload(
+        &self,
+        _: op_alloy_rpc_types_engine::OpExecutionPayloadEnvelope,
+    ) -> Result<alloy_rpc_types_engine::PayloadStatus, rollup_engine::EngineError> {
+        Err(absent())
+    }
+
+    async fn forkchoice_updated(
+        &self,
+        _: kona_engine::EngineForkchoiceVersion,
+        _: alloy_rpc_types_engine::ForkchoiceState,
+        _: Option<op_alloy_rpc_types_engine::OpPayloadAttributes>,
+    ) -> Result<alloy_rpc_types_engine::ForkchoiceUpdated, rollup_engine::EngineError> {
+        Err(absent())
+    }
+
+    async fn get_payload(
+        &self,
+        _: kona_engine::EngineGetPayloadVersion,
+        _: alloy_rpc_types_engine::PayloadId,
+    ) -> Result<op_alloy_rpc_types_engine::OpExecutionPayloadEnvelope, rollup_engine::EngineError>
+    {
+        Err(absent())
+    }
+
+    async fn head(
+        &self,
+        _: rollup_engine::L2Head,
+    ) -> Result<Option<rollup_providers_local::SealedL2Block>, rollup_engine::EngineError> {
+        Err(absent())
+    }
+
+    async fn message_passer_storage_root(
+        &self,
+        _: alloy_primitives::B256,
+    ) -> Result<alloy_primitives::B256, rollup_engine::EngineError> {
+        Err(absent())
+    }
+}

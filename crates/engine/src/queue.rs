@@ -1,0 +1,632 @@
+//! [`EngineCore`]: the engine's forkchoice state and task queue, run against an
+//! [`ExecutionEngine`].
+//!
+//! The rules are kona-engine 0.1.2's: tasks are ordered build > insert > consolidate > finalize
+//! (first come, first served within a kind), a task is retried while its error is temporary, and
+//! a reset-, flush- or critical-severity error ends the drain for the actor to handle.
+
+use crate::{
+    EngineError, ExecutionEngine, L1BlockReader, L2Head, Severity,
+    attributes::{check_attributes, deposits_only, is_deposits_only},
+    reset::find_starting_forkchoice,
+};
+use alloy_primitives::B256;
+use alloy_rpc_types_engine::{INVALID_FORK_CHOICE_STATE_ERROR, PayloadStatusEnum};
+use kona_engine::{
+    EngineForkchoiceVersion, EngineGetPayloadVersion, EngineState, EngineSyncStateUpdate, Metrics,
+};
+use kona_genesis::{RollupConfig, SystemConfig};
+use kona_protocol::{
+    BlockInfo, L1BlockInfoTx, L2BlockInfo, OpAttributesWithParent, to_system_config,
+};
+use op_alloy_consensus::OpTxEnvelope;
+use op_alloy_rpc_types_engine::{OpExecutionPayload, OpExecutionPayloadEnvelope};
+use rollup_providers_local::{BufferedL2Provider, ProviderError, SealedL2Block};
+use std::{
+    cmp::{Ordering, Reverse},
+    collections::BinaryHeap,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, trace, warn};
+
+/// First pause before a task with a temporary error is tried again; doubles up to
+/// [`RETRY_MAX`]. kona retries at once, which against an in-process engine is a busy loop.
+const RETRY_INITIAL: Duration = Duration::from_millis(10);
+/// Longest pause between retries of a task.
+const RETRY_MAX: Duration = Duration::from_millis(500);
+
+/// A unit of engine work.
+#[derive(Debug, Clone)]
+pub enum Task {
+    /// Build a block on the sequencer's attributes, import it, and hand the payload back.
+    Build {
+        /// The attributes and the parent to build on.
+        attributes: OpAttributesWithParent,
+        /// Where the built payload goes (to be signed and gossiped).
+        reply: mpsc::Sender<OpExecutionPayloadEnvelope>,
+    },
+    /// Import an unsafe block (from gossip) and make it the unsafe head.
+    Insert {
+        /// The payload.
+        envelope: OpExecutionPayloadEnvelope,
+    },
+    /// Consolidate derived attributes against the unsafe chain: mark safe, or build and reorg.
+    Consolidate {
+        /// The derived attributes.
+        attributes: OpAttributesWithParent,
+    },
+    /// Move the finalized head to `number` (a safe block derived from finalized L1).
+    Finalize {
+        /// The block to finalize.
+        number: u64,
+    },
+}
+
+impl Task {
+    /// Queue priority: higher runs first (kona's order).
+    const fn priority(&self) -> u8 {
+        match self {
+            Self::Build { .. } => 3,
+            Self::Insert { .. } => 2,
+            Self::Consolidate { .. } => 1,
+            Self::Finalize { .. } => 0,
+        }
+    }
+
+    /// The metric label of the task kind (kona's).
+    pub const fn label(&self) -> &'static str {
+        match self {
+            Self::Build { .. } => Metrics::BUILD_TASK_LABEL,
+            Self::Insert { .. } => Metrics::INSERT_TASK_LABEL,
+            Self::Consolidate { .. } => Metrics::CONSOLIDATE_TASK_LABEL,
+            Self::Finalize { .. } => Metrics::FINALIZE_TASK_LABEL,
+        }
+    }
+}
+
+/// A queued task with its arrival order.
+#[derive(Debug)]
+struct Queued {
+    task: Task,
+    arrival: u64,
+}
+
+impl Queued {
+    fn key(&self) -> (u8, Reverse<u64>) {
+        (self.task.priority(), Reverse(self.arrival))
+    }
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// What a reset found: the safe head derivation restarts from, the L1 block it restarts reading
+/// at, and the system config at the safe head.
+pub(crate) type ResetOutcome = (L2BlockInfo, BlockInfo, SystemConfig);
+
+/// The engine's state and task queue; see the module docs.
+#[derive(Debug)]
+pub struct EngineCore<E: ?Sized> {
+    config: Arc<RollupConfig>,
+    engine: Arc<E>,
+    l2: BufferedL2Provider,
+    l1: Arc<dyn L1BlockReader>,
+    state: EngineState,
+    state_tx: watch::Sender<EngineState>,
+    queue_len_tx: watch::Sender<usize>,
+    tasks: BinaryHeap<Queued>,
+    arrivals: u64,
+}
+
+impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
+    /// A core with an empty forkchoice state (no EL sync yet) and an empty queue.
+    pub fn new(
+        config: Arc<RollupConfig>,
+        engine: Arc<E>,
+        l2: BufferedL2Provider,
+        l1: Arc<dyn L1BlockReader>,
+    ) -> Self {
+        let state = EngineState::default();
+        Self {
+            config,
+            engine,
+            l2,
+            l1,
+            state,
+            state_tx: watch::Sender::new(state),
+            queue_len_tx: watch::Sender::new(0),
+            tasks: BinaryHeap::new(),
+            arrivals: 0,
+        }
+    }
+
+    /// The current state.
+    pub const fn state(&self) -> &EngineState {
+        &self.state
+    }
+
+    /// Updates of the state, after every task (what kona's engine queries read).
+    pub fn subscribe_state(&self) -> watch::Receiver<EngineState> {
+        self.state_tx.subscribe()
+    }
+
+    /// Updates of the queue length.
+    pub fn subscribe_queue_length(&self) -> watch::Receiver<usize> {
+        self.queue_len_tx.subscribe()
+    }
+
+    /// The rollup config.
+    pub const fn config(&self) -> &Arc<RollupConfig> {
+        &self.config
+    }
+
+    /// Number of queued tasks.
+    pub fn queue_length(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Queues `task`.
+    pub fn enqueue(&mut self, task: Task) {
+        self.arrivals += 1;
+        self.tasks.push(Queued { task, arrival: self.arrivals });
+        self.queue_len_tx.send_replace(self.tasks.len());
+    }
+
+    /// Runs queued tasks in order until the queue is empty, the token is cancelled, or a task
+    /// fails with a non-temporary error (returned; the task is dropped). Temporary errors are
+    /// retried with a capped backoff.
+    pub async fn drain(&mut self, cancellation: &CancellationToken) -> Result<(), EngineError> {
+        while let Some(queued) = self.tasks.pop() {
+            self.queue_len_tx.send_replace(self.tasks.len());
+            let label = queued.task.label();
+            let mut delay = RETRY_INITIAL;
+            loop {
+                match self.execute(&queued.task).await {
+                    Ok(()) => {
+                        metrics::counter!(Metrics::ENGINE_TASK_SUCCESS, "task" => label)
+                            .increment(1);
+                        break;
+                    }
+                    Err(err) => {
+                        let severity = err.severity();
+                        metrics::counter!(Metrics::ENGINE_TASK_FAILURE, "task" => label, "severity" => severity.to_string())
+                            .increment(1);
+                        if severity != Severity::Temporary {
+                            self.state_tx.send_replace(self.state);
+                            return Err(err);
+                        }
+                        trace!(target: "engine", task = label, %err, retry_in_ms = delay.as_millis() as u64, "temporary engine error; retrying");
+                        tokio::select! {
+                            _ = cancellation.cancelled() => return Ok(()),
+                            _ = tokio::time::sleep(delay) => {}
+                        }
+                        delay = (delay * 2).min(RETRY_MAX);
+                    }
+                }
+            }
+            self.state_tx.send_replace(self.state);
+        }
+        Ok(())
+    }
+
+    async fn execute(&mut self, task: &Task) -> Result<(), EngineError> {
+        match task {
+            Task::Build { attributes, reply } => {
+                self.build(attributes.clone(), false, Some(reply)).await.map(|_| ())
+            }
+            Task::Insert { envelope } => match self.insert(envelope.clone(), false).await {
+                Ok(_) => Ok(()),
+                // op-node and later kona drop an invalid gossiped block; kona 0.1.2 would stop
+                // its engine actor, and with it the node, on one bad block from a peer.
+                Err(EngineError::InvalidPayload { number, status }) => {
+                    warn!(target: "engine", number, %status, "dropping invalid unsafe block");
+                    Ok(())
+                }
+                Err(err) => Err(err),
+            },
+            Task::Consolidate { attributes } => self.consolidate(attributes).await,
+            Task::Finalize { number } => self.finalize(*number).await,
+        }
+    }
+
+    /// Clears the queue and resets the forkchoice to the execution layer's own, walked back to a
+    /// block whose L1 origin is canonical and to a safe head beyond the sequencing window.
+    pub async fn reset(&mut self) -> Result<ResetOutcome, EngineError> {
+        self.tasks.clear();
+        self.queue_len_tx.send_replace(0);
+        let start = find_starting_forkchoice(
+            &self.config,
+            self.l1.as_ref(),
+            self.engine.as_ref(),
+            &self.l2,
+        )
+        .await?;
+        let update = EngineSyncStateUpdate {
+            unsafe_head: Some(start.unsafe_head),
+            cross_unsafe_head: Some(start.unsafe_head),
+            local_safe_head: Some(start.safe),
+            safe_head: Some(start.safe),
+            finalized_head: Some(start.finalized),
+        };
+        let mut delay = RETRY_INITIAL;
+        while let Err(err) = self.synchronize(update).await {
+            if err.severity() == Severity::Critical {
+                return Err(err);
+            }
+            debug!(target: "engine", %err, "forkchoice update during reset failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(RETRY_MAX);
+        }
+        let origin = start
+            .safe
+            .l1_origin
+            .number
+            .saturating_sub(self.config.channel_timeout(start.safe.block_info.timestamp));
+        let l1_origin = self
+            .l1
+            .block_by_number(origin)
+            .await?
+            .ok_or_else(|| EngineError::BlockNotFound(format!("L1 #{origin}")))?;
+        let safe = self.l2.sealed_block_by_hash(start.safe.block_info.hash).await?;
+        let system_config = to_system_config(safe.block(), &self.config)?;
+        metrics::counter!(Metrics::ENGINE_RESET_COUNT).increment(1);
+        self.state_tx.send_replace(self.state);
+        info!(target: "engine", unsafe_head = start.unsafe_head.block_info.number, safe = start.safe.block_info.number, finalized = start.finalized.block_info.number, l1_origin = origin, "engine reset");
+        Ok((start.safe, l1_origin, system_config))
+    }
+
+    /// Sends the forkchoice `update` (applied to the current state) unless it changes nothing.
+    async fn synchronize(&mut self, update: EngineSyncStateUpdate) -> Result<(), EngineError> {
+        let next = self.state.sync_state.apply_update(update);
+        if self.state.sync_state != Default::default() && self.state.sync_state == next {
+            trace!(target: "engine", "forkchoice unchanged; no update sent");
+            return Ok(());
+        }
+        let (unsafe_head, finalized) =
+            (next.unsafe_head().block_info.number, next.finalized_head().block_info.number);
+        if unsafe_head < finalized {
+            return Err(EngineError::FinalizedAheadOfUnsafe { unsafe_head, finalized });
+        }
+        let forkchoice = next.create_forkchoice_state();
+        let version = EngineForkchoiceVersion::from_cfg(
+            &self.config,
+            next.unsafe_head().block_info.timestamp,
+        );
+        let started = Instant::now();
+        let updated = self
+            .engine
+            .forkchoice_updated(version, forkchoice, None)
+            .await
+            .map_err(invalid_forkchoice)?;
+        record_call(Metrics::FORKCHOICE_UPDATE_METHOD, started);
+        match updated.payload_status.status {
+            PayloadStatusEnum::Valid => {
+                if !self.state.el_sync_finished {
+                    info!(target: "engine", "execution layer sync finished");
+                    self.state.el_sync_finished = true;
+                }
+            }
+            PayloadStatusEnum::Syncing => {
+                debug!(target: "engine", "forkchoice updated while the execution layer syncs")
+            }
+            status => {
+                return Err(EngineError::UnexpectedStatus {
+                    method: "engine_forkchoiceUpdated",
+                    status,
+                });
+            }
+        }
+        self.state.sync_state = next;
+        debug!(target: "engine", head = unsafe_head, safe = next.safe_head().block_info.number, finalized, fcu_us = started.elapsed().as_micros() as u64, "forkchoice updated");
+        Ok(())
+    }
+
+    /// Imports a payload and makes it the unsafe head (and the safe head when `safe`).
+    async fn insert(
+        &mut self,
+        envelope: OpExecutionPayloadEnvelope,
+        safe: bool,
+    ) -> Result<L2BlockInfo, EngineError> {
+        let block = payload_block_info(&envelope.execution_payload, &self.config)?;
+        let started = Instant::now();
+        let status = self.engine.new_payload(envelope).await?;
+        record_call(Metrics::NEW_PAYLOAD_METHOD, started);
+        let inserted = started.elapsed();
+        if !matches!(status.status, PayloadStatusEnum::Valid | PayloadStatusEnum::Syncing) {
+            return Err(EngineError::InvalidPayload {
+                number: block.block_info.number,
+                status: status.status,
+            });
+        }
+        self.synchronize(EngineSyncStateUpdate {
+            unsafe_head: Some(block),
+            cross_unsafe_head: Some(block),
+            local_safe_head: safe.then_some(block),
+            safe_head: safe.then_some(block),
+            ..Default::default()
+        })
+        .await?;
+        debug!(target: "engine", number = block.block_info.number, hash = %block.block_info.hash, safe, insert_us = inserted.as_micros() as u64, total_us = started.elapsed().as_micros() as u64, "inserted block");
+        Ok(block)
+    }
+
+    /// Builds a block on `attributes`, imports it, and sends it to `reply`. Post-Holocene an
+    /// invalid result is replaced by the deposits-only block, and the error asks for a flush.
+    fn build<'a>(
+        &'a mut self,
+        attributes: OpAttributesWithParent,
+        derived: bool,
+        reply: Option<&'a mpsc::Sender<OpExecutionPayloadEnvelope>>,
+    ) -> Pin<Box<dyn Future<Output = Result<L2BlockInfo, EngineError>> + Send + 'a>> {
+        Box::pin(async move {
+            let (unsafe_head, finalized) = (
+                self.state.sync_state.unsafe_head().block_info.number,
+                self.state.sync_state.finalized_head().block_info.number,
+            );
+            if unsafe_head < finalized {
+                return Err(EngineError::FinalizedAheadOfUnsafe { unsafe_head, finalized });
+            }
+            let timestamp = attributes.inner.payload_attributes.timestamp;
+            let forkchoice = self
+                .state
+                .sync_state
+                .apply_update(EngineSyncStateUpdate {
+                    unsafe_head: Some(attributes.parent),
+                    ..Default::default()
+                })
+                .create_forkchoice_state();
+            let started = Instant::now();
+            let updated = self
+                .engine
+                .forkchoice_updated(
+                    EngineForkchoiceVersion::from_cfg(&self.config, timestamp),
+                    forkchoice,
+                    Some(attributes.inner.clone()),
+                )
+                .await?;
+            record_call(Metrics::FORKCHOICE_UPDATE_METHOD, started);
+            match updated.payload_status.status {
+                PayloadStatusEnum::Valid => {}
+                PayloadStatusEnum::Syncing => return Err(EngineError::Syncing),
+                status => {
+                    return Err(EngineError::UnexpectedStatus {
+                        method: "engine_forkchoiceUpdated (build)",
+                        status,
+                    });
+                }
+            }
+            let payload_id = updated.payload_id.ok_or(EngineError::MissingPayloadId)?;
+            let fcu = started.elapsed();
+            let fetched = Instant::now();
+            let envelope = self
+                .engine
+                .get_payload(EngineGetPayloadVersion::from_cfg(&self.config, timestamp), payload_id)
+                .await?;
+            record_call(Metrics::GET_PAYLOAD_METHOD, fetched);
+            let transactions = payload_transactions(&envelope.execution_payload);
+            let block = match self.insert(envelope.clone(), derived).await {
+                Ok(block) => block,
+                Err(EngineError::InvalidPayload { number, status })
+                    if is_deposits_only(&attributes) =>
+                {
+                    error!(target: "engine", number, %status, "deposits-only payload refused");
+                    return Err(EngineError::DepositsOnlyRejected);
+                }
+                Err(EngineError::InvalidPayload { number, status })
+                    if self.config.is_holocene_active(timestamp) =>
+                {
+                    warn!(target: "engine", number, %status, "built payload refused; importing its deposits-only version");
+                    self.build(deposits_only(&attributes), derived, reply)
+                        .await
+                        .map_err(|_| EngineError::DepositsOnlyRejected)?;
+                    return Err(EngineError::HoloceneFlush);
+                }
+                Err(err) => return Err(err),
+            };
+            if let Some(reply) = reply {
+                reply
+                    .send(envelope)
+                    .await
+                    .map_err(|_| EngineError::ChannelClosed("built payload"))?;
+            }
+            let import = fetched.elapsed();
+            metrics::histogram!("rollup_engine_build_seconds", "stage" => "forkchoice")
+                .record(fcu.as_secs_f64());
+            metrics::histogram!("rollup_engine_build_seconds", "stage" => "import")
+                .record(import.as_secs_f64());
+            info!(target: "engine", number = block.block_info.number, transactions, safe = derived, fcu_us = fcu.as_micros() as u64, import_us = import.as_micros() as u64, "built and imported block");
+            Ok(block)
+        })
+    }
+
+    /// Derived attributes against the unsafe chain: the block at their height matches → it
+    /// becomes safe; otherwise (or beyond the unsafe head) build them, reorging the unsafe chain.
+    async fn consolidate(
+        &mut self,
+        attributes: &OpAttributesWithParent,
+    ) -> Result<(), EngineError> {
+        let sync = self.state.sync_state;
+        if sync.safe_head().block_info.number >= sync.unsafe_head().block_info.number {
+            return self.build(attributes.clone(), true, None).await.map(|_| ());
+        }
+        let number = attributes.block_number();
+        let started = Instant::now();
+        let block = match self.l2.sealed_block_by_number(number).await {
+            Ok(block) => block,
+            Err(ProviderError::BlockNotFound(_)) => {
+                return Err(EngineError::MissingUnsafeBlock(number));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let read = started.elapsed();
+        match check_attributes(&self.config, attributes, block.block()) {
+            Ok(()) => match self.block_info(&block) {
+                Ok(info) => {
+                    let update = EngineSyncStateUpdate {
+                        safe_head: Some(info),
+                        local_safe_head: Some(info),
+                        ..Default::default()
+                    };
+                    if attributes.is_last_in_span {
+                        self.synchronize(update).await?;
+                    } else {
+                        // Inside a span the safe head moves without a forkchoice update; the
+                        // span's last block sends one.
+                        self.state.sync_state = self.state.sync_state.apply_update(update);
+                    }
+                    debug!(target: "engine", number, hash = %block.hash(), read_us = read.as_micros() as u64, total_us = started.elapsed().as_micros() as u64, "safe head moved by consolidation");
+                    return Ok(());
+                }
+                Err(err) => {
+                    warn!(target: "engine", number, %err, "matching block without block info; building instead")
+                }
+            },
+            Err(mismatch) => {
+                info!(target: "engine", number, unsafe_hash = %block.hash(), %mismatch, "derived attributes differ from the unsafe block; building them (reorg)")
+            }
+        }
+        self.build(attributes.clone(), true, None).await.map(|_| ())
+    }
+
+    /// Moves the finalized head to the safe block `number`.
+    async fn finalize(&mut self, number: u64) -> Result<(), EngineError> {
+        let safe = self.state.sync_state.safe_head().block_info.number;
+        if safe < number {
+            return Err(EngineError::NotSafe { block: number, safe });
+        }
+        let block = match self.l2.sealed_block_by_number(number).await {
+            Ok(block) => block,
+            Err(ProviderError::BlockNotFound(_)) => {
+                return Err(EngineError::BlockNotFound(format!("L2 #{number}")));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let info = self.block_info(&block)?;
+        self.synchronize(EngineSyncStateUpdate {
+            finalized_head: Some(info),
+            ..Default::default()
+        })
+        .await?;
+        info!(target: "engine", number, hash = %info.block_info.hash, "finalized head moved");
+        Ok(())
+    }
+
+    fn block_info(&self, block: &SealedL2Block) -> Result<L2BlockInfo, EngineError> {
+        sealed_block_info(block, &self.config)
+    }
+
+    /// The engine handle, for queries.
+    pub const fn engine(&self) -> &Arc<E> {
+        &self.engine
+    }
+
+    /// The L2 block reads, for queries.
+    pub const fn l2(&self) -> &BufferedL2Provider {
+        &self.l2
+    }
+
+    /// Reads the execution layer's head `head`.
+    pub async fn head(&self, head: L2Head) -> Result<Option<SealedL2Block>, EngineError> {
+        self.engine.head(head).await
+    }
+}
+
+/// Maps the engine API's "invalid forkchoice state" error to its own variant (a reset).
+fn invalid_forkchoice(err: EngineError) -> EngineError {
+    match err {
+        EngineError::Rejected { code, .. }
+            if i64::from(code) == INVALID_FORK_CHOICE_STATE_ERROR as i64 =>
+        {
+            EngineError::InvalidForkchoiceState
+        }
+        err => err,
+    }
+}
+
+fn record_call(method: &'static str, started: Instant) {
+    metrics::histogram!(Metrics::ENGINE_METHOD_REQUEST_DURATION, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// The L2 block info of a sealed block, with the host's hash (no rehashing).
+pub(crate) fn sealed_block_info(
+    block: &SealedL2Block,
+    config: &RollupConfig,
+) -> Result<L2BlockInfo, EngineError> {
+    let header = &block.block().header;
+    let first = block.block().body.transactions.first();
+    l2_block_info(block.hash(), header.number, header.parent_hash, header.timestamp, first, config)
+}
+
+/// The L2 block info of a payload, decoding only its first transaction (the L1-info deposit).
+fn payload_block_info(
+    payload: &OpExecutionPayload,
+    config: &RollupConfig,
+) -> Result<L2BlockInfo, EngineError> {
+    use alloy_eips::Decodable2718;
+    let inner = payload.as_v1();
+    let first = match inner.transactions.first() {
+        Some(raw) => Some(
+            OpTxEnvelope::decode_2718(&mut raw.as_ref())
+                .map_err(kona_protocol::FromBlockError::TxEnvelopeDecodeError)?,
+        ),
+        None => None,
+    };
+    l2_block_info(
+        inner.block_hash,
+        inner.block_number,
+        inner.parent_hash,
+        inner.timestamp,
+        first.as_ref(),
+        config,
+    )
+}
+
+fn l2_block_info(
+    hash: B256,
+    number: u64,
+    parent_hash: B256,
+    timestamp: u64,
+    first: Option<&OpTxEnvelope>,
+    config: &RollupConfig,
+) -> Result<L2BlockInfo, EngineError> {
+    use kona_protocol::FromBlockError;
+    let block_info = BlockInfo::new(hash, number, parent_hash, timestamp);
+    let genesis = &config.genesis;
+    if number == genesis.l2.number {
+        if hash != genesis.l2.hash {
+            return Err(FromBlockError::InvalidGenesisHash.into());
+        }
+        return Ok(L2BlockInfo::new(block_info, genesis.l1, 0));
+    }
+    let first = first.ok_or(FromBlockError::MissingL1InfoDeposit(hash))?;
+    let OpTxEnvelope::Deposit(deposit) = first else {
+        return Err(FromBlockError::FirstTxNonDeposit(first.tx_type().into()).into());
+    };
+    let l1_info = L1BlockInfoTx::decode_calldata(deposit.input.as_ref())
+        .map_err(FromBlockError::BlockInfoDecodeError)?;
+    Ok(L2BlockInfo::new(block_info, l1_info.id(), l1_info.sequence_number()))
+}
+
+fn payload_transactions(payload: &OpExecutionPayload) -> usize {
+    payload.as_v1().transactions.len()
+}

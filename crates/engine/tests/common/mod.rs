@@ -1,0 +1,396 @@
+//! Fixtures: an in-memory execution layer that *stores* blocks (it does not execute their
+//! transactions: state roots are whatever the payload says), an L1 of headers, and builders for
+//! a rollup config and derived attributes with real L1-info deposits.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use alloy_consensus::{Block, BlockBody, EMPTY_ROOT_HASH, Header};
+use alloy_eips::{Encodable2718, eip7685::EMPTY_REQUESTS_HASH};
+use alloy_primitives::{Address, B64, B256, Bytes, U256};
+use alloy_rpc_types_engine::{
+    CancunPayloadFields, ForkchoiceState, ForkchoiceUpdated, PayloadAttributes, PayloadId,
+    PayloadStatus, PayloadStatusEnum, PraguePayloadFields,
+};
+use async_trait::async_trait;
+use kona_engine::{EngineForkchoiceVersion, EngineGetPayloadVersion};
+use kona_genesis::{ChainGenesis, HardForkConfig, RollupConfig, SystemConfig};
+use kona_protocol::{BlockInfo, L1BlockInfoTx, L2BlockInfo, OpAttributesWithParent};
+use op_alloy_consensus::{OpBlock, OpTxEnvelope, encode_holocene_extra_data};
+use op_alloy_rpc_types_engine::{
+    OpExecutionPayload, OpExecutionPayloadEnvelope, OpExecutionPayloadSidecar, OpPayloadAttributes,
+};
+use parking_lot::Mutex;
+use rollup_engine::{EngineError, ExecutionEngine, L1BlockReader, L2Head};
+use rollup_providers_local::{L2BlockSource, SealedL2Block, SourceError};
+use std::{collections::HashMap, sync::Arc};
+
+pub const GENESIS_TIME: u64 = 1_700_000_000;
+pub const BLOCK_TIME: u64 = 2;
+/// What the fixture reports as the message passer's storage root, at every block.
+pub const MESSAGE_PASSER_ROOT: B256 = B256::repeat_byte(0x16);
+
+/// L1: headers 0..n, one per 12 s, the first at genesis time.
+pub struct L1Chain {
+    pub headers: Vec<Header>,
+}
+
+impl L1Chain {
+    pub fn new(n: u64) -> Self {
+        let mut headers: Vec<Header> = Vec::new();
+        for number in 0..n {
+            let parent_hash = headers.last().map(Header::hash_slow).unwrap_or_default();
+            headers.push(Header {
+                number,
+                parent_hash,
+                timestamp: GENESIS_TIME + number * 12,
+                base_fee_per_gas: Some(7),
+                ..Default::default()
+            });
+        }
+        Self { headers }
+    }
+
+    pub fn info(&self, number: u64) -> BlockInfo {
+        let header = &self.headers[number as usize];
+        BlockInfo::new(header.hash_slow(), header.number, header.parent_hash, header.timestamp)
+    }
+}
+
+/// [`L1Chain`] as the engine's L1 reader.
+#[derive(Debug)]
+pub struct L1Reader(pub Vec<BlockInfo>);
+
+#[async_trait]
+impl L1BlockReader for L1Reader {
+    async fn block_by_hash(&self, hash: B256) -> Result<Option<BlockInfo>, EngineError> {
+        Ok(self.0.iter().find(|b| b.hash == hash).copied())
+    }
+
+    async fn block_by_number(&self, number: u64) -> Result<Option<BlockInfo>, EngineError> {
+        Ok(self.0.iter().find(|b| b.number == number).copied())
+    }
+}
+
+/// The L2 genesis block of the fixture chain.
+pub fn genesis_block() -> OpBlock {
+    Block {
+        header: Header {
+            number: 0,
+            timestamp: GENESIS_TIME,
+            gas_limit: 30_000_000,
+            base_fee_per_gas: Some(1),
+            withdrawals_root: Some(EMPTY_ROOT_HASH),
+            ..Default::default()
+        },
+        body: BlockBody {
+            transactions: Vec::new(),
+            ommers: Vec::new(),
+            withdrawals: Some(Default::default()),
+        },
+    }
+}
+
+/// Regolith through Holocene from genesis; Isthmus off (V3 payloads).
+pub fn rollup_config(l1: &L1Chain) -> RollupConfig {
+    let genesis = genesis_block();
+    let from_genesis = Some(0);
+    RollupConfig {
+        genesis: ChainGenesis {
+            l1: l1.info(0).id(),
+            l2: alloy_eips::BlockNumHash { number: 0, hash: genesis.header.hash_slow() },
+            l2_time: GENESIS_TIME,
+            system_config: Some(SystemConfig { gas_limit: 30_000_000, ..Default::default() }),
+        },
+        block_time: BLOCK_TIME,
+        seq_window_size: 100,
+        channel_timeout: 50,
+        l2_chain_id: 901u64.into(),
+        hardforks: HardForkConfig {
+            regolith_time: from_genesis,
+            canyon_time: from_genesis,
+            delta_time: from_genesis,
+            ecotone_time: from_genesis,
+            fjord_time: from_genesis,
+            granite_time: from_genesis,
+            holocene_time: from_genesis,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Attributes for the block after `parent`, with origin L1 block `origin` (and sequence number
+/// `seq`), the L1-info deposit first and then `user_txs`.
+pub fn attributes(
+    config: &RollupConfig,
+    l1: &L1Chain,
+    parent: L2BlockInfo,
+    origin: u64,
+    seq: u64,
+    user_txs: Vec<Bytes>,
+    derived_from: Option<u64>,
+) -> OpAttributesWithParent {
+    let timestamp = parent.block_info.timestamp + config.block_time;
+    let (_, deposit) = L1BlockInfoTx::try_new_with_deposit_tx(
+        config,
+        config.genesis.system_config.as_ref().unwrap(),
+        seq,
+        &l1.headers[origin as usize],
+        timestamp,
+    )
+    .unwrap();
+    let mut transactions = vec![OpTxEnvelope::Deposit(deposit).encoded_2718().into()];
+    transactions.extend(user_txs);
+    OpAttributesWithParent::new(
+        OpPayloadAttributes {
+            payload_attributes: PayloadAttributes {
+                timestamp,
+                prev_randao: B256::with_last_byte(origin as u8),
+                suggested_fee_recipient: Address::repeat_byte(0x11),
+                withdrawals: Some(Vec::new()),
+                parent_beacon_block_root: Some(B256::ZERO),
+            },
+            transactions: Some(transactions),
+            no_tx_pool: Some(true),
+            gas_limit: Some(30_000_000),
+            eip_1559_params: Some(B64::ZERO),
+        },
+        parent,
+        derived_from.map(|n| l1.info(n)),
+        true,
+    )
+}
+
+/// A user transaction with a made-up signature (the fixture neither recovers nor executes it).
+pub fn user_tx(seed: u64) -> Bytes {
+    let tx = alloy_consensus::TxLegacy {
+        chain_id: Some(901),
+        nonce: seed,
+        gas_price: 1,
+        gas_limit: 21_000,
+        to: alloy_primitives::TxKind::Call(Address::repeat_byte(0xbb)),
+        value: U256::from(seed),
+        input: Bytes::new(),
+    };
+    let signature = alloy_primitives::Signature::new(U256::from(1), U256::from(seed + 1), false);
+    OpTxEnvelope::Legacy(alloy_consensus::Signed::new_unhashed(tx, signature)).encoded_2718().into()
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryState {
+    pub blocks: HashMap<B256, OpBlock>,
+    /// Canonical hashes by number.
+    pub canonical: Vec<B256>,
+    pub safe: Option<B256>,
+    pub finalized: Option<B256>,
+    payloads: HashMap<PayloadId, OpExecutionPayloadEnvelope>,
+    pub builds: usize,
+    pub new_payloads: usize,
+    pub forkchoice_updates: usize,
+    /// Payloads containing one of these transactions are INVALID.
+    pub poison: Vec<Bytes>,
+}
+
+/// The in-memory execution layer; see the module docs.
+#[derive(Debug)]
+pub struct MemoryEngine {
+    pub config: RollupConfig,
+    pub state: Mutex<MemoryState>,
+}
+
+impl MemoryEngine {
+    pub fn new(config: RollupConfig) -> Arc<Self> {
+        let genesis = genesis_block();
+        let hash = genesis.header.hash_slow();
+        let mut state = MemoryState::default();
+        state.blocks.insert(hash, genesis);
+        state.canonical.push(hash);
+        Arc::new(Self { config, state: Mutex::new(state) })
+    }
+
+    pub fn canonical_block(&self, number: u64) -> Option<SealedL2Block> {
+        let state = self.state.lock();
+        let hash = *state.canonical.get(number as usize)?;
+        Some(SealedL2Block::new(hash, Arc::new(state.blocks[&hash].clone())))
+    }
+
+    pub fn head_number(&self) -> u64 {
+        self.state.lock().canonical.len() as u64 - 1
+    }
+
+    pub fn label_number(&self, head: L2Head) -> Option<u64> {
+        let state = self.state.lock();
+        let hash = match head {
+            L2Head::Latest => state.canonical.last().copied(),
+            L2Head::Safe => state.safe,
+            L2Head::Finalized => state.finalized,
+        }?;
+        Some(state.blocks[&hash].header.number)
+    }
+
+    /// A payload for `block`, as an engine would hand it out.
+    pub fn payload(block: &OpBlock) -> OpExecutionPayloadEnvelope {
+        let (execution_payload, sidecar) =
+            OpExecutionPayload::from_block_unchecked(block.header.hash_slow(), block);
+        OpExecutionPayloadEnvelope {
+            parent_beacon_block_root: sidecar.parent_beacon_block_root(),
+            execution_payload,
+        }
+    }
+
+    /// The block `attributes` build, as this fixture builds it.
+    pub fn block_for(&self, attributes: &OpPayloadAttributes, parent: &OpBlock) -> OpBlock {
+        let transactions =
+            attributes.decoded_transactions().collect::<Result<Vec<OpTxEnvelope>, _>>().unwrap();
+        let extra_data = encode_holocene_extra_data(
+            attributes.eip_1559_params.unwrap_or_default(),
+            self.config.chain_op_config.as_canyon_base_fee_params(),
+        )
+        .unwrap();
+        let transactions_root = alloy_consensus::proofs::calculate_transaction_root(&transactions);
+        Block {
+            header: Header {
+                transactions_root,
+                parent_hash: parent.header.hash_slow(),
+                number: parent.header.number + 1,
+                timestamp: attributes.payload_attributes.timestamp,
+                beneficiary: attributes.payload_attributes.suggested_fee_recipient,
+                mix_hash: attributes.payload_attributes.prev_randao,
+                gas_limit: attributes.gas_limit.unwrap(),
+                parent_beacon_block_root: attributes.payload_attributes.parent_beacon_block_root,
+                withdrawals_root: Some(EMPTY_ROOT_HASH),
+                base_fee_per_gas: Some(1),
+                // Cancun's blob fields, as a V3 payload carries them.
+                blob_gas_used: Some(0),
+                excess_blob_gas: Some(0),
+                extra_data,
+                ..Default::default()
+            },
+            body: BlockBody {
+                transactions,
+                ommers: Vec::new(),
+                withdrawals: Some(Default::default()),
+            },
+        }
+    }
+
+    fn set_canonical(state: &mut MemoryState, head: B256) {
+        let mut chain = vec![head];
+        let mut cursor = head;
+        while let Some(block) = state.blocks.get(&cursor) {
+            if block.header.number == 0 {
+                break;
+            }
+            cursor = block.header.parent_hash;
+            chain.push(cursor);
+        }
+        chain.reverse();
+        state.canonical = chain;
+    }
+}
+
+fn valid() -> PayloadStatus {
+    PayloadStatus::from_status(PayloadStatusEnum::Valid)
+}
+
+#[async_trait]
+impl ExecutionEngine for MemoryEngine {
+    async fn new_payload(
+        &self,
+        envelope: OpExecutionPayloadEnvelope,
+    ) -> Result<PayloadStatus, EngineError> {
+        let root = envelope.parent_beacon_block_root.unwrap_or_default();
+        let sidecar = match &envelope.execution_payload {
+            OpExecutionPayload::V4(_) => OpExecutionPayloadSidecar::v4(
+                CancunPayloadFields::new(root, vec![]),
+                PraguePayloadFields::new(EMPTY_REQUESTS_HASH),
+            ),
+            _ => OpExecutionPayloadSidecar::v3(CancunPayloadFields::new(root, vec![])),
+        };
+        let claimed = envelope.execution_payload.as_v1().block_hash;
+        let raw = envelope.execution_payload.as_v1().transactions.clone();
+        let block: OpBlock =
+            envelope.execution_payload.try_into_block_with_sidecar(&sidecar).unwrap();
+        let mut state = self.state.lock();
+        state.new_payloads += 1;
+        if block.header.hash_slow() != claimed
+            || !state.blocks.contains_key(&block.header.parent_hash)
+        {
+            return Ok(PayloadStatus::from_status(PayloadStatusEnum::Invalid {
+                validation_error: "unknown parent or wrong hash".into(),
+            }));
+        }
+        if raw.iter().any(|tx| state.poison.contains(tx)) {
+            return Ok(PayloadStatus::from_status(PayloadStatusEnum::Invalid {
+                validation_error: "poisoned transaction".into(),
+            }));
+        }
+        state.blocks.insert(claimed, block);
+        Ok(valid())
+    }
+
+    async fn forkchoice_updated(
+        &self,
+        _version: EngineForkchoiceVersion,
+        forkchoice: ForkchoiceState,
+        attributes: Option<OpPayloadAttributes>,
+    ) -> Result<ForkchoiceUpdated, EngineError> {
+        let mut state = self.state.lock();
+        state.forkchoice_updates += 1;
+        let Some(head) = state.blocks.get(&forkchoice.head_block_hash).cloned() else {
+            return Ok(ForkchoiceUpdated::from_status(PayloadStatusEnum::Syncing));
+        };
+        Self::set_canonical(&mut state, forkchoice.head_block_hash);
+        state.safe = (!forkchoice.safe_block_hash.is_zero()).then_some(forkchoice.safe_block_hash);
+        state.finalized =
+            (!forkchoice.finalized_block_hash.is_zero()).then_some(forkchoice.finalized_block_hash);
+        let mut updated = ForkchoiceUpdated::from_status(PayloadStatusEnum::Valid);
+        if let Some(attributes) = attributes {
+            state.builds += 1;
+            let block = self.block_for(&attributes, &head);
+            let id = PayloadId::new((state.builds as u64).to_be_bytes());
+            state.payloads.insert(id, Self::payload(&block));
+            updated = updated.with_payload_id(id);
+        }
+        Ok(updated)
+    }
+
+    async fn get_payload(
+        &self,
+        _version: EngineGetPayloadVersion,
+        payload_id: PayloadId,
+    ) -> Result<OpExecutionPayloadEnvelope, EngineError> {
+        self.state.lock().payloads.remove(&payload_id).ok_or(EngineError::Rejected {
+            method: "engine_getPayloadV3",
+            code: -38001,
+            message: "unknown payload".into(),
+        })
+    }
+
+    async fn head(&self, head: L2Head) -> Result<Option<SealedL2Block>, EngineError> {
+        let state = self.state.lock();
+        let hash = match head {
+            L2Head::Latest => state.canonical.last().copied(),
+            L2Head::Safe => state.safe,
+            L2Head::Finalized => state.finalized,
+        };
+        Ok(hash.map(|hash| SealedL2Block::new(hash, Arc::new(state.blocks[&hash].clone()))))
+    }
+
+    async fn message_passer_storage_root(&self, _block: B256) -> Result<B256, EngineError> {
+        Ok(MESSAGE_PASSER_ROOT)
+    }
+}
+
+/// The fixture as the L2 buffer's fallback (the buffer stays empty in these tests: every read
+/// goes to the "database").
+#[async_trait]
+impl L2BlockSource for MemoryEngine {
+    async fn block_by_number(&self, number: u64) -> Result<Option<SealedL2Block>, SourceError> {
+        Ok(self.canonical_block(number))
+    }
+
+    async fn block_by_hash(&self, hash: B256) -> Result<Option<SealedL2Block>, SourceError> {
+        let state = self.state.lock();
+        Ok(state.blocks.get(&hash).map(|b| SealedL2Block::new(hash, Arc::new(b.clone()))))
+    }
+}

@@ -1,0 +1,315 @@
+//! The in-process engine actor against an in-memory execution layer (a fixture that stores
+//! blocks without executing them): kona's engine rules, observed through kona's channels.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use alloy_eips::BlockNumberOrTag;
+use common::{
+    L1Chain, L1Reader, MESSAGE_PASSER_ROOT, MemoryEngine, attributes, rollup_config, user_tx,
+};
+use kona_derive::Signal;
+use kona_engine::{EngineQueries, EngineState};
+use kona_node_service::{EngineContext, EngineInboundData, NodeActor, NodeMode};
+use kona_protocol::{L2BlockInfo, OpAttributesWithParent};
+use op_alloy_rpc_types_engine::OpExecutionPayloadEnvelope;
+use rollup_engine::{EngineActorBuilder, EngineError, InProcessEngineActor, L2Head};
+use rollup_providers_local::BufferedL2Provider;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+struct Harness {
+    l1: L1Chain,
+    config: Arc<kona_genesis::RollupConfig>,
+    engine: Arc<MemoryEngine>,
+    inbound: EngineInboundData,
+    signals: mpsc::Receiver<Signal>,
+    safe_head: watch::Receiver<L2BlockInfo>,
+    unsafe_head: watch::Receiver<L2BlockInfo>,
+    sync_complete: oneshot::Receiver<()>,
+    cancellation: CancellationToken,
+    actor: tokio::task::JoinHandle<Result<(), EngineError>>,
+}
+
+impl Harness {
+    fn start(mode: NodeMode) -> Self {
+        let _ =
+            tracing_subscriber::fmt().with_env_filter("engine=debug").with_test_writer().try_init();
+        let l1 = L1Chain::new(20);
+        let config = Arc::new(rollup_config(&l1));
+        let engine = MemoryEngine::new((*config).clone());
+        let l2 =
+            BufferedL2Provider::with_capacity(config.clone(), 64).with_fallback(engine.clone());
+        let l1_reader = Arc::new(L1Reader((0..20).map(|n| l1.info(n)).collect()));
+        let builder = EngineActorBuilder {
+            config: config.clone(),
+            mode,
+            engine: engine.clone(),
+            l2,
+            l1: l1_reader,
+        };
+        let (inbound, actor) = InProcessEngineActor::build(builder);
+        let (signal_tx, signals) = mpsc::channel(16);
+        let (safe_tx, safe_head) = watch::channel(L2BlockInfo::default());
+        let (unsafe_tx, unsafe_head) = watch::channel(L2BlockInfo::default());
+        let (sync_tx, sync_complete) = oneshot::channel();
+        let cancellation = CancellationToken::new();
+        let context = EngineContext {
+            cancellation: cancellation.clone(),
+            engine_unsafe_head_tx: Some(unsafe_tx),
+            engine_l2_safe_head_tx: safe_tx,
+            sync_complete_tx: sync_tx,
+            derivation_signal_tx: signal_tx,
+        };
+        let actor = tokio::spawn(actor.start(context));
+        Self {
+            l1,
+            config,
+            engine,
+            inbound,
+            signals,
+            safe_head,
+            unsafe_head,
+            sync_complete,
+            cancellation,
+            actor,
+        }
+    }
+
+    /// Requests the initial reset and waits for derivation's reset signal and the EL sync.
+    async fn reset(&mut self) {
+        self.inbound.reset_request_tx.send(()).await.unwrap();
+        let signal = tokio::time::timeout(WAIT, self.signals.recv()).await.unwrap().unwrap();
+        assert!(matches!(signal, Signal::Reset(_)), "derivation is reset first: {signal:?}");
+        tokio::time::timeout(WAIT, &mut self.sync_complete).await.unwrap().unwrap();
+    }
+
+    fn info(&self, number: u64) -> L2BlockInfo {
+        let block = self.engine.canonical_block(number).unwrap();
+        L2BlockInfo::from_block_and_genesis(block.block().as_ref(), &self.config.genesis).unwrap()
+    }
+
+    /// Builds on the unsafe head through the sequencer channel and returns the payload.
+    async fn build(&self, attributes: OpAttributesWithParent) -> OpExecutionPayloadEnvelope {
+        let (reply, mut payloads) = mpsc::channel(1);
+        let requests = self.inbound.build_request_tx.as_ref().unwrap();
+        requests.send((attributes, reply)).await.unwrap();
+        tokio::time::timeout(WAIT, payloads.recv()).await.unwrap().unwrap()
+    }
+
+    async fn state(&self) -> EngineState {
+        let (tx, rx) = oneshot::channel();
+        self.inbound.inbound_queries_tx.send(EngineQueries::State(tx)).await.unwrap();
+        rx.await.unwrap()
+    }
+
+    async fn wait_safe(&mut self, number: u64) {
+        tokio::time::timeout(WAIT, self.safe_head.wait_for(|h| h.block_info.number == number))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    async fn stop(self) {
+        self.cancellation.cancel();
+        tokio::time::timeout(WAIT, self.actor).await.unwrap().unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn sequencer_builds_on_the_unsafe_head_and_gets_each_payload_back() {
+    let mut h = Harness::start(NodeMode::Sequencer);
+    h.reset().await;
+    for number in 1..=3 {
+        let parent = h.info(number - 1);
+        let payload = h
+            .build(attributes(&h.config, &h.l1, parent, 0, number, vec![user_tx(number)], None))
+            .await;
+        assert_eq!(payload.execution_payload.as_v1().block_number, number);
+        tokio::time::timeout(WAIT, h.unsafe_head.wait_for(|head| head.block_info.number == number))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(h.engine.head_number(), 3, "the execution layer's canonical head moved");
+    let state = h.state().await;
+    assert_eq!(state.sync_state.unsafe_head().block_info.number, 3);
+    assert_eq!(state.sync_state.safe_head().block_info.number, 0, "sequenced blocks are unsafe");
+    assert!(state.el_sync_finished);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn derived_attributes_matching_unsafe_blocks_make_them_safe_without_building() {
+    let mut h = Harness::start(NodeMode::Validator);
+    h.reset().await;
+    // The sequencer's blocks arrive as gossip.
+    let mut derived = Vec::new();
+    let mut parent_block = h.engine.canonical_block(0).unwrap();
+    for number in 1..=3 {
+        let parent =
+            L2BlockInfo::from_block_and_genesis(parent_block.block().as_ref(), &h.config.genesis)
+                .unwrap();
+        let attrs = attributes(&h.config, &h.l1, parent, 0, number, vec![user_tx(number)], Some(2));
+        let block = h.engine.block_for(&attrs.inner, parent_block.block());
+        h.inbound.unsafe_block_tx.send(MemoryEngine::payload(&block)).await.unwrap();
+        parent_block = rollup_providers_local::SealedL2Block::seal_slow(block);
+        derived.push(attrs);
+    }
+    tokio::time::timeout(WAIT, async {
+        while h.engine.head_number() < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let builds_before = h.engine.state.lock().builds;
+    for attrs in derived {
+        h.inbound.attributes_tx.send(attrs).await.unwrap();
+    }
+    h.wait_safe(3).await;
+    assert_eq!(h.engine.state.lock().builds, builds_before, "consolidation built nothing");
+    assert_eq!(
+        h.engine.label_number(L2Head::Safe),
+        Some(3),
+        "the execution layer's safe label moved"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn mismatching_derived_attributes_reorg_the_unsafe_chain() {
+    let mut h = Harness::start(NodeMode::Validator);
+    h.reset().await;
+    let genesis = h.info(0);
+    let gossiped = attributes(&h.config, &h.l1, genesis, 0, 1, vec![user_tx(1)], None);
+    let block = h.engine.block_for(&gossiped.inner, h.engine.canonical_block(0).unwrap().block());
+    let unsafe_hash = block.header.hash_slow();
+    h.inbound.unsafe_block_tx.send(MemoryEngine::payload(&block)).await.unwrap();
+    tokio::time::timeout(WAIT, h.unsafe_head.wait_for(|head| head.block_info.number == 1))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // L1 says block 1 carries another transaction.
+    let derived = attributes(&h.config, &h.l1, genesis, 0, 1, vec![user_tx(99)], Some(2));
+    h.inbound.attributes_tx.send(derived).await.unwrap();
+    h.wait_safe(1).await;
+    let canonical = h.engine.canonical_block(1).unwrap();
+    assert_ne!(canonical.hash(), unsafe_hash, "the unsafe block was replaced");
+    assert_eq!(canonical.block().body.transactions.len(), 2);
+    assert_eq!(*h.safe_head.borrow(), h.info(1));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_invalid_derived_payload_is_replaced_by_deposits_only_and_derivation_flushes() {
+    let mut h = Harness::start(NodeMode::Validator);
+    h.reset().await;
+    let poison = user_tx(666);
+    h.engine.state.lock().poison.push(poison.clone());
+    let derived = attributes(&h.config, &h.l1, h.info(0), 0, 1, vec![poison], Some(2));
+    h.inbound.attributes_tx.send(derived).await.unwrap();
+    let signal = tokio::time::timeout(WAIT, h.signals.recv()).await.unwrap().unwrap();
+    assert!(matches!(signal, Signal::FlushChannel), "derivation flushes its channel: {signal:?}");
+    let block = h.engine.canonical_block(1).unwrap();
+    assert_eq!(block.block().body.transactions.len(), 1, "only the L1-info deposit is left");
+    h.wait_safe(1).await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn l1_finality_finalizes_the_blocks_derived_from_it() {
+    let mut h = Harness::start(NodeMode::Validator);
+    h.reset().await;
+    // Block 1 derived from L1 #3, block 2 from L1 #5.
+    let first = attributes(&h.config, &h.l1, h.info(0), 0, 1, vec![], Some(3));
+    h.inbound.attributes_tx.send(first).await.unwrap();
+    h.wait_safe(1).await;
+    let second = attributes(&h.config, &h.l1, h.info(1), 0, 2, vec![], Some(5));
+    h.inbound.attributes_tx.send(second).await.unwrap();
+    h.wait_safe(2).await;
+
+    h.inbound.finalized_l1_block_tx.send_replace(Some(h.l1.info(4)));
+    tokio::time::timeout(WAIT, async {
+        while h.engine.label_number(L2Head::Finalized) != Some(1) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("L1 #4 final → L2 #1 final, not #2");
+    h.inbound.finalized_l1_block_tx.send_replace(Some(h.l1.info(5)));
+    tokio::time::timeout(WAIT, async {
+        while h.engine.label_number(L2Head::Finalized) != Some(2) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(h.state().await.sync_state.finalized_head().block_info.number, 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn output_at_block_answers_from_the_in_memory_chain() {
+    let mut h = Harness::start(NodeMode::Sequencer);
+    h.reset().await;
+    h.build(attributes(&h.config, &h.l1, h.info(0), 0, 1, vec![], None)).await;
+    let (tx, rx) = oneshot::channel();
+    let query = EngineQueries::OutputAtBlock { block: BlockNumberOrTag::Number(1), sender: tx };
+    h.inbound.inbound_queries_tx.send(query).await.unwrap();
+    let (info, output, _) = tokio::time::timeout(WAIT, rx).await.unwrap().unwrap();
+    let block = h.engine.canonical_block(1).unwrap();
+    assert_eq!(info, h.info(1));
+    assert_eq!(output.block_hash, block.hash());
+    assert_eq!(output.state_root, block.block().header.state_root);
+    assert_eq!(output.bridge_storage_root, MESSAGE_PASSER_ROOT);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_invalid_gossiped_block_is_dropped_and_the_engine_keeps_going() {
+    let mut h = Harness::start(NodeMode::Validator);
+    h.reset().await;
+    let poison = user_tx(7);
+    h.engine.state.lock().poison.push(poison.clone());
+    let genesis_block = h.engine.canonical_block(0).unwrap();
+    let bad = attributes(&h.config, &h.l1, h.info(0), 0, 1, vec![poison], None);
+    let bad = h.engine.block_for(&bad.inner, genesis_block.block());
+    h.inbound.unsafe_block_tx.send(MemoryEngine::payload(&bad)).await.unwrap();
+    let good = attributes(&h.config, &h.l1, h.info(0), 0, 1, vec![user_tx(8)], None);
+    let good = h.engine.block_for(&good.inner, genesis_block.block());
+    h.inbound.unsafe_block_tx.send(MemoryEngine::payload(&good)).await.unwrap();
+    tokio::time::timeout(WAIT, h.unsafe_head.wait_for(|head| head.block_info.number == 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.unsafe_head.borrow().block_info.hash, good.header.hash_slow());
+    assert!(!h.actor.is_finished(), "the actor still runs");
+    h.stop().await;
+}
+
+#[test]
+fn fixture_payloads_round_trip() {
+    let l1 = L1Chain::new(3);
+    let config = rollup_config(&l1);
+    let engine = MemoryEngine::new(config.clone());
+    let genesis = engine.canonical_block(0).unwrap();
+    let info =
+        L2BlockInfo::from_block_and_genesis(genesis.block().as_ref(), &config.genesis).unwrap();
+    let attrs = attributes(&config, &l1, info, 0, 1, vec![user_tx(1)], None);
+    let block = engine.block_for(&attrs.inner, genesis.block());
+    let envelope = MemoryEngine::payload(&block);
+    let sidecar = op_alloy_rpc_types_engine::OpExecutionPayloadSidecar::v3(
+        alloy_rpc_types_engine::CancunPayloadFields::new(
+            envelope.parent_beacon_block_root.unwrap(),
+            vec![],
+        ),
+    );
+    let back: op_alloy_consensus::OpBlock =
+        envelope.execution_payload.try_into_block_with_sidecar(&sidecar).unwrap();
+    assert_eq!(back.header, block.header);
+}
