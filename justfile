@@ -46,6 +46,10 @@ bench-devnet: build-rollup
     -DEVNET_DIR=.devnet-bench L2_BLOCK_TIME=1 timeout -s INT 620 ./etc/devnet/devnet.sh
     python3 tests/e2e/slot_bench.py .devnet-bench/rollup.log 1 10
 
+# Per-block engine overhead, typed in-process path vs kona's HTTP engine client, at 0/100/1000/5000 transfers.
+bench-engine:
+    cargo bench --locked -p rollup-engine --bench engine_overhead
+
 # Validator derivation throughput: an L1 holding 5000 L2 blocks of batches, then a fresh validator syncing.
 bench-derivation BLOCKS="5000": build-rollup
     cargo build --release --locked -p rollup-devnet

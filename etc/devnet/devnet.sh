@@ -35,6 +35,9 @@ KONA_RPC_PORT=${KONA_RPC_PORT:-9546}
 METRICS_PORT=${METRICS_PORT:-9001}
 L2_P2P_PORT=${L2_P2P_PORT:-30303}
 L2_AUTH_PORT=${L2_AUTH_PORT:-8551}
+# kona drives reth in-process, so reth's engine API server (auth RPC, JWT) is off unless asked
+# for (AUTH_SERVER=1, e.g. to attach another consensus client or a debugging tool).
+AUTH_SERVER=${AUTH_SERVER:-0}
 KONA_P2P_PORT=${KONA_P2P_PORT:-9222}
 # anvil's first development key: the devnet's sequencer (never use it anywhere real).
 DEV_SEQUENCER_KEY=ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
@@ -110,11 +113,13 @@ fi
 start_node() {
     local name=$1 index=$2; shift 2
     local dir="$STATE/$name" off=$((10 * index))
+    local auth_flags=(--disable-auth-server)
+    [ "$AUTH_SERVER" = 1 ] && auth_flags=(--authrpc.port "$((L2_AUTH_PORT + off))")
     mkdir -p "$dir"
     [ -d "$dir/data/db" ] || "$ROLLUP" init --chain "$STATE/genesis.json" --datadir "$dir/data" > "$dir/init.log" 2>&1
     "$ROLLUP" node --chain "$STATE/genesis.json" --datadir "$dir/data" \
         --http --http.port "$((L2_HTTP_PORT + off))" --http.api eth,net,web3,admin --metrics "127.0.0.1:$((METRICS_PORT + off))" --ipcdisable \
-        --port "$((L2_P2P_PORT + off))" --disable-discovery --authrpc.port "$((L2_AUTH_PORT + off))" \
+        --port "$((L2_P2P_PORT + off))" --disable-discovery "${auth_flags[@]}" \
         --engine.persistence-threshold 0 --engine.memory-block-buffer-target 0 \
         --kona.config-file "$STATE/rollup.json" \
         --kona.l1-eth-rpc "http://127.0.0.1:$L1_PORT" --kona.l1-beacon "http://127.0.0.1:$BEACON_PORT" \

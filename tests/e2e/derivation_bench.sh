@@ -99,9 +99,9 @@ def ms(v):
 engine, built = 0.0, 0
 for line in open(log, errors="replace"):
     line = ansi.sub("", line)
-    if "Built and imported new safe block" in line:
-        f = dict(re.findall(r"(\w+_duration)=(\S+)", line))
-        engine += ms(f.get("fcu_duration", "0ms")) + ms(f.get("block_import_duration", "0ms"))
+    if "built and imported block" in line and "safe=true" in line:
+        f = dict(re.findall(r"(fcu_us|import_us)=(\d+)", line))
+        engine += (int(f.get("fcu_us", 0)) + int(f.get("import_us", 0))) / 1000
         built += 1
 t0 = time.monotonic()
 for n in range(0, l1_head + 1, 100):

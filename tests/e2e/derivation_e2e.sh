@@ -61,6 +61,19 @@ safe_head_is_the_sequencers_block() {
 }
 check "the safe head advances (batches posted and derived)" safe_head_is_the_sequencers_block
 
+# kona drives reth in-process: with reth's engine API server off (the devnet's default) nothing
+# listens on the auth port, and the chain above was built, derived and made safe regardless.
+no_engine_rpc() {
+    local node dir
+    for node in 0 1 2; do
+        dir=sequencer; [ "$node" -gt 0 ] && dir=validator-$node
+        if ss -ltn | grep -q ":$((L2_AUTH_PORT + 10 * node)) "; then echo "     node $node: auth port open"; return 1; fi
+        if grep -q "RPC auth server started" "$DEVNET_DIR/$dir/rollup.log"; then echo "     node $node: auth server started"; return 1; fi
+    done
+    grep -q 'engine="in-process"\|engine=in-process' "$DEVNET_DIR/sequencer/rollup.log"
+}
+check "no engine RPC: reth's auth server is off on every node and kona drives reth in-process" no_engine_rpc
+
 validators_agree() {
     local n target ok=0
     target=$(head_of 0 safe_l2)

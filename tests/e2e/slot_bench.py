@@ -2,8 +2,9 @@
 """Block production of a devnet run, from `rollup node`'s log: missed slots and build latency.
 
 Usage: slot_bench.py ROLLUP_LOG BLOCK_TIME [SKIP_SECONDS]
-Reads kona's "Built and imported new unsafe block" lines (l2_number, l2_time, fcu_duration,
-block_import_duration), skips the catch-up after start, and prints one summary.
+Reads the engine's "built and imported block ... safe=false" lines (number, timestamp, fcu_us,
+import_us) — or, from a build before the in-process engine, kona's "Built and imported new unsafe
+block" lines — skips the catch-up after start, and prints one summary.
 """
 import re, statistics, sys
 
@@ -11,13 +12,21 @@ ansi = re.compile(r"\x1b\[[0-9;]*m")
 line_re = re.compile(r"^(\S+)Z .*Built and imported new unsafe block l2_number=(\d+) l2_time=(\d+) "
                      r"fcu_duration=([\d.]+)(ms|µs|s) block_import_duration=([\d.]+)(ms|µs|s)")
 scale = {"s": 1000.0, "ms": 1.0, "µs": 0.001}
+# The in-process engine actor (crates/engine).
+ours_re = re.compile(r"built and imported block number=(\d+) timestamp=(\d+) transactions=\d+ safe=false "
+                     r"fcu_us=(\d+) import_us=(\d+)")
 
 def main():
     path, block_time = sys.argv[1], int(sys.argv[2])
     skip = float(sys.argv[3]) if len(sys.argv) > 3 else 10.0
     blocks = []
     for raw in open(path, encoding="utf-8", errors="replace"):
-        m = line_re.search(ansi.sub("", raw))
+        line = ansi.sub("", raw)
+        m = ours_re.search(line)
+        if m:
+            blocks.append((int(m[1]), int(m[2]), (int(m[3]) + int(m[4])) / 1000.0))
+            continue
+        m = line_re.search(line)
         if m:
             blocks.append((int(m[2]), int(m[3]), float(m[4]) * scale[m[5]] + float(m[6]) * scale[m[7]]))
     if len(blocks) < 3:

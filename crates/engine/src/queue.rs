@@ -249,7 +249,9 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
     }
 
     /// Clears the queue and resets the forkchoice to the execution layer's own, walked back to a
-    /// block whose L1 origin is canonical and to a safe head beyond the sequencing window.
+    /// block whose L1 origin is canonical and to a safe head beyond the sequencing window. Any
+    /// failure fails the reset; [`InProcessEngineActor`](crate::InProcessEngineActor) retries
+    /// resets that failed on a temporary error.
     pub async fn reset(&mut self) -> Result<ResetOutcome, EngineError> {
         self.tasks.clear();
         self.queue_len_tx.send_replace(0);
@@ -267,15 +269,9 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
             safe_head: Some(start.safe),
             finalized_head: Some(start.finalized),
         };
-        let mut delay = RETRY_INITIAL;
-        while let Err(err) = self.synchronize(update).await {
-            if err.severity() == Severity::Critical {
-                return Err(err);
-            }
-            debug!(target: "engine", %err, "forkchoice update during reset failed; retrying");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(RETRY_MAX);
-        }
+        // A failed update fails the reset; the actor retries the whole reset (and stops retrying
+        // when it is cancelled).
+        self.synchronize(update).await?;
         let origin = start
             .safe
             .l1_origin
@@ -453,7 +449,7 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
                 .record(fcu.as_secs_f64());
             metrics::histogram!("rollup_engine_build_seconds", "stage" => "import")
                 .record(import.as_secs_f64());
-            info!(target: "engine", number = block.block_info.number, transactions, safe = derived, fcu_us = fcu.as_micros() as u64, import_us = import.as_micros() as u64, "built and imported block");
+            info!(target: "engine", number = block.block_info.number, timestamp = block.block_info.timestamp, transactions, safe = derived, fcu_us = fcu.as_micros() as u64, import_us = import.as_micros() as u64, "built and imported block");
             Ok(block)
         })
     }
