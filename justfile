@@ -50,6 +50,13 @@ bench-devnet: build-rollup
 bench-engine:
     cargo bench --locked -p rollup-engine --bench engine_overhead
 
+# Sequencer build latency at 1 s blocks, empty and at 100 transfers/s: in-process `rollup` against
+# op-reth + kona-node (KONA_NODE_BIN=…, `cargo install kona-node --version 1.0.0-rc.1 --locked`) and
+# an earlier build (ROLLUP_BEFORE_BIN=…), each when given.
+bench-build-latency: build-rollup
+    cargo build --release --locked -p rollup-devnet
+    ./tests/e2e/build_latency_bench.sh 60 100
+
 # Validator derivation throughput: an L1 holding 5000 L2 blocks of batches, then a fresh validator syncing.
 bench-derivation BLOCKS="5000": build-rollup
     cargo build --release --locked -p rollup-devnet

@@ -38,6 +38,10 @@ L2_AUTH_PORT=${L2_AUTH_PORT:-8551}
 # kona drives reth in-process, so reth's engine API server (auth RPC, JWT) is off unless asked
 # for (AUTH_SERVER=1, e.g. to attach another consensus client or a debugging tool).
 AUTH_SERVER=${AUTH_SERVER:-0}
+# KONA_NODE_BIN=<kona-node binary> runs the sequencer as the pair `rollup` replaces, for
+# comparison: the same binary as plain op-reth (no --kona flags, auth server with a JWT) plus
+# kona-node (crates.io, 1.0.0-rc.1) driving it over the engine API. No batcher, no validators.
+KONA_NODE_BIN=${KONA_NODE_BIN:-}
 KONA_P2P_PORT=${KONA_P2P_PORT:-9222}
 # anvil's first development key: the devnet's sequencer (never use it anywhere real).
 DEV_SEQUENCER_KEY=ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
@@ -133,8 +137,34 @@ start_node() {
 
 batcher_flags=()
 [ "$BATCHER" = 1 ] && batcher_flags=(--batcher.key.path "$STATE/batcher.key" --batcher.data-availability-type "$BATCHER_DA")
-# shellcheck disable=SC2086 # SEQUENCER_FLAGS is a list of flags
-start_node sequencer 0 --kona.mode sequencer --kona.p2p.sequencer.key.path "$STATE/sequencer.key" "${batcher_flags[@]}" $SEQUENCER_FLAGS
+# start_two_process_sequencer: op-reth (this binary without --kona flags) + kona-node.
+start_two_process_sequencer() {
+    local dir="$STATE/sequencer"
+    mkdir -p "$dir"
+    [ -d "$dir/data/db" ] || "$ROLLUP" init --chain "$STATE/genesis.json" --datadir "$dir/data" > "$dir/init.log" 2>&1
+    [ -f "$dir/jwt.hex" ] || ( umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' > "$dir/jwt.hex" )
+    "$ROLLUP" node --chain "$STATE/genesis.json" --datadir "$dir/data" \
+        --http --http.port "$L2_HTTP_PORT" --http.api eth,net,web3,admin --metrics "127.0.0.1:$METRICS_PORT" --ipcdisable \
+        --port "$L2_P2P_PORT" --disable-discovery --authrpc.port "$L2_AUTH_PORT" --authrpc.jwtsecret "$dir/jwt.hex" \
+        --engine.persistence-threshold 0 --engine.memory-block-buffer-target 0 > "$dir/reth.log" 2>&1 &
+    pids+=($!)
+    wait_for "http://127.0.0.1:$L2_HTTP_PORT" eth_chainId "sequencer (op-reth)"
+    "$KONA_NODE_BIN" --chain "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["l2_chain_id"])' "$STATE/rollup.json")" \
+        node --mode sequencer --l1-eth-rpc "http://127.0.0.1:$L1_PORT" --l1-beacon "http://127.0.0.1:$BEACON_PORT" \
+        --l2-engine-rpc "http://127.0.0.1:$L2_AUTH_PORT" --l2-engine-jwt-secret "$dir/jwt.hex" \
+        --l2-config-file "$STATE/rollup.json" --p2p.sequencer.key "$DEV_SEQUENCER_KEY" \
+        --p2p.no-discovery --p2p.listen.ip 127.0.0.1 --p2p.listen.tcp "$KONA_P2P_PORT" --p2p.listen.udp "$((KONA_P2P_PORT + 1))" \
+        --rpc.addr 127.0.0.1 --port "$KONA_RPC_PORT" > "$dir/rollup.log" 2>&1 &
+    pids+=($!)
+    log "sequencer: op-reth + kona-node ($KONA_NODE_BIN), engine API over http://127.0.0.1:$L2_AUTH_PORT with a JWT"
+}
+
+if [ -n "$KONA_NODE_BIN" ]; then
+    start_two_process_sequencer
+else
+    # shellcheck disable=SC2086 # SEQUENCER_FLAGS is a list of flags
+    start_node sequencer 0 --kona.mode sequencer --kona.p2p.sequencer.key.path "$STATE/sequencer.key" "${batcher_flags[@]}" $SEQUENCER_FLAGS
+fi
 # The first run's logs stay where the e2e tests and benchmarks have always read them.
 ln -sf sequencer/rollup.log "$STATE/rollup.log"
 sequencer_pid=${pids[-1]}

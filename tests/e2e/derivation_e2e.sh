@@ -70,7 +70,10 @@ no_engine_rpc() {
         if ss -ltn | grep -q ":$((L2_AUTH_PORT + 10 * node)) "; then echo "     node $node: auth port open"; return 1; fi
         if grep -q "RPC auth server started" "$DEVNET_DIR/$dir/rollup.log"; then echo "     node $node: auth server started"; return 1; fi
     done
-    grep -q 'engine="in-process"\|engine=in-process' "$DEVNET_DIR/sequencer/rollup.log"
+    # reth's log colours its fields: strip the escapes before matching.
+    sed 's/\x1b\[[0-9;]*m//g' "$DEVNET_DIR/sequencer/rollup.log" | grep -q 'starting kona node .*engine="in-process"'
+    sed 's/\x1b\[[0-9;]*m//g' "$DEVNET_DIR/sequencer/rollup.log" | grep -q 'built and imported block'
+    echo "     no auth server on ports $L2_AUTH_PORT/$((L2_AUTH_PORT + 10))/$((L2_AUTH_PORT + 20)); engine: in-process"
 }
 check "no engine RPC: reth's auth server is off on every node and kona drives reth in-process" no_engine_rpc
 

@@ -112,7 +112,12 @@ impl Canned {
             })
             .collect();
         let rpc_block = RpcBlock {
-            header: RpcHeader { hash, inner: block.header.clone(), total_difficulty: None, size: None },
+            header: RpcHeader {
+                hash,
+                inner: block.header.clone(),
+                total_difficulty: None,
+                size: None,
+            },
             uncles: Vec::new(),
             transactions: BlockTransactions::Full(transactions),
             withdrawals: block.body.withdrawals.clone(),
@@ -128,7 +133,10 @@ impl Canned {
 
 #[async_trait]
 impl ExecutionEngine for Canned {
-    async fn new_payload(&self, envelope: OpExecutionPayloadEnvelope) -> Result<PayloadStatus, EngineError> {
+    async fn new_payload(
+        &self,
+        envelope: OpExecutionPayloadEnvelope,
+    ) -> Result<PayloadStatus, EngineError> {
         black_box(envelope);
         Ok(PayloadStatus::from_status(PayloadStatusEnum::Valid))
     }
@@ -165,16 +173,22 @@ async fn serve(handler: Arc<Canned>) -> std::net::SocketAddr {
     let mut module = RpcModule::new(handler);
     module
         .register_async_method("engine_forkchoiceUpdatedV3", |params, handler, _| async move {
-            let (state, attributes): (ForkchoiceState, Option<OpPayloadAttributes>) = params.parse()?;
+            let (state, attributes): (ForkchoiceState, Option<OpPayloadAttributes>) =
+                params.parse()?;
             Ok::<_, ErrorObjectOwned>(
-                handler.forkchoice_updated(EngineForkchoiceVersion::V3, state, attributes).await.unwrap(),
+                handler
+                    .forkchoice_updated(EngineForkchoiceVersion::V3, state, attributes)
+                    .await
+                    .unwrap(),
             )
         })
         .unwrap();
     module
         .register_async_method("engine_getPayloadV3", |_, handler, _| async move {
             let envelope = handler.envelope.clone();
-            let OpExecutionPayload::V3(execution_payload) = envelope.execution_payload else { unreachable!() };
+            let OpExecutionPayload::V3(execution_payload) = envelope.execution_payload else {
+                unreachable!()
+            };
             Ok::<_, ErrorObjectOwned>(OpExecutionPayloadEnvelopeV3 {
                 execution_payload,
                 block_value: U256::ZERO,
@@ -233,10 +247,8 @@ async fn typed_block(engine: &Canned, buffer: &BufferedL2Provider) {
         .forkchoice_updated(EngineForkchoiceVersion::V3, state, Some(attributes()))
         .await
         .unwrap();
-    let envelope = engine
-        .get_payload(EngineGetPayloadVersion::V3, updated.payload_id.unwrap())
-        .await
-        .unwrap();
+    let envelope =
+        engine.get_payload(EngineGetPayloadVersion::V3, updated.payload_id.unwrap()).await.unwrap();
     engine.new_payload(envelope).await.unwrap();
     engine.forkchoice_updated(EngineForkchoiceVersion::V3, state, None).await.unwrap();
     black_box(buffer.sealed_block_by_number(1).await.unwrap());
@@ -268,8 +280,13 @@ fn percentiles(mut samples: Vec<f64>) -> (f64, f64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    println!("per-block engine overhead: forkchoice+attributes, getPayload, newPayload, forkchoice, block read");
-    println!("{:>9} {:>14} {:>14} {:>14} {:>14} {:>9}", "transfers", "typed p50 µs", "typed p99 µs", "http p50 µs", "http p99 µs", "ratio");
+    println!(
+        "per-block engine overhead: forkchoice+attributes, getPayload, newPayload, forkchoice, block read"
+    );
+    println!(
+        "{:>9} {:>14} {:>14} {:>14} {:>14} {:>9}",
+        "transfers", "typed p50 µs", "typed p99 µs", "http p50 µs", "http p99 µs", "ratio"
+    );
     let config = Arc::new(RollupConfig::default());
     for transfers in SIZES {
         let handler = Canned::new(transfers);
@@ -296,7 +313,8 @@ async fn main() {
             http_block(&client).await;
             http.push(started.elapsed().as_secs_f64() * 1e6);
         }
-        let ((typed_p50, typed_p99), (http_p50, http_p99)) = (percentiles(typed), percentiles(http));
+        let ((typed_p50, typed_p99), (http_p50, http_p99)) =
+            (percentiles(typed), percentiles(http));
         println!(
             "{transfers:>9} {typed_p50:>14.1} {typed_p99:>14.1} {http_p50:>14.1} {http_p99:>14.1} {:>8.0}x",
             http_p50 / typed_p50

@@ -197,17 +197,17 @@ impl<E: ExecutionEngine + ?Sized> InProcessEngineActor<E> {
                 }
             }
             outputs.publish_safe_head(core.state());
-            if core.state().el_sync_finished {
-                if let Some(done) = sync_complete.take() {
-                    // Without a finalized head nothing is known about derivation yet: reset
-                    // first, so derivation starts from the execution layer's chain.
-                    if core.state().sync_state.finalized_head() == L2BlockInfo::default() {
-                        info!(target: "engine", "execution layer synced; initial reset");
-                        self.reset(core, outputs, cancellation).await?;
-                    }
-                    // Releases derivation (a dropped sender would too).
-                    let _ = done.send(());
+            if core.state().el_sync_finished
+                && let Some(done) = sync_complete.take()
+            {
+                // Without a finalized head nothing is known about derivation yet: reset first,
+                // so derivation starts from the execution layer's chain.
+                if core.state().sync_state.finalized_head() == L2BlockInfo::default() {
+                    info!(target: "engine", "execution layer synced; initial reset");
+                    self.reset(core, outputs, cancellation).await?;
                 }
+                // Releases derivation (a dropped sender would too).
+                let _ = done.send(());
             }
             if let Some(tx) = &unsafe_head_tx {
                 let head = core.state().sync_state.unsafe_head();

@@ -42,6 +42,10 @@ const RETRY_MAX: Duration = Duration::from_millis(500);
 
 /// A unit of engine work.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a handful of tasks are queued at a time; boxing would only add an allocation each"
+)]
 pub enum Task {
     /// Build a block on the sequencer's attributes, import it, and hand the payload back.
     Build {

@@ -223,8 +223,8 @@ impl ActorSupervisor {
         }
         info!(
             target: "kona_exex::supervisor",
-            stopped = report.stopped.len(),
-            abandoned = report.abandoned.len(),
+            stopped = ?report.stopped,
+            abandoned = ?report.abandoned,
             "all actors stopped"
         );
         report
