@@ -15,8 +15,10 @@ export DEVNET_DIR=${BENCH_DIR:-$(mktemp -d)} L2_BLOCK_TIME=1 L1_BLOCK_TIME=2 VAL
 # The L2 chain starts BLOCKS seconds ago: the sequencer builds it as fast as it can.
 export L1_HISTORY_SECS=$((BLOCKS + 30))
 export SEQUENCER_FLAGS="--txpool.max-account-slots 100000 --txpool.pending-max-count 100000"
-export L1_PORT=38645 BEACON_PORT=35152 L2_HTTP_PORT=39645 KONA_RPC_PORT=39646 METRICS_PORT=39101
-export L2_P2P_PORT=30603 L2_AUTH_PORT=38651 KONA_P2P_PORT=39322
+# Below the ephemeral port range (32768+): an outgoing connection can take a port up there
+# just before a node binds it (seen: kona RPC "Address already in use" on a validator start).
+export L1_PORT=23545 BEACON_PORT=23052 L2_HTTP_PORT=24545 KONA_RPC_PORT=24546 METRICS_PORT=24001
+export L2_P2P_PORT=23303 L2_AUTH_PORT=23551 KONA_P2P_PORT=24222
 L2="http://127.0.0.1:$L2_HTTP_PORT"
 devnet_pid=
 cleanup() {

@@ -15,8 +15,10 @@ e2e_setup "derivation e2e"
 export DEVNET_DIR=$(mktemp -d) L2_BLOCK_TIME=1 L1_BLOCK_TIME=2 L1_SLOTS_PER_EPOCH=2
 export VALIDATORS=2 NO_P2P_VALIDATORS=2 BATCHER=1 BATCHER_DA=${BATCHER_DA:-calldata}
 echo "batcher data availability: $BATCHER_DA"
-export L1_PORT=58545 BEACON_PORT=55052 L2_HTTP_PORT=59545 KONA_RPC_PORT=59546 METRICS_PORT=59001
-export L2_P2P_PORT=50303 L2_AUTH_PORT=58551 KONA_P2P_PORT=59222
+# Below the ephemeral port range (32768+): an outgoing connection can take a port up there
+# just before a node binds it (seen: kona RPC "Address already in use" on a validator start).
+export L1_PORT=21545 BEACON_PORT=21052 L2_HTTP_PORT=22545 KONA_RPC_PORT=22546 METRICS_PORT=22001
+export L2_P2P_PORT=21303 L2_AUTH_PORT=21551 KONA_P2P_PORT=22222
 L1="http://127.0.0.1:$L1_PORT"
 devnet_pid=
 cleanup() {

@@ -13,8 +13,10 @@ COUNT=${1:-20}
 e2e_setup "fresh starts"
 
 export L2_BLOCK_TIME=1 L1_BLOCK_TIME=2
-export L1_PORT=48545 BEACON_PORT=45052 L2_HTTP_PORT=49545 KONA_RPC_PORT=49546 METRICS_PORT=49001
-export L2_P2P_PORT=30503 L2_AUTH_PORT=48551 KONA_P2P_PORT=49222 VALIDATORS=0 BATCHER=0
+# Below the ephemeral port range (32768+): an outgoing connection can take a port up there
+# just before a node binds it (seen: kona RPC "Address already in use" on a validator start).
+export L1_PORT=26545 BEACON_PORT=26052 L2_HTTP_PORT=27545 KONA_RPC_PORT=27546 METRICS_PORT=27001
+export L2_P2P_PORT=26303 L2_AUTH_PORT=26551 KONA_P2P_PORT=27222 VALIDATORS=0 BATCHER=0
 L2="http://127.0.0.1:$L2_HTTP_PORT"
 devnet_pid=
 cleanup() { [ -n "$devnet_pid" ] && { kill -TERM "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null; }; }
