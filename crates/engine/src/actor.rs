@@ -162,9 +162,18 @@ struct Outputs {
 
 impl Outputs {
     fn publish_safe_head(&self, state: &EngineState) {
-        let safe = state.sync_state.safe_head();
-        self.safe_head.send_if_modified(|head| (*head != safe).then(|| *head = safe).is_some());
+        publish(&self.safe_head, state.sync_state.safe_head());
     }
+}
+
+/// Sends `head` to the watchers of `tx` if it differs from what they have (so they wake only
+/// on a change).
+fn publish(tx: &watch::Sender<L2BlockInfo>, head: L2BlockInfo) {
+    tx.send_if_modified(|current| {
+        let changed = *current != head;
+        *current = head;
+        changed
+    });
 }
 
 impl<E: ExecutionEngine + ?Sized> InProcessEngineActor<E> {
@@ -210,10 +219,7 @@ impl<E: ExecutionEngine + ?Sized> InProcessEngineActor<E> {
                 let _ = done.send(());
             }
             if let Some(tx) = &unsafe_head_tx {
-                let head = core.state().sync_state.unsafe_head();
-                tx.send_if_modified(|current| {
-                    (*current != head).then(|| *current = head).is_some()
-                });
+                publish(tx, core.state().sync_state.unsafe_head());
             }
 
             let build_requests = self.build_request_rx.as_mut();

@@ -6,7 +6,7 @@
 //! a reset-, flush- or critical-severity error ends the drain for the actor to handle.
 
 use crate::{
-    EngineError, ExecutionEngine, L1BlockReader, L2Head, Severity,
+    EngineError, ExecutionEngine, L1BlockReader, Severity,
     attributes::{check_attributes, deposits_only, is_deposits_only},
     reset::find_starting_forkchoice,
 };
@@ -178,16 +178,6 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
         self.queue_len_tx.subscribe()
     }
 
-    /// The rollup config.
-    pub const fn config(&self) -> &Arc<RollupConfig> {
-        &self.config
-    }
-
-    /// Number of queued tasks.
-    pub fn queue_length(&self) -> usize {
-        self.tasks.len()
-    }
-
     /// Queues `task`.
     pub fn enqueue(&mut self, task: Task) {
         self.arrivals += 1;
@@ -235,7 +225,7 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
     async fn execute(&mut self, task: &Task) -> Result<(), EngineError> {
         match task {
             Task::Build { attributes, reply } => {
-                self.build(attributes.clone(), false, Some(reply)).await.map(|_| ())
+                self.build(attributes, false, Some(reply)).await.map(|_| ())
             }
             Task::Insert { envelope } => match self.insert(envelope.clone(), false).await {
                 Ok(_) => Ok(()),
@@ -373,7 +363,7 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
     /// invalid result is replaced by the deposits-only block, and the error asks for a flush.
     fn build<'a>(
         &'a mut self,
-        attributes: OpAttributesWithParent,
+        attributes: &'a OpAttributesWithParent,
         derived: bool,
         reply: Option<&'a mpsc::Sender<OpExecutionPayloadEnvelope>>,
     ) -> Pin<Box<dyn Future<Output = Result<L2BlockInfo, EngineError>> + Send + 'a>> {
@@ -426,7 +416,7 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
             let block = match self.insert(envelope.clone(), derived).await {
                 Ok(block) => block,
                 Err(EngineError::InvalidPayload { number, status })
-                    if is_deposits_only(&attributes) =>
+                    if is_deposits_only(attributes) =>
                 {
                     error!(target: "engine", number, %status, "deposits-only payload refused");
                     return Err(EngineError::DepositsOnlyRejected);
@@ -435,7 +425,7 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
                     if self.config.is_holocene_active(timestamp) =>
                 {
                     warn!(target: "engine", number, %status, "built payload refused; importing its deposits-only version");
-                    self.build(deposits_only(&attributes), derived, reply)
+                    self.build(&deposits_only(attributes), derived, reply)
                         .await
                         .map_err(|_| EngineError::DepositsOnlyRejected)?;
                     return Err(EngineError::HoloceneFlush);
@@ -466,7 +456,7 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
     ) -> Result<(), EngineError> {
         let sync = self.state.sync_state;
         if sync.safe_head().block_info.number >= sync.unsafe_head().block_info.number {
-            return self.build(attributes.clone(), true, None).await.map(|_| ());
+            return self.build(attributes, true, None).await.map(|_| ());
         }
         let number = attributes.block_number();
         let started = Instant::now();
@@ -504,7 +494,7 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
                 info!(target: "engine", number, unsafe_hash = %block.hash(), %mismatch, "derived attributes differ from the unsafe block; building them (reorg)")
             }
         }
-        self.build(attributes.clone(), true, None).await.map(|_| ())
+        self.build(attributes, true, None).await.map(|_| ())
     }
 
     /// Moves the finalized head to the safe block `number`.
@@ -532,21 +522,6 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
 
     fn block_info(&self, block: &SealedL2Block) -> Result<L2BlockInfo, EngineError> {
         sealed_block_info(block, &self.config)
-    }
-
-    /// The engine handle, for queries.
-    pub const fn engine(&self) -> &Arc<E> {
-        &self.engine
-    }
-
-    /// The L2 block reads, for queries.
-    pub const fn l2(&self) -> &BufferedL2Provider {
-        &self.l2
-    }
-
-    /// Reads the execution layer's head `head`.
-    pub async fn head(&self, head: L2Head) -> Result<Option<SealedL2Block>, EngineError> {
-        self.engine.head(head).await
     }
 }
 

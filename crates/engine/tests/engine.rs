@@ -21,6 +21,16 @@ use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(5);
 
+/// Waits up to [`WAIT`] for `condition`, polling; panics with `what` when it never holds.
+async fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let polled = async {
+        while !condition() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, polled).await.unwrap_or_else(|_| panic!("timed out: {what}"));
+}
+
 struct Harness {
     l1: L1Chain,
     config: Arc<kona_genesis::RollupConfig>,
@@ -159,13 +169,8 @@ async fn derived_attributes_matching_unsafe_blocks_make_them_safe_without_buildi
         parent_block = rollup_providers_local::SealedL2Block::seal_slow(block);
         derived.push(attrs);
     }
-    tokio::time::timeout(WAIT, async {
-        while h.engine.head_number() < 3 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .unwrap();
+    eventually("the execution layer imports the gossiped blocks", || h.engine.head_number() >= 3)
+        .await;
     let builds_before = h.engine.state.lock().builds;
     for attrs in derived {
         h.inbound.attributes_tx.send(attrs).await.unwrap();
@@ -234,21 +239,15 @@ async fn l1_finality_finalizes_the_blocks_derived_from_it() {
     h.wait_safe(2).await;
 
     h.inbound.finalized_l1_block_tx.send_replace(Some(h.l1.info(4)));
-    tokio::time::timeout(WAIT, async {
-        while h.engine.label_number(L2Head::Finalized) != Some(1) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    eventually("L1 #4 final → L2 #1 final, not #2", || {
+        h.engine.label_number(L2Head::Finalized) == Some(1)
     })
-    .await
-    .expect("L1 #4 final → L2 #1 final, not #2");
+    .await;
     h.inbound.finalized_l1_block_tx.send_replace(Some(h.l1.info(5)));
-    tokio::time::timeout(WAIT, async {
-        while h.engine.label_number(L2Head::Finalized) != Some(2) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    eventually("L1 #5 final → L2 #2 final", || {
+        h.engine.label_number(L2Head::Finalized) == Some(2)
     })
-    .await
-    .unwrap();
+    .await;
     assert_eq!(h.state().await.sync_state.finalized_head().block_info.number, 2);
     h.stop().await;
 }
