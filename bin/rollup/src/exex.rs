@@ -51,6 +51,7 @@ where
     let provider = BufferedL2Provider::new(rollup_config)
         .with_fallback(fallback)
         .with_ahead_wait(NOTIFICATION_WAIT);
+    let window = provider.capacity();
 
     let mut exex = KonaNodeExEx::new(config, engine, provider);
     exex.sync_state(recent_blocks(ctx.provider())?)?;
@@ -75,7 +76,8 @@ where
         drop(guard);
     });
 
-    let notifications = ctx.notifications.map(|notification| notification.map(|n| chain_event(&n)));
+    let notifications =
+        ctx.notifications.map(move |notification| notification.map(|n| chain_event(&n, window)));
     let mut host = RethHost(ctx.events);
     match exex.run(notifications, &mut host).await {
         // reth is shutting down (its signal cancelled the token, or its ExEx manager went away)
@@ -102,26 +104,36 @@ where
     Ok(provider.block_range(first..=best)?.into_iter().map(SealedL2Block::seal_slow).collect())
 }
 
-fn sealed_blocks(chain: &Chain<OpPrimitives>) -> Vec<SealedL2Block> {
+/// The newest `window` blocks of `chain`, oldest first. Only these can end up in the buffer: a
+/// pipeline sync commits thousands of blocks in one notification, and copying the others would
+/// only be thrown away (see `ChainStateEvent`).
+fn sealed_blocks(chain: &Chain<OpPrimitives>, window: usize) -> Vec<SealedL2Block> {
     chain
         .blocks_iter()
+        .skip(chain.len().saturating_sub(window))
         .map(|block| {
             SealedL2Block::new(block.hash(), Arc::new(block.clone_sealed_block().into_block()))
         })
         .collect()
 }
 
-/// reth's notification in the core's reth-free form.
-fn chain_event(notification: &ExExNotification<OpPrimitives>) -> ChainStateEvent {
+/// Number and hash of every block of a chain that left the canonical chain: all the buffer checks
+/// of them, whatever the depth.
+fn num_hashes(chain: &Chain<OpPrimitives>) -> Vec<BlockNumHash> {
+    chain.blocks_iter().map(|block| block.num_hash()).collect()
+}
+
+/// reth's notification in the core's reth-free form, new chains cut to the buffer's `window`.
+fn chain_event(notification: &ExExNotification<OpPrimitives>, window: usize) -> ChainStateEvent {
     match notification {
         ExExNotification::ChainCommitted { new } => {
-            ChainStateEvent::Committed { new: sealed_blocks(new) }
+            ChainStateEvent::Committed { new: sealed_blocks(new, window) }
         }
         ExExNotification::ChainReorged { old, new } => {
-            ChainStateEvent::Reorged { old: sealed_blocks(old), new: sealed_blocks(new) }
+            ChainStateEvent::Reorged { old: num_hashes(old), new: sealed_blocks(new, window) }
         }
         ExExNotification::ChainReverted { old } => {
-            ChainStateEvent::Reverted { old: sealed_blocks(old) }
+            ChainStateEvent::Reverted { old: num_hashes(old) }
         }
     }
 }
@@ -170,5 +182,22 @@ where
             .map_err(SourceError::new)?
             .map(|block| block.map(|block| SealedL2Block::new(hash, Arc::new(block))))
             .map_err(SourceError::new)
+    }
+
+    /// One read for a whole re-seed of the buffer (reth's provider reads the range from one view
+    /// of its chain), sealed off the async runtime too.
+    async fn blocks_in_range(
+        &self,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Vec<SealedL2Block>, SourceError> {
+        let provider = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            provider
+                .block_range(range)
+                .map(|blocks| blocks.into_iter().map(SealedL2Block::seal_slow).collect::<Vec<_>>())
+        })
+        .await
+        .map_err(SourceError::new)?
+        .map_err(SourceError::new)
     }
 }

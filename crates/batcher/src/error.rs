@@ -1,6 +1,6 @@
 //! The crate's single error type.
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256, U256};
 use kona_protocol::{BatchEncodingError, DecodeError, SpanBatchError};
 
 /// Everything that can go wrong turning L2 blocks into batcher transactions.
@@ -243,17 +243,64 @@ pub enum BatcherError {
     /// The node's L2 chain could not be read.
     #[error("reading the L2 chain: {0}")]
     L2Chain(#[source] crate::submitter::L2ChainError),
+
+    /// The batcher account cannot pay for its next transaction.
+    #[error(
+        "batcher account {account} holds {balance} wei; its next transaction may cost up to \
+         {needed} wei: fund the account"
+    )]
+    InsufficientFunds {
+        /// The batcher's L1 address.
+        account: Address,
+        /// Its balance.
+        balance: U256,
+        /// Gas limit × max fee (plus blob gas × max blob fee) of the next transaction.
+        needed: U256,
+    },
+
+    /// Replacing a transaction would take fees above the fee limit.
+    #[error(
+        "replacing the transaction at nonce {nonce} needs a max fee of {needed} wei/gas, above \
+         {multiplier}× the market's {market} wei/gas: left to be mined as it is"
+    )]
+    FeeLimit {
+        /// The nonce of the transaction to replace.
+        nonce: u64,
+        /// The max fee per gas a replacement would need.
+        needed: u128,
+        /// The market's max fee per gas now.
+        market: u128,
+        /// The fee limit multiplier.
+        multiplier: u64,
+    },
+
+    /// The blocking task that encodes a channel panicked or was cancelled.
+    #[error("channel encoder: {0}")]
+    Encoder(String),
 }
 
 impl BatcherError {
     /// Short label of the failure, for metrics.
     pub const fn kind(&self) -> &'static str {
         match self {
+            Self::InsufficientFunds { .. } => "insufficient_funds",
+            Self::FeeLimit { .. } => "fee_limit",
             Self::L1(_) => "l1",
             Self::Send(_) => "send",
             Self::L2Chain(_) => "l2",
             Self::Beacon(_) | Self::ReadBack(_) => "l1",
             _ => "encoding",
         }
+    }
+
+    /// Whether a channel failed only for its size, so the same blocks fit in smaller channels.
+    pub const fn is_size_limit(&self) -> bool {
+        matches!(
+            self,
+            Self::ChannelFull { .. }
+                | Self::BatchTooLarge { .. }
+                | Self::ChannelTooLargeForDerivation { .. }
+                | Self::TooManyFrames { .. }
+        )
     }
 }

@@ -18,8 +18,10 @@
 //!
 //! 4. **Submission** ([`BatchSubmitter`]): the driver that feeds the node's unsafe chain through
 //!    1–3 and posts the result to the batch inbox from the batcher key, tracks every transaction
-//!    until it is confirmed and safe, re-posts after L1 reorgs, and after a restart reads its own
-//!    recent transactions back ([`posted`]) to resume without a gap or a double post.
+//!    until it is confirmed and safe, re-posts after L1 reorgs and when the safe head stalls or
+//!    goes back, bumps fees only to replace a transaction and never past a limit, and after a
+//!    restart reads its own recent transactions back ([`posted`]) to resume without a gap or a
+//!    double post.
 //!
 //! [`SingleBatch`]: kona_protocol::SingleBatch
 //! [`SpanBatch`]: kona_protocol::SpanBatch
@@ -33,8 +35,9 @@ pub mod frame;
 pub mod posted;
 mod submitter;
 pub use submitter::{
-    BatchKind, BatchSubmitter, BatcherMetrics, DataAvailability, L2Chain, L2ChainError,
-    MAX_BLOB_FRAME_SIZE, SubmitterConfig,
+    BatchKind, BatchSubmitter, BatcherMetrics, DEFAULT_FEE_LIMIT_MULTIPLIER, DataAvailability,
+    EncodedChannel, L2Chain, L2ChainError, MAX_BLOB_FRAME_SIZE, MAX_CALLDATA_FRAME_SIZE,
+    MAX_L1_TX_SIZE, SubmitterConfig, TxFees, encode_channels, transaction_fees,
 };
 
 pub use batch::{BlockBatch, SpanBatchBuilder, single_batch_from_block};

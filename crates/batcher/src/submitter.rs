@@ -3,23 +3,32 @@
 //! One loop, one L1 account, transactions strictly in nonce order (Holocene derivation wants
 //! frames and channels in order):
 //!
-//! 1. **Resume.** Wait for the first safe head, wait until transactions a previous run left in
-//!    the L1 mempool are mined, then read back the batcher's own transactions of the last
-//!    `channel_timeout` L1 blocks ([`posted_l2_blocks`]) and start after the last L2 block they
-//!    carry: no gap, nothing posted twice.
+//! 1. **Resume.** Wait for the first safe head. Transactions a previous run left in the L1
+//!    mempool are waited on for one resubmission timeout, then replaced. Read back the batcher's
+//!    own transactions from a channel timeout before the safe head's L1 origin (what derivation
+//!    has not read yet, however far it lags the L1 head) up to the L1 head ([`posted_l2_blocks`]),
+//!    and start after the last L2 block they carry: no gap, nothing posted twice.
 //! 2. **Batch.** Blocks from there to the unsafe head go into the open channel, which is closed
-//!    after `max_channel_duration` L1 blocks or when it is full, compressed and cut into frames,
-//!    one frame per transaction.
+//!    after `max_channel_duration` L1 blocks or when it holds what the in-flight limit can post
+//!    at once, compressed and cut into frames (off the async workers), one frame per
+//!    transaction. A channel whose encoding fails over a size limit is split in two; blocks that
+//!    cannot be encoded at all are given back and tried again, never dropped.
 //!    In blob mode each frame becomes one EIP-4844 blob ([`crate::blob`]), up to
 //!    `target_num_frames` blobs per transaction, with KZG commitments and proofs.
-//! 3. **Submit and track.** Each transaction gets the next nonce and EIP-1559 fees from L1, is
-//!    followed until mined and confirmed, and is sent again with bumped fees if it is not mined
-//!    within the resubmission timeout. Mined transactions are kept until the safe head passes
-//!    their blocks: if an L1 reorg takes one out of the canonical chain, everything after the
-//!    safe head is batched and posted again.
+//! 3. **Submit and track.** Each transaction gets the next nonce, EIP-1559 fees from L1 and a
+//!    gas limit computed from its calldata; the account's balance is checked first. Every hash
+//!    sent for a nonce is followed until one is mined and confirmed. A transaction not mined
+//!    within the resubmission timeout is sent again with fees bumped over the ones it was last
+//!    sent with (12.5 %, or 100 % for blob transactions, as the pools' replacement rules ask),
+//!    never above `fee_limit_multiplier` times the market's fees. Mined transactions are kept
+//!    until the safe head passes their blocks; everything after the safe head is posted again
+//!    when an L1 reorg takes one out, when the safe head does not pass a mined channel within
+//!    the channel timeout, or when the safe head goes back. Re-posting reuses the nonces still
+//!    in flight, replacing those transactions.
 //!
-//! Any L1 or L2 trouble is logged, counted and retried on the next tick with backoff; the loop
-//! only ends when its token is cancelled.
+//! Any L1 or L2 trouble is logged (once per kind of trouble, then every minute while it lasts),
+//! counted and retried on the next tick with backoff; the loop only ends when its token is
+//! cancelled.
 
 use crate::{
     BatcherError, BlockBatch, ChannelBuilder, ChannelCompression, ChannelConfig, SpanBatchBuilder,
@@ -28,16 +37,17 @@ use crate::{
 };
 use alloy_eips::{BlockNumberOrTag, eip4844::BlobTransactionSidecar};
 use alloy_network::{EthereumWallet, TransactionBuilder, TransactionBuilder4844};
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_signer_local::PrivateKeySigner;
 use kona_genesis::RollupConfig;
-use kona_protocol::{Batch, BlockInfo, L2BlockInfo};
+use kona_protocol::{Batch, BlockInfo, ChannelId, L2BlockInfo};
 use metrics::{counter, gauge};
 use op_alloy_consensus::OpBlock;
 use std::{
-    collections::{BTreeSet, HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    ops::RangeInclusive,
     sync::Arc,
     time::Duration,
 };
@@ -94,9 +104,17 @@ pub struct SubmitterConfig {
     pub resubmission_timeout: Duration,
     /// How often the loop looks at L1 and L2.
     pub poll_interval: Duration,
-    /// Most transactions in flight (sent, not yet mined) at once.
+    /// Most transactions in flight (sent, not yet mined) at once. It also sizes channels: a
+    /// channel closes once it holds about as many frames as can be in flight at once, so that
+    /// all of a channel is posted together, well within the channel timeout.
     pub max_pending_transactions: usize,
+    /// A resubmission's fees never exceed this many times the market's current fees
+    /// (op-batcher's `--txmgr.fee-limit-multiplier`).
+    pub fee_limit_multiplier: u64,
 }
+
+/// op-batcher's default fee limit multiplier.
+pub const DEFAULT_FEE_LIMIT_MULTIPLIER: u64 = 5;
 
 impl SubmitterConfig {
     /// Defaults close to op-batcher's, for `rollup` and its L1 RPC.
@@ -115,6 +133,7 @@ impl SubmitterConfig {
             resubmission_timeout: Duration::from_secs(24),
             poll_interval: Duration::from_millis(500),
             max_pending_transactions: 8,
+            fee_limit_multiplier: DEFAULT_FEE_LIMIT_MULTIPLIER,
         }
     }
 }
@@ -150,12 +169,20 @@ impl BatcherMetrics {
     pub const BYTES_POSTED: &'static str = "kona_batcher_bytes_posted_total";
     /// Blobs posted.
     pub const BLOBS_POSTED: &'static str = "kona_batcher_blobs_posted_total";
-    /// Failures, by `kind` (l1, l2, send, reverted).
+    /// Failures, by `kind` (l1, l2, send, encoding, reverted, insufficient_funds, fee_limit).
     pub const FAILURES: &'static str = "kona_batcher_failures_total";
     /// L1 reorgs that took a batcher transaction out of the chain.
     pub const REORGS: &'static str = "kona_batcher_l1_reorgs_total";
     /// Transactions in flight (sent or mined, not yet safe).
     pub const IN_FLIGHT: &'static str = "kona_batcher_txs_in_flight";
+    /// The batcher account's L1 balance, in wei, as last read before a send.
+    pub const BALANCE: &'static str = "kona_batcher_balance_wei";
+    /// What the next transaction needs the account to hold, in wei (gas limit × max fee, plus
+    /// blob gas × max blob fee).
+    pub const NEXT_TX_COST: &'static str = "kona_batcher_next_tx_cost_wei";
+    /// Times everything after the safe head was posted again, by `reason` (l1_reorg, l2_reorg,
+    /// safe_head_stalled, safe_head_back, nonce).
+    pub const REPOSTS: &'static str = "kona_batcher_reposts_total";
 
     /// Describes every batcher metric.
     pub fn describe() {
@@ -172,12 +199,39 @@ impl BatcherMetrics {
         describe_counter!(Self::BLOBS_POSTED, "Blobs posted to L1");
         describe_counter!(
             Self::FAILURES,
-            "Batcher failures, by kind (l1, l2, send, encoding, reverted)"
+            "Batcher failures, by kind (l1, l2, send, encoding, reverted, insufficient_funds, \
+             fee_limit)"
         );
         describe_counter!(Self::REORGS, "L1 reorgs that removed a batcher transaction");
         describe_gauge!(Self::IN_FLIGHT, "Batcher transactions sent and not yet safe");
+        describe_gauge!(Self::BALANCE, "The batcher account's L1 balance, in wei");
+        describe_gauge!(Self::NEXT_TX_COST, "Wei the next batcher transaction may cost at most");
+        describe_counter!(
+            Self::REPOSTS,
+            "Times the batcher posted everything after the safe head again, by reason"
+        );
     }
 }
+
+/// Largest transaction L1 mempools accept: geth's `txMaxSize`, four 32 KiB slots.
+pub const MAX_L1_TX_SIZE: usize = 128 * 1024;
+
+/// Room a calldata transaction keeps for everything but its frame: the version byte, the RLP
+/// envelope, the addresses, fees and the signature take about 130 bytes; 1 KiB leaves margin.
+const TX_ENVELOPE_ALLOWANCE: usize = 1024;
+
+/// Largest frame a calldata transaction may carry so that the whole transaction stays within
+/// [`MAX_L1_TX_SIZE`].
+pub const MAX_CALLDATA_FRAME_SIZE: usize = MAX_L1_TX_SIZE - TX_ENVELOPE_ALLOWANCE;
+
+/// Blob gas one blob uses (EIP-4844's `GAS_PER_BLOB`).
+const GAS_PER_BLOB: u64 = 1 << 17;
+
+/// The most L1 blocks read back at a restart, however far derivation lags the L1 head.
+const MAX_READ_BACK_L1_BLOCKS: u64 = 4096;
+
+/// A failure of the same kind as the last one is logged again after this long at the earliest.
+const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What one batcher transaction carries.
 #[derive(Debug, Clone)]
@@ -206,6 +260,119 @@ impl Payload {
             Self::Blobs { .. } => "blobs",
         }
     }
+
+    fn blob_count(&self) -> u64 {
+        match self {
+            Self::Calldata(_) => 0,
+            Self::Blobs { sidecar, .. } => sidecar.blobs.len() as u64,
+        }
+    }
+
+    /// The gas limit: what a transfer of this calldata to the inbox (an account without code)
+    /// uses, at the larger of EIP-2028's calldata price and EIP-7623's floor, so it holds before
+    /// and after Prague. Computing it saves an `eth_estimateGas`, which an account without
+    /// funds cannot even answer.
+    fn gas_limit(&self) -> u64 {
+        let Self::Calldata(calldata) = self else { return 21_000 };
+        let zeros = calldata.iter().filter(|byte| **byte == 0).count() as u64;
+        let non_zeros = calldata.len() as u64 - zeros;
+        let standard = 4 * zeros + 16 * non_zeros;
+        let floor = 10 * (zeros + 4 * non_zeros);
+        21_000 + standard.max(floor)
+    }
+}
+
+/// The fees a batcher transaction offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxFees {
+    /// EIP-1559 fee cap, wei per gas.
+    pub max_fee_per_gas: u128,
+    /// EIP-1559 tip, wei per gas.
+    pub max_priority_fee_per_gas: u128,
+    /// EIP-4844 blob fee cap, wei per blob gas; `None` for calldata transactions.
+    pub max_fee_per_blob_gas: Option<u128>,
+}
+
+impl TxFees {
+    /// The least a replacement of a transaction sent with these fees must offer: 12.5 % more
+    /// (geth's pool asks 10 %), or twice as much for a blob transaction, on every fee (geth's
+    /// blob pool asks 100 %).
+    pub fn replacement_floor(&self) -> Self {
+        let bump = |fee: u128| match self.max_fee_per_blob_gas {
+            Some(_) => fee.saturating_mul(2).max(fee + 1),
+            None => fee.saturating_add(fee / 8 + 1),
+        };
+        Self {
+            max_fee_per_gas: bump(self.max_fee_per_gas),
+            max_priority_fee_per_gas: bump(self.max_priority_fee_per_gas),
+            max_fee_per_blob_gas: self.max_fee_per_blob_gas.map(bump),
+        }
+    }
+
+    /// Each fee at the higher of the two.
+    fn max(self, other: Self) -> Self {
+        Self {
+            max_fee_per_gas: self.max_fee_per_gas.max(other.max_fee_per_gas),
+            max_priority_fee_per_gas: self
+                .max_priority_fee_per_gas
+                .max(other.max_priority_fee_per_gas),
+            max_fee_per_blob_gas: match (self.max_fee_per_blob_gas, other.max_fee_per_blob_gas) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            },
+        }
+    }
+
+    /// Each fee times `factor`.
+    fn times(self, factor: u64) -> Self {
+        let factor = u128::from(factor);
+        Self {
+            max_fee_per_gas: self.max_fee_per_gas.saturating_mul(factor),
+            max_priority_fee_per_gas: self.max_priority_fee_per_gas.saturating_mul(factor),
+            max_fee_per_blob_gas: self.max_fee_per_blob_gas.map(|fee| fee.saturating_mul(factor)),
+        }
+    }
+
+    /// Whether any fee is above `limit`'s.
+    fn exceeds(&self, limit: &Self) -> bool {
+        self.max_fee_per_gas > limit.max_fee_per_gas
+            || self.max_priority_fee_per_gas > limit.max_priority_fee_per_gas
+            || self.max_fee_per_blob_gas.unwrap_or(0) > limit.max_fee_per_blob_gas.unwrap_or(0)
+    }
+
+    /// The most a transaction with `gas_limit` and `blobs` can cost at these fees.
+    pub fn max_cost(&self, gas_limit: u64, blobs: u64) -> U256 {
+        let execution = U256::from(gas_limit) * U256::from(self.max_fee_per_gas);
+        let blob_gas = U256::from(blobs.saturating_mul(GAS_PER_BLOB));
+        execution + blob_gas * U256::from(self.max_fee_per_blob_gas.unwrap_or(0))
+    }
+}
+
+/// The fees to send a transaction with: the market's, or — for a nonce a transaction was already
+/// offered at — at least the replacement floor of what was last offered. `Err` with the fees a
+/// replacement would need when they are above `limit_multiplier` times the market's.
+///
+/// Fees rise only when a transaction is replaced, and never above the limit: a transaction that
+/// could only be replaced above it is left to be mined as it is.
+pub fn transaction_fees(
+    market: TxFees,
+    previous: Option<TxFees>,
+    limit_multiplier: u64,
+) -> Result<TxFees, TxFees> {
+    let Some(previous) = previous else { return Ok(market) };
+    let mut fees = market.max(previous.replacement_floor());
+    fees.max_fee_per_gas = fees.max_fee_per_gas.max(fees.max_priority_fee_per_gas);
+    if fees.exceeds(&market.times(limit_multiplier.max(1))) {
+        return Err(fees);
+    }
+    Ok(fees)
+}
+
+/// One transaction sent for a frame.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    hash: B256,
+    at: Instant,
 }
 
 /// Frames waiting for, or in, a transaction.
@@ -215,19 +382,84 @@ struct Submission {
     /// The last L2 block of the channel this frame belongs to.
     last_l2_block: u64,
     nonce: Option<u64>,
-    hash: Option<B256>,
-    sent_at: Option<Instant>,
-    attempts: u32,
+    /// Every transaction sent for this frame at its nonce, oldest first: any of them may be
+    /// the one L1 mines.
+    sends: Vec<Sent>,
+    /// Not mined within the resubmission timeout: to be replaced with higher fees.
+    replace: bool,
     mined: Option<BlockInfo>,
     confirmed: bool,
+}
+
+impl Submission {
+    fn new(payload: Payload, last_l2_block: u64) -> Self {
+        Self {
+            payload,
+            last_l2_block,
+            nonce: None,
+            sends: Vec::new(),
+            replace: false,
+            mined: None,
+            confirmed: false,
+        }
+    }
+
+    fn in_flight(&self) -> bool {
+        !self.sends.is_empty() && self.mined.is_none()
+    }
 }
 
 /// The open channel: the blocks put into it so far.
 #[derive(Debug)]
 struct OpenChannel {
     opened_at_l1: u64,
+    /// The batched block before the channel's first, to go back to if the channel fails.
+    parent: Option<(u64, B256)>,
     blocks: Vec<BlockBatch>,
     rlp_estimate: usize,
+}
+
+/// A closed channel, encoded into batcher transaction payloads.
+#[derive(Debug, Clone)]
+pub struct EncodedChannel {
+    /// The channel id its frames carry.
+    pub id: ChannelId,
+    /// Its first and last L2 block.
+    pub blocks: RangeInclusive<u64>,
+    /// Its compressed size.
+    pub compressed_bytes: usize,
+    /// Its frames.
+    pub frames: usize,
+    payloads: Vec<Payload>,
+}
+
+impl EncodedChannel {
+    /// How many transactions carry it.
+    pub fn transactions(&self) -> usize {
+        self.payloads.len()
+    }
+}
+
+/// Why everything after the safe head is posted again.
+#[derive(Debug, Clone, Copy)]
+enum Repost {
+    L1Reorg,
+    L2Reorg,
+    SafeHeadStalled,
+    SafeHeadBack,
+    Nonce,
+}
+
+impl Repost {
+    const fn label(self) -> &'static str {
+        match self {
+            Self::L1Reorg => "l1_reorg",
+            Self::L2Reorg => "l2_reorg",
+            Self::SafeHeadStalled => "safe_head_stalled",
+            Self::SafeHeadBack => "safe_head_back",
+            Self::Nonce => "nonce",
+        }
+    }
 }
 
 /// The batcher driver; see the module docs.
@@ -245,7 +477,16 @@ pub struct BatchSubmitter<L> {
     channel: Option<OpenChannel>,
     submissions: VecDeque<Submission>,
     next_nonce: Option<u64>,
+    /// The fees last offered at each nonce not known to be mined: a transaction sent there later
+    /// is a replacement and must offer more.
+    offered: BTreeMap<u64, TxFees>,
+    /// The safe head at the previous tick.
+    last_safe: Option<u64>,
+    /// Since when a previous run's unmined transactions are waited on.
+    waiting_since: Option<Instant>,
     failures: u32,
+    /// The kind of the last failure logged, and when.
+    last_logged: Option<(&'static str, Instant)>,
 }
 
 impl<L: L2Chain> BatchSubmitter<L> {
@@ -274,7 +515,11 @@ impl<L: L2Chain> BatchSubmitter<L> {
             channel: None,
             submissions: VecDeque::new(),
             next_nonce: None,
+            offered: BTreeMap::new(),
+            last_safe: None,
+            waiting_since: None,
             failures: 0,
+            last_logged: None,
         }
     }
 
@@ -289,18 +534,33 @@ impl<L: L2Chain> BatchSubmitter<L> {
         if expected.is_some_and(|expected| expected != self.batcher) {
             warn!(target: "batcher", batcher = %self.batcher, expected = ?expected, "the batcher key is not the rollup's batcher address: derivation ignores its transactions");
         }
-        info!(target: "batcher", batcher = %self.batcher, inbox = %self.config.rollup.batch_inbox_address, kind = ?self.config.batch_kind, da = ?self.config.data_availability, max_channel_duration = self.config.max_channel_duration, max_frame_size = self.config.max_frame_size, "batcher started");
+        info!(target: "batcher", batcher = %self.batcher, inbox = %self.config.rollup.batch_inbox_address, kind = ?self.config.batch_kind, da = ?self.config.data_availability, max_channel_duration = self.config.max_channel_duration, max_frame_size = self.config.max_frame_size, fee_limit_multiplier = self.config.fee_limit_multiplier, "batcher started");
         loop {
             let delay = match self.tick().await {
                 Ok(()) => {
+                    if self.failures > 0 {
+                        info!(target: "batcher", failures = self.failures, "batcher recovered");
+                    }
                     self.failures = 0;
+                    self.last_logged = None;
                     self.config.poll_interval
                 }
                 Err(err) => {
                     self.failures = self.failures.saturating_add(1);
-                    counter!(BatcherMetrics::FAILURES, "kind" => err.kind()).increment(1);
+                    let kind = err.kind();
+                    counter!(BatcherMetrics::FAILURES, "kind" => kind).increment(1);
                     let delay = self.backoff();
-                    warn!(target: "batcher", %err, failures = self.failures, retry_in_ms = delay.as_millis() as u64, "batcher step failed; retrying");
+                    // One line when a kind of trouble starts, then one a minute while it lasts.
+                    let now = Instant::now();
+                    let logged_recently = self.last_logged.is_some_and(|(last, at)| {
+                        last == kind && now.duration_since(at) < FAILURE_LOG_INTERVAL
+                    });
+                    if logged_recently {
+                        debug!(target: "batcher", %err, kind, failures = self.failures, "batcher step failed; retrying");
+                    } else {
+                        warn!(target: "batcher", %err, kind, failures = self.failures, retry_in_ms = delay.as_millis() as u64, "batcher step failed; retrying");
+                        self.last_logged = Some((kind, now));
+                    }
                     delay
                 }
             };
@@ -324,10 +584,16 @@ impl<L: L2Chain> BatchSubmitter<L> {
             return Ok(());
         };
         let l1_head = self.l1.get_block_number().await.map_err(BatcherError::L1)?;
-        if self.next_block.is_none() && !self.resume(safe.block_info.number, l1_head).await? {
+        if self.next_block.is_none() && !self.resume(&safe, l1_head).await? {
             return Ok(());
         }
-        self.track(safe.block_info.number, l1_head).await?;
+        let safe = safe.block_info.number;
+        if let Some(previous) = self.last_safe.replace(safe)
+            && safe < previous
+        {
+            self.repost(Repost::SafeHeadBack).await?;
+        }
+        self.track(safe, l1_head).await?;
         self.batch(l1_head).await?;
         self.submit().await?;
         gauge!(BatcherMetrics::IN_FLIGHT).set(self.submissions.len() as f64);
@@ -335,17 +601,34 @@ impl<L: L2Chain> BatchSubmitter<L> {
     }
 
     /// Picks the first L2 block to batch: after the safe head and after what our transactions
-    /// of the last channel timeout already carry. Returns false while a previous run's
-    /// transactions are still unmined.
-    async fn resume(&mut self, safe: u64, l1_head: u64) -> Result<bool, BatcherError> {
+    /// already carry. Returns false while a previous run's transactions are waited on.
+    async fn resume(&mut self, safe: &L2BlockInfo, l1_head: u64) -> Result<bool, BatcherError> {
         let latest = self.nonce(BlockNumberOrTag::Latest).await?;
         let pending = self.nonce(BlockNumberOrTag::Pending).await?;
         if pending > latest {
-            info!(target: "batcher", latest, pending, "waiting for transactions of a previous run to be mined");
-            return Ok(false);
+            let since = *self.waiting_since.get_or_insert_with(|| {
+                info!(target: "batcher", latest, pending, wait_s = self.config.resubmission_timeout.as_secs(), "waiting for transactions of a previous run to be mined");
+                Instant::now()
+            });
+            if since.elapsed() < self.config.resubmission_timeout {
+                return Ok(false);
+            }
+            // They may never be mined (underpriced, or dropped by a node that still reports
+            // them): the frames posted from here on take their nonces over as replacements.
+            warn!(target: "batcher", latest, pending, "transactions of a previous run are still not mined; replacing them");
         }
+        self.waiting_since = None;
+        // Blocks above the safe head travel in channels derivation has not read yet: from a
+        // channel timeout before the safe head's L1 origin (a channel may have opened that long
+        // before its last frame) up to the L1 head. On a real L1 derivation can lag the head by
+        // the confirmation depth or more; the window follows it.
         let timeout = self.config.rollup.channel_timeout(0).max(1);
-        let from = l1_head.saturating_sub(timeout);
+        let derived_to = safe.l1_origin.number.min(l1_head);
+        let mut from = derived_to.saturating_sub(timeout);
+        if l1_head - from > MAX_READ_BACK_L1_BLOCKS {
+            from = l1_head - MAX_READ_BACK_L1_BLOCKS;
+            warn!(target: "batcher", safe_l1_origin = safe.l1_origin.number, l1_head, l1_from = from, "derivation lags L1 by more than the read-back window; blocks posted before it may be posted again");
+        }
         let reader = match &mut self.reader {
             Some(reader) => reader,
             None => self.reader.insert(
@@ -361,8 +644,10 @@ impl<L: L2Chain> BatchSubmitter<L> {
         let posted_txs = reader.read(from..=l1_head).await?;
         let posted: BTreeSet<u64> =
             posted_l2_blocks(&self.config.rollup, &posted_txs).into_iter().collect();
+        let safe = safe.block_info.number;
         let next = resume_after(safe, &posted);
-        info!(target: "batcher", safe_head = safe, l1_from = from, l1_head, own_txs = posted_txs.len(), already_posted = next - safe - 1, next_block = next, "batcher resumes");
+        info!(target: "batcher", safe_head = safe, l1_from = from, l1_head, own_txs = posted_txs.len(), already_posted = next - safe - 1, next_block = next, nonce = latest, "batcher resumes");
+        self.last_safe = Some(safe);
         self.reset_to(next, latest);
         Ok(true)
     }
@@ -373,6 +658,8 @@ impl<L: L2Chain> BatchSubmitter<L> {
         self.channel = None;
         self.submissions.clear();
         self.next_nonce = Some(nonce);
+        // Mined nonces need no replacement; the ones above keep what was offered there.
+        self.offered = self.offered.split_off(&nonce);
     }
 
     async fn nonce(&self, tag: BlockNumberOrTag) -> Result<u64, BatcherError> {
@@ -383,19 +670,32 @@ impl<L: L2Chain> BatchSubmitter<L> {
             .map_err(BatcherError::L1)
     }
 
-    /// Follows every transaction: mined, confirmed, still canonical; drops those whose blocks
-    /// are safe; on an L1 reorg that removed one, starts over from the safe head.
+    /// Follows every transaction: mined, confirmed, still canonical, derived in time; drops
+    /// those whose blocks are safe; posts everything after the safe head again when one left
+    /// the chain, was not derived within the channel timeout, or its nonce went to another
+    /// transaction.
     async fn track(&mut self, safe: u64, l1_head: u64) -> Result<(), BatcherError> {
         // Safe blocks need nothing more from L1.
         while self.submissions.front().is_some_and(|s| s.mined.is_some() && s.last_l2_block <= safe)
         {
             self.submissions.pop_front();
         }
-        let mut reorged = None;
+        let timeout = self.config.rollup.channel_timeout(0).max(1);
+        // Read once, before any receipt: a nonce below it whose transactions show no receipt
+        // afterwards went to a transaction this batcher did not send for it.
+        let chain_nonce = if self.submissions.iter().any(Submission::in_flight) {
+            self.nonce(BlockNumberOrTag::Latest).await?
+        } else {
+            0
+        };
+        let mut repost = None;
         // Frames of one channel often share an L1 block: ask for each block's hash once.
         let mut canonical_hashes: HashMap<u64, Option<B256>> = HashMap::new();
         for submission in self.submissions.iter_mut() {
-            let Some(hash) = submission.hash else { continue };
+            let Some(nonce) = submission.nonce else { continue };
+            if submission.sends.is_empty() {
+                continue;
+            }
             if let Some(mined) = submission.mined {
                 // Still in the canonical chain?
                 let canonical = match canonical_hashes.get(&mined.number) {
@@ -412,7 +712,8 @@ impl<L: L2Chain> BatchSubmitter<L> {
                     }
                 };
                 if canonical != Some(mined.hash) {
-                    reorged = Some((hash, mined));
+                    warn!(target: "batcher", nonce, l1_block = mined.number, "a batcher transaction left the L1 chain");
+                    repost = Some(Repost::L1Reorg);
                     break;
                 }
                 if !submission.confirmed
@@ -421,58 +722,90 @@ impl<L: L2Chain> BatchSubmitter<L> {
                     submission.confirmed = true;
                     counter!(BatcherMetrics::TXS_CONFIRMED).increment(1);
                     gauge!(BatcherMetrics::CONFIRMED_HEAD).set(submission.last_l2_block as f64);
-                    debug!(target: "batcher", %hash, l1_block = mined.number, last_l2_block = submission.last_l2_block, "batcher transaction confirmed");
+                    debug!(target: "batcher", nonce, l1_block = mined.number, last_l2_block = submission.last_l2_block, "batcher transaction confirmed");
+                }
+                if l1_head >= mined.number + timeout {
+                    // Derivation drops a channel that is not complete within the channel
+                    // timeout; if the safe head has not passed it by now, it never will.
+                    warn!(target: "batcher", nonce, l1_block = mined.number, l1_head, last_l2_block = submission.last_l2_block, safe_head = safe, "the safe head did not pass a posted channel within the channel timeout");
+                    repost = Some(Repost::SafeHeadStalled);
+                    break;
                 }
                 continue;
             }
-            let receipt = self.l1.get_transaction_receipt(hash).await.map_err(BatcherError::L1)?;
-            if let Some(receipt) = receipt {
-                let (Some(number), Some(block_hash)) = (receipt.block_number, receipt.block_hash)
-                else {
-                    continue;
-                };
-                if !receipt.status() {
+            // Any transaction sent at this nonce may be the one mined; newest first.
+            let mut found = None;
+            for sent in submission.sends.iter().rev() {
+                let receipt =
+                    self.l1.get_transaction_receipt(sent.hash).await.map_err(BatcherError::L1)?;
+                if let Some(receipt) = receipt
+                    && let (Some(number), Some(block_hash)) =
+                        (receipt.block_number, receipt.block_hash)
+                {
+                    found = Some((sent.hash, receipt.status(), number, block_hash));
+                    break;
+                }
+            }
+            if let Some((hash, status, number, block_hash)) = found {
+                if !status {
                     // A plain transfer to the inbox cannot revert unless it ran out of gas.
                     counter!(BatcherMetrics::FAILURES, "kind" => "reverted").increment(1);
-                    warn!(target: "batcher", %hash, l1_block = number, "batcher transaction reverted; posting again");
-                    reorged =
-                        Some((hash, BlockInfo { number, hash: block_hash, ..Default::default() }));
+                    warn!(target: "batcher", %hash, l1_block = number, "batcher transaction reverted");
+                    repost = Some(Repost::L1Reorg);
                     break;
                 }
                 submission.mined =
                     Some(BlockInfo { number, hash: block_hash, ..Default::default() });
-                info!(target: "batcher", %hash, l1_block = number, nonce = submission.nonce, last_l2_block = submission.last_l2_block, "batcher transaction mined");
-            } else if submission
-                .sent_at
-                .is_some_and(|at| at.elapsed() >= self.config.resubmission_timeout)
+                submission.replace = false;
+                info!(target: "batcher", %hash, l1_block = number, nonce, sends = submission.sends.len(), last_l2_block = submission.last_l2_block, "batcher transaction mined");
+                continue;
+            }
+            if chain_nonce > nonce {
+                // Mined, but none of ours: a previous run's transaction, or another sender
+                // using the key, took the nonce.
+                warn!(target: "batcher", nonce, sends = submission.sends.len(), "the nonce was used by a transaction this batcher did not send for it");
+                repost = Some(Repost::Nonce);
+                break;
+            }
+            if submission
+                .sends
+                .last()
+                .is_some_and(|sent| sent.at.elapsed() >= self.config.resubmission_timeout)
             {
-                // Not mined in time: same nonce, higher fees.
-                submission.hash = None;
+                submission.replace = true;
             }
         }
-        if let Some((hash, mined)) = reorged {
-            counter!(BatcherMetrics::REORGS).increment(1);
-            let (safe, nonce) = self.rebatch_from_safe_head().await?;
-            warn!(target: "batcher", %hash, l1_block = mined.number, safe_head = safe, nonce, "a batcher transaction left the L1 chain; batching again from the safe head");
+        if let Some(reason) = repost {
+            self.repost(reason).await?;
         }
         Ok(())
     }
 
-    /// Forgets every channel and transaction and batches again from the safe head + 1, with the
-    /// nonce L1 reports: the answer to anything that made our view of L1 or L2 wrong. Returns
-    /// the safe head and nonce it restarted from.
-    async fn rebatch_from_safe_head(&mut self) -> Result<(u64, u64), BatcherError> {
+    /// Forgets every channel and transaction and batches again from the safe head + 1, from the
+    /// first nonce not mined: the answer to anything that made our view of L1 or L2 wrong.
+    /// Transactions still in flight are replaced by the new ones at their nonces.
+    async fn repost(&mut self, reason: Repost) -> Result<(), BatcherError> {
         let safe = self.safe_head.borrow().map_or(0, |s| s.block_info.number);
         let nonce = self.nonce(BlockNumberOrTag::Latest).await?;
+        counter!(BatcherMetrics::REPOSTS, "reason" => reason.label()).increment(1);
+        warn!(target: "batcher", reason = reason.label(), safe_head = safe, nonce, in_flight = self.submissions.iter().filter(|s| s.in_flight()).count(), "posting everything after the safe head again");
+        self.last_safe = Some(safe);
         self.reset_to(safe + 1, nonce);
-        Ok((safe, nonce))
+        Ok(())
+    }
+
+    /// The most uncompressed bytes a channel holds before it is closed: about what the in-flight
+    /// limit posts at once, so every channel goes out in one go and lands well within the
+    /// channel timeout, and never more than the fork allows.
+    fn channel_config(&self, blocks: usize) -> Result<ChannelConfig, BatcherError> {
+        channel_config(&self.config, blocks)
     }
 
     /// Puts new L2 blocks into the open channel and closes it when due.
     async fn batch(&mut self, l1_head: u64) -> Result<(), BatcherError> {
         let Some(mut next) = self.next_block else { return Ok(()) };
         let Some((unsafe_head, _)) = self.l2.unsafe_head() else { return Ok(()) };
-        let budget = self.channel_config()?.rlp_byte_budget();
+        let budget = self.channel_config(2)?.rlp_byte_budget();
         while next <= unsafe_head {
             let Some((hash, block)) = self.l2.block(next).await.map_err(BatcherError::L2Chain)?
             else {
@@ -483,17 +816,18 @@ impl<L: L2Chain> BatchSubmitter<L> {
                 && block.header.parent_hash != parent
             {
                 // The L2 chain reorged under us: start over from the safe head.
-                let (safe, nonce) = self.rebatch_from_safe_head().await?;
-                warn!(target: "batcher", block = next, safe_head = safe, nonce, "L2 reorg below the batched head; batching again from the safe head");
-                return Ok(());
+                warn!(target: "batcher", block = next, "L2 reorg below the batched head");
+                return self.repost(Repost::L2Reorg).await;
             }
             let batch = BlockBatch::from_block(&block, &self.config.rollup)?;
             let size = alloy_rlp::Encodable::length(&batch.batch) + 8;
             if self.channel.as_ref().is_some_and(|c| c.rlp_estimate + size > budget) {
-                self.close_channel()?;
+                self.close_channel().await?;
             }
+            let parent = self.last_batched;
             let channel = self.channel.get_or_insert_with(|| OpenChannel {
                 opened_at_l1: l1_head,
+                parent,
                 blocks: Vec::new(),
                 rlp_estimate: 0,
             });
@@ -509,96 +843,78 @@ impl<L: L2Chain> BatchSubmitter<L> {
             .as_ref()
             .is_some_and(|c| l1_head >= c.opened_at_l1 + self.config.max_channel_duration)
         {
-            self.close_channel()?;
+            self.close_channel().await?;
         }
         Ok(())
     }
 
-    /// The channel config. derivation picks the channel size limit by the L1 inclusion time;
-    /// the rollup's genesis time gives the limit of the forks active at genesis, never a larger
-    /// one than the L1 block the channel lands in allows.
-    fn channel_config(&self) -> Result<ChannelConfig, BatcherError> {
-        ChannelConfig::new(
-            self.config.rollup.clone(),
-            self.config.compression,
-            self.config.rollup.genesis.l2_time,
-        )
-    }
-
-    /// Closes the open channel into frames queued for submission.
-    fn close_channel(&mut self) -> Result<(), BatcherError> {
+    /// Closes the open channel into transactions queued for submission. Compression and KZG
+    /// proofs run on a blocking thread, off the node's async workers. If the channel cannot be
+    /// encoded, its blocks are given back: the next tick batches them again.
+    async fn close_channel(&mut self) -> Result<(), BatcherError> {
         let Some(open) = self.channel.take() else { return Ok(()) };
-        let Some(last) = open.blocks.last().map(|b| b.info.block_info.number) else {
+        let Some(first) = open.blocks.first().map(|b| b.info.block_info.number) else {
             return Ok(());
         };
-        let first = open.blocks.first().map_or(last, |b| b.info.block_info.number);
-        // Span batches need Delta and brotli needs Fjord at the channel's blocks; before that
-        // the channel falls back to singular batches and zlib.
-        let first_time = open.blocks.first().map_or(0, |b| b.info.block_info.timestamp);
-        let mut config = self.config.clone();
-        if !config.rollup.is_delta_active(first_time) {
-            config.batch_kind = BatchKind::Single;
-        }
-        if matches!(config.compression, ChannelCompression::Brotli { .. })
-            && !config.rollup.is_fjord_active(first_time)
-        {
-            config.compression = ChannelCompression::ZLIB;
-        }
-        let mut channel = ChannelBuilder::new(ChannelConfig::new(
-            config.rollup.clone(),
-            config.compression,
-            config.rollup.genesis.l2_time,
-        )?)?;
-        match config.batch_kind {
-            BatchKind::Single => {
-                for block in &open.blocks {
-                    channel.add_batch(&Batch::Single(block.batch.clone()))?;
-                }
+        let config = self.config.clone();
+        let blocks = open.blocks;
+        let encoded = tokio::task::spawn_blocking(move || encode_channels(&config, blocks))
+            .await
+            .map_err(|err| BatcherError::Encoder(err.to_string()))
+            .and_then(|encoded| encoded);
+        let channels = match encoded {
+            Ok(channels) => channels,
+            Err(err) => {
+                warn!(target: "batcher", %err, first_block = first, "a channel could not be encoded; its blocks go back to be batched again");
+                self.next_block = Some(first);
+                self.last_batched = open.parent;
+                gauge!(BatcherMetrics::BATCHED_HEAD).set(first.saturating_sub(1) as f64);
+                return Err(err);
             }
-            BatchKind::Span => {
-                let mut span = SpanBatchBuilder::new(config.rollup.clone());
-                for block in open.blocks {
-                    span.push(block)?;
-                }
-                channel.add_batch(&Batch::Span(span.build()?))?;
-            }
-        }
-        let closed = channel.close()?;
-        let frames = closed.batcher_transactions(self.config.max_frame_size)?;
-        let frame_count = frames.len();
-        let payloads = match self.config.data_availability {
-            DataAvailability::Calldata => frames.into_iter().map(Payload::Calldata).collect(),
-            DataAvailability::Blobs => blob_payloads(frames, self.config.target_num_frames)?,
         };
-        counter!(BatcherMetrics::CHANNELS).increment(1);
-        info!(target: "batcher", channel = %alloy_primitives::hex::encode(closed.id()), l2_blocks = format!("{first}..={last}"), compressed_bytes = closed.data().len(), frames = frame_count, transactions = payloads.len(), "channel closed");
-        for payload in payloads {
-            self.submissions.push_back(Submission {
-                payload,
-                last_l2_block: last,
-                nonce: None,
-                hash: None,
-                sent_at: None,
-                attempts: 0,
-                mined: None,
-                confirmed: false,
-            });
+        for channel in channels {
+            counter!(BatcherMetrics::CHANNELS).increment(1);
+            info!(target: "batcher", channel = %alloy_primitives::hex::encode(channel.id), l2_blocks = format!("{}..={}", channel.blocks.start(), channel.blocks.end()), compressed_bytes = channel.compressed_bytes, frames = channel.frames, transactions = channel.transactions(), "channel closed");
+            let last = *channel.blocks.end();
+            self.submissions
+                .extend(channel.payloads.into_iter().map(|payload| Submission::new(payload, last)));
         }
         Ok(())
     }
 
-    /// Sends queued frames (in order, up to the in-flight limit) and re-sends timed-out ones.
+    /// The fees the market asks for `payload` now: EIP-1559 estimates, and twice the blob base
+    /// fee for blobs.
+    async fn market_fees(&self, payload: &Payload) -> Result<TxFees, BatcherError> {
+        let fees = self.l1.estimate_eip1559_fees().await.map_err(BatcherError::L1)?;
+        let max_fee_per_blob_gas = match payload {
+            Payload::Calldata(_) => None,
+            Payload::Blobs { .. } => {
+                let base = self.l1.get_blob_base_fee().await.map_err(BatcherError::L1)?;
+                Some(base.max(1).saturating_mul(2))
+            }
+        };
+        Ok(TxFees {
+            max_fee_per_gas: fees.max_fee_per_gas,
+            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+            max_fee_per_blob_gas,
+        })
+    }
+
+    /// Sends queued frames (in order, up to the in-flight limit) and replaces timed-out ones.
     async fn submit(&mut self) -> Result<(), BatcherError> {
-        let unmined =
-            self.submissions.iter().filter(|s| s.hash.is_some() && s.mined.is_none()).count();
+        let unmined = self.submissions.iter().filter(|s| s.in_flight()).count();
         let mut budget = self.config.max_pending_transactions.saturating_sub(unmined);
         let inbox = self.config.rollup.batch_inbox_address;
+        let mut balance = None;
         for index in 0..self.submissions.len() {
             let Some(submission) = self.submissions.get(index) else { break };
-            if submission.hash.is_some() || submission.mined.is_some() {
+            if submission.mined.is_some() {
                 continue;
             }
-            let resend = submission.nonce.is_some();
+            let resend = !submission.sends.is_empty();
+            if resend && !submission.replace {
+                continue;
+            }
             if !resend && budget == 0 {
                 break;
             }
@@ -613,38 +929,68 @@ impl<L: L2Chain> BatchSubmitter<L> {
                     nonce
                 }
             };
-            let attempts = submission.attempts;
             let payload = submission.payload.clone();
-            let fees = self.l1.estimate_eip1559_fees().await.map_err(BatcherError::L1)?;
-            // Each resubmission bumps both fees by 12.5% (replacement needs at least 10%).
-            let bump = |fee: u128| (0..attempts).fold(fee, |fee, _| fee + fee / 8 + 1);
+            let market = self.market_fees(&payload).await?;
+            let fees = match transaction_fees(
+                market,
+                self.offered.get(&nonce).copied(),
+                self.config.fee_limit_multiplier,
+            ) {
+                Ok(fees) => fees,
+                Err(needed) => {
+                    if let Some(submission) = self.submissions.get_mut(index) {
+                        submission.nonce = Some(nonce);
+                    }
+                    return Err(BatcherError::FeeLimit {
+                        nonce,
+                        needed: needed.max_fee_per_gas,
+                        market: market.max_fee_per_gas,
+                        multiplier: self.config.fee_limit_multiplier,
+                    });
+                }
+            };
+            let gas_limit = payload.gas_limit();
+            let cost = fees.max_cost(gas_limit, payload.blob_count());
+            let available = match balance {
+                Some(balance) => balance,
+                None => *balance
+                    .insert(self.l1.get_balance(self.batcher).await.map_err(BatcherError::L1)?),
+            };
+            gauge!(BatcherMetrics::BALANCE).set(f64::from(available));
+            gauge!(BatcherMetrics::NEXT_TX_COST).set(f64::from(cost));
+            if available < cost {
+                if let Some(submission) = self.submissions.get_mut(index) {
+                    submission.nonce = Some(nonce);
+                }
+                return Err(BatcherError::InsufficientFunds {
+                    account: self.batcher,
+                    balance: available,
+                    needed: cost,
+                });
+            }
             let mut tx = TransactionRequest::default()
                 .with_to(inbox)
                 .with_nonce(nonce)
-                .with_max_fee_per_gas(bump(fees.max_fee_per_gas))
-                .with_max_priority_fee_per_gas(bump(fees.max_priority_fee_per_gas));
+                .with_gas_limit(gas_limit)
+                .with_max_fee_per_gas(fees.max_fee_per_gas)
+                .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
             match &payload {
                 Payload::Calldata(calldata) => tx.set_input(calldata.clone()),
                 Payload::Blobs { sidecar, .. } => {
-                    let blob_base_fee =
-                        self.l1.get_blob_base_fee().await.map_err(BatcherError::L1)?;
-                    // Twice the current blob base fee, doubled per resubmission: replacing a
-                    // blob transaction takes a 100% blob fee bump (geth's pool rule).
-                    let blob_fee =
-                        (0..=attempts).fold(blob_base_fee.max(1), |fee, _| fee.saturating_mul(2));
-                    tx.set_max_fee_per_blob_gas(blob_fee);
+                    tx.set_max_fee_per_blob_gas(fees.max_fee_per_blob_gas.unwrap_or(1));
                     tx.set_blob_sidecar(sidecar.clone());
                 }
             }
             let sent = self.l1.send_transaction(tx).await;
             let Some(submission) = self.submissions.get_mut(index) else { break };
             submission.nonce = Some(nonce);
-            submission.attempts += 1;
             match sent {
                 Ok(pending) => {
                     let hash = *pending.tx_hash();
-                    submission.hash = Some(hash);
-                    submission.sent_at = Some(Instant::now());
+                    submission.sends.push(Sent { hash, at: Instant::now() });
+                    submission.replace = false;
+                    self.offered.insert(nonce, fees);
+                    balance = Some(available - cost);
                     counter!(BatcherMetrics::TXS_SENT, "kind" => if resend { "resubmit" } else { "new" }).increment(1);
                     counter!(BatcherMetrics::BYTES_POSTED, "da" => payload.da())
                         .increment(payload.data_bytes() as u64);
@@ -652,17 +998,29 @@ impl<L: L2Chain> BatchSubmitter<L> {
                         counter!(BatcherMetrics::BLOBS_POSTED)
                             .increment(sidecar.blobs.len() as u64);
                     }
-                    info!(target: "batcher", %hash, nonce, da = payload.da(), bytes = payload.data_bytes(), last_l2_block = submission.last_l2_block, resend, "batcher transaction sent");
-                    budget = budget.saturating_sub(1);
+                    info!(target: "batcher", %hash, nonce, da = payload.da(), bytes = payload.data_bytes(), last_l2_block = submission.last_l2_block, resend, max_fee_per_gas = fees.max_fee_per_gas, max_priority_fee_per_gas = fees.max_priority_fee_per_gas, max_fee_per_blob_gas = fees.max_fee_per_blob_gas, "batcher transaction sent");
+                    if !resend {
+                        budget = budget.saturating_sub(1);
+                    }
                 }
                 Err(err) => {
-                    let message = err.to_string();
-                    if message.contains("nonce too low") || message.contains("already known") {
-                        // Someone (a previous run, or this one before a restart of L1) used the
-                        // nonce: start over from the chain's view.
-                        let (safe, nonce) = self.rebatch_from_safe_head().await?;
-                        warn!(target: "batcher", %err, safe_head = safe, nonce, "nonce race; batching again from the safe head");
+                    let message = err.to_string().to_lowercase();
+                    if message.contains("underpriced") {
+                        // Something is at this nonce already (a previous run's transaction):
+                        // the next try must offer more than this one did.
+                        let floor = self.offered.get(&nonce).map_or(fees, |known| known.max(fees));
+                        self.offered.insert(nonce, floor);
+                        submission.replace = true;
+                    } else if message.contains("nonce too low") && resend {
+                        // One of our own transactions at this nonce was mined after the last
+                        // receipt check: tracking finds it on the next tick.
+                        submission.replace = false;
                         return Ok(());
+                    } else if message.contains("nonce too low") || message.contains("already known")
+                    {
+                        // Someone else used the nonce: start over from the chain's view.
+                        warn!(target: "batcher", %err, nonce, "nonce race");
+                        return self.repost(Repost::Nonce).await;
                     }
                     return Err(BatcherError::Send(err));
                 }
@@ -670,6 +1028,100 @@ impl<L: L2Chain> BatchSubmitter<L> {
         }
         Ok(())
     }
+}
+
+/// The channel config for a channel of `blocks` blocks: a single block may use all the fork
+/// allows (it cannot be split further); more blocks are held to what the in-flight limit posts
+/// at once (see [`SubmitterConfig::max_pending_transactions`]).
+fn channel_config(config: &SubmitterConfig, blocks: usize) -> Result<ChannelConfig, BatcherError> {
+    // Derivation picks the channel size limit by the L1 inclusion time; the rollup's genesis
+    // time gives the limit of the forks active at genesis, never a larger one than the L1 block
+    // the channel lands in allows.
+    let channel = ChannelConfig::new(
+        config.rollup.clone(),
+        config.compression,
+        config.rollup.genesis.l2_time,
+    )?;
+    if blocks <= 1 {
+        return Ok(channel);
+    }
+    let frames_in_flight =
+        config.max_pending_transactions.max(1).saturating_mul(config.target_num_frames.max(1));
+    let target = frames_in_flight.saturating_mul(config.max_frame_size);
+    Ok(channel.with_max_rlp_bytes_per_channel(u64::try_from(target).unwrap_or(u64::MAX)))
+}
+
+/// Encodes `blocks` (consecutive) into channels and their batcher transactions, as the
+/// submitter does when it closes a channel: one channel, or — when the channel goes over a size
+/// limit, e.g. incompressible data whose compressed size passes it — the blocks split in two
+/// halves, each encoded the same way. Fails only when a single block cannot be encoded.
+pub fn encode_channels(
+    config: &SubmitterConfig,
+    mut blocks: Vec<BlockBatch>,
+) -> Result<Vec<EncodedChannel>, BatcherError> {
+    match encode_channel(config, &blocks) {
+        Ok(channel) => Ok(vec![channel]),
+        Err(err) if err.is_size_limit() && blocks.len() > 1 => {
+            debug!(target: "batcher", %err, blocks = blocks.len(), "channel over a size limit; splitting it");
+            let second = blocks.split_off(blocks.len() / 2);
+            let mut channels = encode_channels(config, blocks)?;
+            channels.extend(encode_channels(config, second)?);
+            Ok(channels)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Encodes consecutive `blocks` into one channel and its batcher transactions.
+fn encode_channel(
+    config: &SubmitterConfig,
+    blocks: &[BlockBatch],
+) -> Result<EncodedChannel, BatcherError> {
+    let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else {
+        return Err(BatcherError::EmptyChannel);
+    };
+    // Span batches need Delta and brotli needs Fjord at the channel's blocks; before that the
+    // channel falls back to singular batches and zlib.
+    let first_time = first.info.block_info.timestamp;
+    let mut batch_kind = config.batch_kind;
+    if !config.rollup.is_delta_active(first_time) {
+        batch_kind = BatchKind::Single;
+    }
+    let mut config = config.clone();
+    if matches!(config.compression, ChannelCompression::Brotli { .. })
+        && !config.rollup.is_fjord_active(first_time)
+    {
+        config.compression = ChannelCompression::ZLIB;
+    }
+    let mut channel = ChannelBuilder::new(channel_config(&config, blocks.len())?)?;
+    match batch_kind {
+        BatchKind::Single => {
+            for block in blocks {
+                channel.add_batch(&Batch::Single(block.batch.clone()))?;
+            }
+        }
+        BatchKind::Span => {
+            let mut span = SpanBatchBuilder::new(config.rollup.clone());
+            for block in blocks {
+                span.push(block.clone())?;
+            }
+            channel.add_batch(&Batch::Span(span.build()?))?;
+        }
+    }
+    let closed = channel.close()?;
+    let frames = closed.batcher_transactions(config.max_frame_size)?;
+    let frame_count = frames.len();
+    let payloads = match config.data_availability {
+        DataAvailability::Calldata => frames.into_iter().map(Payload::Calldata).collect(),
+        DataAvailability::Blobs => blob_payloads(frames, config.target_num_frames)?,
+    };
+    Ok(EncodedChannel {
+        id: closed.id(),
+        blocks: first.info.block_info.number..=last.info.block_info.number,
+        compressed_bytes: closed.data().len(),
+        frames: frame_count,
+        payloads,
+    })
 }
 
 /// Groups frames (each `0x00 ++ frame`) into blob transactions of up to `per_transaction` blobs.

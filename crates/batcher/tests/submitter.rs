@@ -16,8 +16,8 @@ use kona_genesis::RollupConfig;
 use kona_protocol::{BlockInfo, L2BlockInfo};
 use op_alloy_consensus::OpBlock;
 use rollup_batcher::{
-    BatchKind, BatchSubmitter, ChannelCompression, DataAvailability, L2Chain, L2ChainError,
-    SubmitterConfig,
+    BatchKind, BatchSubmitter, BatcherError, BlockBatch, ChannelCompression, DataAvailability,
+    L2Chain, L2ChainError, SubmitterConfig, TxFees, encode_channels,
     posted::{
         BatcherDataReader, PostedTransaction, block_number_at, posted_l2_blocks, resume_after,
     },
@@ -125,15 +125,33 @@ fn chain(rollup: &RollupConfig, count: usize) -> Vec<OpBlock> {
 }
 
 fn genesis_safe_head(rollup: &RollupConfig) -> watch::Receiver<Option<L2BlockInfo>> {
+    // The sender is leaked on purpose: the safe head never moves in these tests.
+    let (tx, rx) = movable_safe_head(rollup);
+    std::mem::forget(tx);
+    rx
+}
+
+/// A safe head at the genesis that the test moves by hand.
+fn movable_safe_head(
+    rollup: &RollupConfig,
+) -> (watch::Sender<Option<L2BlockInfo>>, watch::Receiver<Option<L2BlockInfo>>) {
     let genesis = L2BlockInfo::new(
         BlockInfo::new(rollup.genesis.l2.hash, 0, B256::ZERO, rollup.genesis.l2_time),
         rollup.genesis.l1,
         0,
     );
-    // The sender is leaked on purpose: the safe head never moves in these tests.
-    let (tx, rx) = watch::channel(Some(genesis));
-    std::mem::forget(tx);
-    rx
+    watch::channel(Some(genesis))
+}
+
+/// A safe head at `block` (only its number and L1 origin matter to the batcher).
+fn safe_at(rollup: &RollupConfig, block: &OpBlock) -> Option<L2BlockInfo> {
+    let info = BlockInfo::new(
+        block.header.hash_slow(),
+        block.header.number,
+        block.header.parent_hash,
+        block.header.timestamp,
+    );
+    Some(L2BlockInfo::new(info, rollup.genesis.l1, 0))
 }
 
 fn config(
@@ -162,6 +180,26 @@ fn config(
 /// The L2 blocks our batcher transactions on anvil's canonical chain carry, in L1 order.
 async fn posted_on_l1(l1: &TestL1, rollup: &RollupConfig) -> Vec<u64> {
     posted_l2_blocks(rollup, &l1.batcher_data(rollup).await)
+}
+
+/// Waits until L1 carries block `number` at least `times` times; returns what it carries.
+async fn wait_posted_times(
+    l1: &TestL1,
+    rollup: &RollupConfig,
+    number: u64,
+    times: usize,
+) -> Vec<u64> {
+    for _ in 0..300 {
+        let posted = posted_on_l1(l1, rollup).await;
+        if posted.iter().filter(|n| **n == number).count() >= times {
+            return posted;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "block {number} was not posted {times} times within 30 s: {:?}",
+        posted_on_l1(l1, rollup).await
+    );
 }
 
 /// Waits until L1 carries every block in `1..=last`; returns what it carries.
@@ -335,4 +373,294 @@ fn block_numbers_follow_timestamps() {
     assert_eq!(block_number_at(&rollup, genesis + 3 * rollup.block_time), Some(3));
     assert_eq!(block_number_at(&rollup, genesis + 1), None, "between blocks");
     assert_eq!(block_number_at(&rollup, genesis - 1), None, "before genesis");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_safe_head_that_goes_back_gets_the_blocks_after_it_posted_again() {
+    let l1 = TestL1::start().await;
+    let rollup = rollup();
+    let blocks = chain(&rollup, 5);
+    let l2 = FixtureChain::default();
+    *l2.0.lock().unwrap() = blocks.clone();
+    let (safe_tx, safe_rx) = movable_safe_head(&rollup);
+    let submitter = BatchSubmitter::new(
+        config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
+        signer(),
+        l2,
+        safe_rx,
+    );
+    let (token, handle) = spawn(submitter);
+    wait_posted(&l1, &rollup, 5).await;
+    safe_tx.send_replace(safe_at(&rollup, &blocks[4]));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Derivation went back to block 2 (an L1 reorg under the batches, say).
+    safe_tx.send_replace(safe_at(&rollup, &blocks[1]));
+    let posted = wait_posted_times(&l1, &rollup, 3, 2).await;
+    token.cancel();
+    handle.await.unwrap();
+    for number in 3..=5 {
+        assert_eq!(posted.iter().filter(|n| **n == number).count(), 2, "{number}: {posted:?}");
+    }
+    assert_eq!(posted.iter().filter(|n| **n <= 2).count(), 2, "1 and 2 once: {posted:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_the_safe_head_never_passes_is_posted_again_after_the_channel_timeout() {
+    let l1 = TestL1::start().await;
+    let mut rollup = (*rollup()).clone();
+    // Four 1 s L1 blocks.
+    rollup.channel_timeout = 4;
+    rollup.granite_channel_timeout = 4;
+    let rollup = Arc::new(rollup);
+    let l2 = FixtureChain::default();
+    *l2.0.lock().unwrap() = chain(&rollup, 3);
+    // The safe head stays at the genesis: derivation never takes the batches.
+    let submitter = BatchSubmitter::new(
+        config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
+        signer(),
+        l2,
+        genesis_safe_head(&rollup),
+    );
+    let (token, handle) = spawn(submitter);
+    wait_posted(&l1, &rollup, 3).await;
+    let posted = wait_posted_times(&l1, &rollup, 1, 2).await;
+    token.cancel();
+    handle.await.unwrap();
+    assert!(posted.iter().filter(|n| **n == 3).count() >= 2, "posted again: {posted:?}");
+}
+
+/// A key anvil never funded, as the rollup's batcher.
+fn unfunded() -> (PrivateKeySigner, Arc<RollupConfig>) {
+    let signer = PrivateKeySigner::random();
+    let mut rollup = (*rollup()).clone();
+    if let Some(system) = rollup.genesis.system_config.as_mut() {
+        system.batcher_address = signer.address();
+    }
+    (signer, Arc::new(rollup))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unfunded_account_is_named_and_failed_sends_never_raise_the_fees() {
+    use alloy_consensus::Transaction as _;
+    let l1 = TestL1::start().await;
+    let (signer, rollup) = unfunded();
+    let address = signer.address();
+    let l2 = FixtureChain::default();
+    *l2.0.lock().unwrap() = chain(&rollup, 3);
+    let mut submitter = BatchSubmitter::new(
+        config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
+        signer,
+        l2,
+        genesis_safe_head(&rollup),
+    );
+    // Ticks until the channel closes and its frame fails to go out, then twenty more failures:
+    // before, every failed send bumped the next try's fees by another 12.5 %.
+    let mut failures = 0;
+    for _ in 0..200 {
+        match submitter.tick().await {
+            Ok(()) => {}
+            Err(BatcherError::InsufficientFunds { account, balance, needed }) => {
+                assert_eq!(account, address);
+                assert_eq!(balance, alloy_primitives::U256::ZERO);
+                assert!(needed > alloy_primitives::U256::ZERO);
+                failures += 1;
+                if failures == 20 {
+                    break;
+                }
+            }
+            Err(other) => panic!("an unfunded account is InsufficientFunds, not: {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(failures, 20, "the send failed for want of funds");
+
+    let provider = ProviderBuilder::new().connect_http(l1.anvil.url());
+    let _: serde_json::Value = provider
+        .raw_request("anvil_setBalance".into(), (address, "0x56BC75E2D63100000"))
+        .await
+        .unwrap();
+    let market = provider.estimate_eip1559_fees().await.unwrap();
+    for _ in 0..50 {
+        submitter.tick().await.unwrap();
+        if provider.get_transaction_count(address).await.unwrap() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let head = provider.get_block_number().await.unwrap();
+    let mut sent = Vec::new();
+    for number in 0..=head {
+        let block = provider.get_block_by_number(number.into()).full().await.unwrap().unwrap();
+        sent.extend(block.transactions.txns().filter(|tx| tx.inner.signer() == address).cloned());
+    }
+    let first = sent.first().expect("the batcher posted once funded");
+    // The market may move a little between the estimate and the send; a single 12.5 % bump
+    // would already show, twenty would be 10x.
+    assert!(
+        first.max_fee_per_gas() <= market.max_fee_per_gas * 11 / 10,
+        "max fee {} against the market's {}",
+        first.max_fee_per_gas(),
+        market.max_fee_per_gas
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_previous_runs_stuck_transaction_is_replaced_not_waited_on_forever() {
+    let l1 = TestL1::start().await;
+    let rollup = rollup();
+    let provider = ProviderBuilder::new()
+        .wallet(alloy_network::EthereumWallet::from(signer()))
+        .connect_http(l1.anvil.url());
+    let anvil = |method: &'static str, params: serde_json::Value| {
+        let provider = provider.clone();
+        async move {
+            let _: serde_json::Value = provider.raw_request(method.into(), params).await.unwrap();
+        }
+    };
+    // A previous run's transaction that L1 will not mine for a long while: sent at today's base
+    // fee, then the base fee jumps a thousandfold (it takes ~50 blocks to come back down).
+    anvil("evm_setIntervalMining", serde_json::json!([0])).await;
+    let base_fee = provider
+        .get_block_by_number(alloy_eips::BlockNumberOrTag::Latest)
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .base_fee_per_gas
+        .unwrap();
+    let stuck = alloy_rpc_types_eth::TransactionRequest::default()
+        .to(rollup.batch_inbox_address)
+        .nonce(0)
+        .gas_limit(21_000)
+        .max_fee_per_gas(u128::from(base_fee))
+        .max_priority_fee_per_gas(1);
+    let stuck = *provider.send_transaction(stuck).await.unwrap().tx_hash();
+    anvil("anvil_setNextBlockBaseFeePerGas", serde_json::json!([base_fee * 1000])).await;
+    anvil("evm_setIntervalMining", serde_json::json!([1])).await;
+    assert_eq!(
+        provider.get_transaction_count(signer().address()).pending().await.unwrap(),
+        1,
+        "the previous run's transaction is pending"
+    );
+
+    let l2 = FixtureChain::default();
+    *l2.0.lock().unwrap() = chain(&rollup, 4);
+    let submitter = BatchSubmitter::new(
+        config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
+        signer(),
+        l2,
+        genesis_safe_head(&rollup),
+    );
+    let (token, handle) = spawn(submitter);
+    // After one resubmission timeout (5 s) the batch takes nonce 0 over.
+    let posted = wait_posted(&l1, &rollup, 4).await;
+    token.cancel();
+    handle.await.unwrap();
+    assert_eq!(posted, (1..=4).collect::<Vec<_>>());
+    assert!(
+        provider.get_transaction_receipt(stuck).await.unwrap().is_none(),
+        "the stuck transaction was replaced, not waited for"
+    );
+}
+
+/// `len` bytes no compressor shrinks: a keccak chain from `seed`.
+fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 32);
+    let mut word = alloy_primitives::keccak256(seed.to_be_bytes());
+    while out.len() < len {
+        out.extend_from_slice(word.as_slice());
+        word = alloy_primitives::keccak256(word);
+    }
+    out.truncate(len);
+    out
+}
+
+/// Blocks carrying `bytes` of random calldata each, which no compressor shrinks.
+fn incompressible_chain(rollup: &RollupConfig, count: usize, bytes: usize) -> Vec<OpBlock> {
+    let specs: Vec<BlockSpec> = (0..count)
+        .map(|i| BlockSpec {
+            advance_origin: i == 0,
+            user_deposit: false,
+            txs: vec![common::TxSpec {
+                kind: common::TxKindSpec::Eip1559,
+                nonce: i as u64,
+                gas_limit: 1_000_000,
+                fee: 1_000_000_000,
+                to: Some(alloy_primitives::Address::repeat_byte(0x11)),
+                value: 0,
+                input: random_bytes(i as u64, bytes),
+            }],
+        })
+        .collect();
+    build_chain(rollup, &specs).blocks
+}
+
+#[test]
+fn a_channel_over_its_limit_is_split_and_no_block_is_lost() {
+    let rollup = rollup();
+    let url: Url = "http://127.0.0.1:1".parse().unwrap();
+    let mut config = SubmitterConfig::new(url.clone(), url, rollup.clone());
+    // Two transactions of 400-byte frames in flight: channels of several blocks hold 800 bytes.
+    config.max_pending_transactions = 2;
+    config.max_frame_size = 400;
+    for kind in [BatchKind::Span, BatchKind::Single] {
+        config.batch_kind = kind;
+        let blocks: Vec<BlockBatch> = incompressible_chain(&rollup, 6, 300)
+            .iter()
+            .map(|block| BlockBatch::from_block(block, &rollup).unwrap())
+            .collect();
+        let channels = encode_channels(&config, blocks).unwrap();
+        assert!(channels.len() > 1, "{kind:?}: 6 × 300 random bytes do not fit 800 bytes");
+        let covered: Vec<u64> = channels.iter().flat_map(|c| c.blocks.clone()).collect();
+        assert_eq!(covered, (1..=6).collect::<Vec<_>>(), "{kind:?}: every block, in order");
+        for channel in &channels {
+            if channel.blocks.start() != channel.blocks.end() {
+                assert!(channel.compressed_bytes <= 800, "{kind:?}: {channel:?}");
+            }
+        }
+
+        // Small blocks stay in one channel.
+        let blocks: Vec<BlockBatch> = chain(&rollup, 3)
+            .iter()
+            .map(|block| BlockBatch::from_block(block, &rollup).unwrap())
+            .collect();
+        assert_eq!(encode_channels(&config, blocks).unwrap().len(), 1, "{kind:?}");
+    }
+}
+
+#[test]
+fn fees_rise_only_to_replace_and_never_past_the_limit() {
+    use rollup_batcher::transaction_fees;
+    let market = TxFees {
+        max_fee_per_gas: 1_000,
+        max_priority_fee_per_gas: 100,
+        max_fee_per_blob_gas: None,
+    };
+    assert_eq!(transaction_fees(market, None, 5), Ok(market), "a first send pays the market");
+
+    // Replaced again and again at a flat market: 12.5 % each time, until the limit stops it.
+    let mut offered = market;
+    let mut replacements = 0;
+    while let Ok(next) = transaction_fees(market, Some(offered), 5) {
+        assert!(next.max_fee_per_gas >= offered.max_fee_per_gas * 9 / 8);
+        assert!(next.max_priority_fee_per_gas >= offered.max_priority_fee_per_gas * 9 / 8);
+        assert!(next.max_fee_per_gas <= 5 * market.max_fee_per_gas);
+        offered = next;
+        replacements += 1;
+    }
+    assert!((10..=14).contains(&replacements), "1.125^n reaches 5x after ~13: {replacements}");
+    let Err(needed) = transaction_fees(market, Some(offered), 5) else { unreachable!() };
+    assert!(needed.max_fee_per_gas > 5 * market.max_fee_per_gas);
+
+    // A market that rose past the last offer is paid as it is.
+    let risen = TxFees { max_fee_per_gas: 10_000, max_priority_fee_per_gas: 1_000, ..market };
+    assert_eq!(transaction_fees(risen, Some(market), 5), Ok(risen));
+
+    // Blob transactions: the blob pool wants every fee doubled.
+    let blob_market = TxFees { max_fee_per_blob_gas: Some(50), ..market };
+    let replaced = transaction_fees(blob_market, Some(blob_market), 5).unwrap();
+    assert_eq!(replaced.max_fee_per_gas, 2_000);
+    assert_eq!(replaced.max_priority_fee_per_gas, 200);
+    assert_eq!(replaced.max_fee_per_blob_gas, Some(100));
+    assert!(transaction_fees(blob_market, Some(replaced.replacement_floor()), 3).is_err());
 }

@@ -14,7 +14,7 @@ use kona_peers::PeerMonitoring;
 use kona_rpc::RpcBuilder;
 use kona_sources::{BlockSigner, ClientCert, RemoteSigner};
 use rollup_batcher::{
-    MAX_BLOB_FRAME_SIZE, MAX_FRAME_SIZE, MIN_FRAME_SIZE, blob::MAX_BLOBS_PER_TRANSACTION,
+    MAX_BLOB_FRAME_SIZE, MAX_CALLDATA_FRAME_SIZE, MIN_FRAME_SIZE, blob::MAX_BLOBS_PER_TRANSACTION,
 };
 use std::{
     net::SocketAddr,
@@ -232,7 +232,7 @@ fn batcher_config(
         );
     }
     let max_frame_size = match args.data_availability_type {
-        DataAvailabilityType::Calldata => MAX_FRAME_SIZE,
+        DataAvailabilityType::Calldata => MAX_CALLDATA_FRAME_SIZE,
         DataAvailabilityType::Blobs => MAX_BLOB_FRAME_SIZE,
     };
     if !(MIN_FRAME_SIZE..=max_frame_size).contains(&args.max_frame_size) {
@@ -281,6 +281,12 @@ fn batcher_config(
         return invalid(
             "--batcher.batch-type",
             "span batches need Delta, which this rollup never activates".into(),
+        );
+    }
+    if args.fee_limit_multiplier == 0 {
+        return invalid(
+            "--batcher.fee-limit-multiplier",
+            "0: must be at least 1 (1 never pays more than the market)".into(),
         );
     }
     if args.poll_interval_ms < 10 {

@@ -171,6 +171,16 @@ fn defaults_follow_kona_node() {
 }
 
 #[test]
+fn kona_rpc_is_loopback_without_admin_by_default() {
+    let args = parse(&[]).unwrap();
+    assert!(args.rpc.addr.is_loopback(), "kona's RPC binds {} by default", args.rpc.addr);
+    assert!(!args.rpc.enable_admin);
+    let builder = args.rpc.rpc_builder().expect("the RPC server runs by default");
+    assert!(builder.socket.ip().is_loopback());
+    assert!(!builder.enable_admin, "admin_* needs --kona.rpc.enable-admin");
+}
+
+#[test]
 fn no_discovery_admits_nobody_into_the_discovery_table() {
     let enr = {
         let key = discv5::enr::CombinedKey::generate_secp256k1();
@@ -761,7 +771,14 @@ fn the_batcher_posts_blobs_when_asked() {
 fn bad_batcher_settings_are_one_line_naming_the_flag() {
     let (rollup, key) = batcher_setup(0o600);
     let path = key.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
+        (
+            // One byte over what keeps a calldata transaction within 128 KiB.
+            &["--batcher.max-frame-size", "130049"],
+            "invalid --batcher.max-frame-size: 130049 bytes: must be between 24 and 130048 with \
+             calldata data availability",
+        ),
+        (&["--batcher.fee-limit-multiplier", "0"], "invalid --batcher.fee-limit-multiplier: 0"),
         (
             &["--batcher.data-availability-type", "blobs", "--batcher.target-num-frames", "7"],
             "invalid --batcher.target-num-frames: 7: a blob transaction carries 1 to 6 blobs",

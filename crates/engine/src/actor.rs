@@ -1,8 +1,8 @@
 //! [`InProcessEngineActor`]: kona's engine actor contract over an [`ExecutionEngine`].
 
 use crate::{
-    EngineError, ExecutionEngine, L1BlockReader, L2Head, Severity,
-    queue::{EngineCore, Task, sealed_block_info},
+    EngineError, EngineMetrics, ExecutionEngine, L1BlockReader, L2Head, Severity,
+    queue::{EngineCore, Task, sealed_block_info, warn_on_retry},
 };
 use alloy_eips::BlockNumberOrTag;
 use async_trait::async_trait;
@@ -14,7 +14,10 @@ use kona_protocol::{BlockInfo, L2BlockInfo, OpAttributesWithParent, OutputRoot};
 use op_alloy_rpc_types_engine::OpExecutionPayloadEnvelope;
 use rollup_providers_local::{BufferedL2Provider, SealedL2Block};
 use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    time::{Instant, sleep_until},
+};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
@@ -26,6 +29,12 @@ const CHANNEL_CAPACITY: usize = 1024;
 const RESET_RETRY_INITIAL: Duration = Duration::from_millis(100);
 /// Longest pause between reset attempts.
 const RESET_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// First pause before the forkchoice is sent again to learn whether an execution layer that
+/// answered SYNCING finished; doubles up to [`EL_SYNC_CHECK_MAX`].
+const EL_SYNC_CHECK_INITIAL: Duration = Duration::from_millis(100);
+/// Longest pause between EL sync checks.
+const EL_SYNC_CHECK_MAX: Duration = Duration::from_secs(5);
 
 /// A sequencer build request: attributes and where the built payload goes.
 type BuildRequest = (OpAttributesWithParent, mpsc::Sender<OpExecutionPayloadEnvelope>);
@@ -76,6 +85,10 @@ pub struct InProcessEngineActor<E: ?Sized> {
     queries_rx: mpsc::Receiver<EngineQueries>,
     build_request_rx: Option<mpsc::Receiver<BuildRequest>>,
     finalizer: Finalizer,
+    /// Whether a reset completed with the execution layer synced (it answered the reset's
+    /// forkchoice update VALID). Until one has, derivation is not told that EL sync is complete:
+    /// a reset while the execution layer syncs starts derivation from a stale safe head.
+    synced_reset: bool,
 }
 
 #[async_trait]
@@ -113,6 +126,7 @@ impl<E: ExecutionEngine + ?Sized> NodeActor for InProcessEngineActor<E> {
             queries_rx,
             build_request_rx,
             finalizer: Finalizer::new(finalized_l1_rx),
+            synced_reset: false,
         };
         (inbound, actor)
     }
@@ -185,9 +199,15 @@ impl<E: ExecutionEngine + ?Sized> InProcessEngineActor<E> {
         unsafe_head_tx: Option<watch::Sender<L2BlockInfo>>,
         cancellation: &CancellationToken,
     ) -> Result<(), EngineError> {
+        // When (and after which pause) to ask again whether the execution layer finished
+        // syncing, while derivation waits for it.
+        let mut el_sync_check: Option<(Instant, Duration)> = None;
         loop {
-            if let Err(err) = core.drain(cancellation).await {
-                match err.severity() {
+            // When the task at the head of the queue is due again after a temporary error.
+            let mut retry_at = None;
+            match core.drain().await {
+                Ok(at) => retry_at = at,
+                Err(err) => match err.severity() {
                     Severity::Critical => return Err(err),
                     Severity::Reset => {
                         warn!(target: "engine", %err, "engine task asks for a reset");
@@ -201,22 +221,32 @@ impl<E: ExecutionEngine + ?Sized> InProcessEngineActor<E> {
                             .await
                             .map_err(|_| EngineError::ChannelClosed("derivation signal"))?;
                     }
-                    // The drain retries these itself.
+                    // The drain keeps these for a retry and returns `Ok`.
                     Severity::Temporary => {}
-                }
+                },
             }
             outputs.publish_safe_head(core.state());
-            if core.state().el_sync_finished
-                && let Some(done) = sync_complete.take()
-            {
-                // Without a finalized head nothing is known about derivation yet: reset first,
-                // so derivation starts from the execution layer's chain.
-                if core.state().sync_state.finalized_head() == L2BlockInfo::default() {
-                    info!(target: "engine", "execution layer synced; initial reset");
-                    self.reset(core, outputs, cancellation).await?;
+            if sync_complete.is_some() {
+                if core.state().el_sync_finished {
+                    // kona resets here only without a finalized head; but a reset done while the
+                    // execution layer was still syncing set one from its stale chain, so it does
+                    // not count: reset again from the synced chain.
+                    if !self.synced_reset {
+                        info!(target: "engine", "execution layer synced; initial reset");
+                        self.reset(core, outputs, cancellation).await?;
+                    }
+                    if let Some(done) = sync_complete.take() {
+                        info!(target: "engine", "EL sync complete; derivation may start");
+                        // Releases derivation (a dropped sender would too).
+                        let _ = done.send(());
+                    }
+                    el_sync_check = None;
+                } else if el_sync_check.is_none() && core.state().sync_state != Default::default() {
+                    // A forkchoice update answered SYNCING. Unsafe blocks from gossip would
+                    // send more, but a validator may have none: ask again until VALID.
+                    el_sync_check =
+                        Some((Instant::now() + EL_SYNC_CHECK_INITIAL, EL_SYNC_CHECK_INITIAL));
                 }
-                // Releases derivation (a dropped sender would too).
-                let _ = done.send(());
             }
             if let Some(tx) = &unsafe_head_tx {
                 publish(tx, core.state().sync_state.unsafe_head());
@@ -230,6 +260,32 @@ impl<E: ExecutionEngine + ?Sized> InProcessEngineActor<E> {
                     reset.ok_or(EngineError::ChannelClosed("reset request"))?;
                     info!(target: "engine", "reset requested");
                     self.reset(core, outputs, cancellation).await?;
+                }
+                // The queue is due again (the next drain runs the task that failed).
+                () = async { match retry_at { Some(at) => sleep_until(at).await, None => std::future::pending().await } } => {}
+                () = async { match el_sync_check { Some((at, _)) => sleep_until(at).await, None => std::future::pending().await } } => {
+                    let delay = el_sync_check.map_or(EL_SYNC_CHECK_INITIAL, |(_, delay)| delay);
+                    let next = (delay * 2).min(EL_SYNC_CHECK_MAX);
+                    el_sync_check = Some((Instant::now() + next, next));
+                    match core.check_el_sync().await {
+                        Ok(true) => {
+                            info!(target: "engine", "execution layer finished syncing");
+                            el_sync_check = None;
+                        }
+                        Ok(false) => {
+                            info!(target: "engine", check_in_ms = next.as_millis() as u64, "execution layer still syncing; derivation waits");
+                        }
+                        Err(err) => match err.severity() {
+                            Severity::Critical => return Err(err),
+                            Severity::Reset => {
+                                warn!(target: "engine", %err, "EL sync check asks for a reset");
+                                self.reset(core, outputs, cancellation).await?;
+                            }
+                            Severity::Temporary | Severity::Flush => {
+                                warn!(target: "engine", %err, check_in_ms = next.as_millis() as u64, "EL sync check failed");
+                            }
+                        },
+                    }
                 }
                 Some(request) = async { match build_requests { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
                     let (attributes, reply) = request;
@@ -263,12 +319,22 @@ impl<E: ExecutionEngine + ?Sized> InProcessEngineActor<E> {
         cancellation: &CancellationToken,
     ) -> Result<(), EngineError> {
         let mut delay = RESET_RETRY_INITIAL;
+        let mut attempts = 0u32;
         let (l2_safe_head, l1_origin, system_config) = loop {
             match core.reset().await {
                 Ok(outcome) => break outcome,
                 Err(err) if err.severity() == Severity::Critical => return Err(err),
+                // Not bounded: the reset is what other failures escalate to, and what it fails
+                // on (L1 or the execution layer unreachable) a restart would not fix.
                 Err(err) => {
-                    warn!(target: "engine", %err, retry_in_ms = delay.as_millis() as u64, "engine reset failed; retrying");
+                    attempts += 1;
+                    metrics::counter!(EngineMetrics::TASK_RETRIES, "task" => "reset").increment(1);
+                    let retry_in_ms = delay.as_millis() as u64;
+                    if warn_on_retry(attempts) {
+                        warn!(target: "engine", %err, attempts, retry_in_ms, "engine reset failed; retrying");
+                    } else {
+                        debug!(target: "engine", %err, attempts, retry_in_ms, "engine reset failed; retrying");
+                    }
                     tokio::select! {
                         _ = cancellation.cancelled() => return Ok(()),
                         _ = tokio::time::sleep(delay) => {}
@@ -285,6 +351,11 @@ impl<E: ExecutionEngine + ?Sized> InProcessEngineActor<E> {
             .map_err(|_| EngineError::ChannelClosed("derivation signal"))?;
         outputs.publish_safe_head(core.state());
         self.finalizer.clear();
+        if core.state().el_sync_finished {
+            self.synced_reset = true;
+        } else {
+            info!(target: "engine", "engine reset while the execution layer syncs; derivation waits for EL sync");
+        }
         Ok(())
     }
 }

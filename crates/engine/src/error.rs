@@ -112,6 +112,18 @@ pub enum EngineError {
     /// derivation must drop the rest of the channel.
     #[error("invalid payload replaced by its deposits-only version; flushing the channel")]
     HoloceneFlush,
+    /// A task kept failing on temporary errors past the retry bound: the engine resets rather
+    /// than retry without end.
+    #[error("{task} task failed {attempts} times in a row")]
+    RetriesExhausted {
+        /// The task's metric label.
+        task: &'static str,
+        /// How often it was tried.
+        attempts: u32,
+        /// The last error.
+        #[source]
+        source: Box<EngineError>,
+    },
     /// A channel to another actor closed.
     #[error("the {0} channel closed")]
     ChannelClosed(&'static str),
@@ -138,7 +150,9 @@ impl EngineError {
             | Self::UnexpectedStatus { .. }
             | Self::Syncing
             | Self::MissingPayloadId => Severity::Temporary,
-            Self::InvalidForkchoiceState | Self::MissingUnsafeBlock(_) => Severity::Reset,
+            Self::InvalidForkchoiceState
+            | Self::MissingUnsafeBlock(_)
+            | Self::RetriesExhausted { .. } => Severity::Reset,
             Self::HoloceneFlush => Severity::Flush,
             Self::FinalizedAheadOfUnsafe { .. }
             | Self::NotSafe { .. }

@@ -30,8 +30,11 @@ pub use actor::{EngineActorBuilder, InProcessEngineActor};
 mod error;
 pub use error::{BoxedError, EngineError, Severity};
 
+mod engine_metrics;
+pub use engine_metrics::EngineMetrics;
+
 mod queue;
-pub use queue::{EngineCore, Task};
+pub use queue::{EngineCore, TASK_RETRY_LIMIT, Task};
 
 mod reset;
 pub use reset::{StartingForkchoice, find_starting_forkchoice};

@@ -2,18 +2,24 @@
 //! [`ExecutionEngine`].
 //!
 //! The rules are kona-engine 0.1.2's: tasks are ordered build > insert > consolidate > finalize
-//! (first come, first served within a kind), a task is retried while its error is temporary, and
-//! a reset-, flush- or critical-severity error ends the drain for the actor to handle.
+//! (first come, first served within a kind), a task that failed on a temporary error stays at the
+//! head of the queue to be tried again, and a reset-, flush- or critical-severity error ends the
+//! drain for the actor to handle. Unlike kona, a retry waits out a backoff (kona retries at once,
+//! a busy loop against an in-process engine), during which the drain returns so the actor serves
+//! reset requests and takes new input; and a task that still fails after [`TASK_RETRY_LIMIT`]
+//! attempts is escalated to a reset, as a persistent "temporary" error usually means the
+//! forkchoice the task works from is stale.
 
 use crate::{
-    EngineError, ExecutionEngine, L1BlockReader, Severity,
+    EngineError, EngineMetrics, ExecutionEngine, L1BlockReader, Severity,
     attributes::{check_attributes, deposits_only, is_deposits_only},
     reset::find_starting_forkchoice,
 };
 use alloy_primitives::B256;
 use alloy_rpc_types_engine::{INVALID_FORK_CHOICE_STATE_ERROR, PayloadStatusEnum};
 use kona_engine::{
-    EngineForkchoiceVersion, EngineGetPayloadVersion, EngineState, EngineSyncStateUpdate, Metrics,
+    EngineForkchoiceVersion, EngineGetPayloadVersion, EngineState, EngineSyncState,
+    EngineSyncStateUpdate, Metrics,
 };
 use kona_genesis::{RollupConfig, SystemConfig};
 use kona_protocol::{
@@ -31,7 +37,6 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, trace, warn};
 
 /// First pause before a task with a temporary error is tried again; doubles up to
@@ -39,6 +44,23 @@ use tracing::{debug, error, info, trace, warn};
 const RETRY_INITIAL: Duration = Duration::from_millis(10);
 /// Longest pause between retries of a task.
 const RETRY_MAX: Duration = Duration::from_millis(500);
+/// Attempts of a task failing on temporary errors before it is escalated to a reset: with the
+/// backoff above, about 7.5 s of failures — long enough to ride out a busy execution layer,
+/// short enough that a stale forkchoice does not stall the node.
+pub const TASK_RETRY_LIMIT: u32 = 20;
+/// A retried task is logged at warn on its first retry and on every this-many after (the
+/// others at debug), so a persistent error is visible without a line every few milliseconds.
+const RETRY_WARN_EVERY: u32 = 5;
+
+/// Whether retry number `attempt` (from 1) is logged at warn; see [`RETRY_WARN_EVERY`].
+pub(crate) const fn warn_on_retry(attempt: u32) -> bool {
+    attempt == 1 || attempt.is_multiple_of(RETRY_WARN_EVERY)
+}
+
+/// The pause before retry number `attempt` (from 1): doubling from [`RETRY_INITIAL`], capped.
+fn retry_delay(attempt: u32) -> Duration {
+    RETRY_INITIAL.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(RETRY_MAX)
+}
 
 /// A unit of engine work.
 #[derive(Debug, Clone)]
@@ -93,11 +115,12 @@ impl Task {
     }
 }
 
-/// A queued task with its arrival order.
+/// A queued task with its arrival order and how often it failed on a temporary error.
 #[derive(Debug)]
 struct Queued {
     task: Task,
     arrival: u64,
+    attempts: u32,
 }
 
 impl Queued {
@@ -139,6 +162,9 @@ pub struct EngineCore<E: ?Sized> {
     queue_len_tx: watch::Sender<usize>,
     tasks: BinaryHeap<Queued>,
     arrivals: u64,
+    /// When the task at the head of the queue, which failed on a temporary error, is due again;
+    /// the queue waits until then.
+    retry_at: Option<tokio::time::Instant>,
 }
 
 impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
@@ -160,6 +186,7 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
             queue_len_tx: watch::Sender::new(0),
             tasks: BinaryHeap::new(),
             arrivals: 0,
+            retry_at: None,
         }
     }
 
@@ -181,45 +208,92 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
     /// Queues `task`.
     pub fn enqueue(&mut self, task: Task) {
         self.arrivals += 1;
-        self.tasks.push(Queued { task, arrival: self.arrivals });
+        self.tasks.push(Queued { task, arrival: self.arrivals, attempts: 0 });
         self.queue_len_tx.send_replace(self.tasks.len());
     }
 
-    /// Runs queued tasks in order until the queue is empty, the token is cancelled, or a task
-    /// fails with a non-temporary error (returned; the task is dropped). Temporary errors are
-    /// retried with a capped backoff.
-    pub async fn drain(&mut self, cancellation: &CancellationToken) -> Result<(), EngineError> {
-        while let Some(queued) = self.tasks.pop() {
+    /// Runs queued tasks in order until the queue is empty (`Ok(None)`), a task fails on a
+    /// temporary error (`Ok(Some(when))`: it stays at the head of the queue, and nothing runs
+    /// before `when`; call again then), or a task fails with a non-temporary error (returned;
+    /// the task is dropped). A task that fails on temporary errors [`TASK_RETRY_LIMIT`] times is
+    /// dropped with [`EngineError::RetriesExhausted`], a reset.
+    ///
+    /// Returning instead of sleeping between attempts leaves the actor free to serve a reset
+    /// request (which clears the queue) while a task keeps failing.
+    pub async fn drain(&mut self) -> Result<Option<tokio::time::Instant>, EngineError> {
+        if let Some(at) = self.retry_at {
+            if tokio::time::Instant::now() < at {
+                return Ok(Some(at));
+            }
+            self.retry_at = None;
+        }
+        while let Some(mut queued) = self.tasks.pop() {
             self.queue_len_tx.send_replace(self.tasks.len());
             let label = queued.task.label();
-            let mut delay = RETRY_INITIAL;
-            loop {
-                match self.execute(&queued.task).await {
-                    Ok(()) => {
-                        metrics::counter!(Metrics::ENGINE_TASK_SUCCESS, "task" => label)
-                            .increment(1);
-                        break;
+            match self.execute(&queued.task).await {
+                Ok(()) => {
+                    metrics::counter!(Metrics::ENGINE_TASK_SUCCESS, "task" => label).increment(1);
+                    if queued.attempts > 0 {
+                        info!(target: "engine", task = label, attempts = queued.attempts + 1, "engine task succeeded after retries");
                     }
-                    Err(err) => {
-                        let severity = err.severity();
-                        metrics::counter!(Metrics::ENGINE_TASK_FAILURE, "task" => label, "severity" => severity.to_string())
-                            .increment(1);
-                        if severity != Severity::Temporary {
-                            self.state_tx.send_replace(self.state);
-                            return Err(err);
-                        }
-                        trace!(target: "engine", task = label, %err, retry_in_ms = delay.as_millis() as u64, "temporary engine error; retrying");
-                        tokio::select! {
-                            _ = cancellation.cancelled() => return Ok(()),
-                            _ = tokio::time::sleep(delay) => {}
-                        }
-                        delay = (delay * 2).min(RETRY_MAX);
+                }
+                Err(err) => {
+                    let severity = err.severity();
+                    metrics::counter!(Metrics::ENGINE_TASK_FAILURE, "task" => label, "severity" => severity.to_string())
+                        .increment(1);
+                    self.state_tx.send_replace(self.state);
+                    if severity != Severity::Temporary {
+                        return Err(err);
                     }
+                    queued.attempts += 1;
+                    let attempts = queued.attempts;
+                    if attempts >= TASK_RETRY_LIMIT {
+                        metrics::counter!(EngineMetrics::RETRY_ESCALATIONS, "task" => label)
+                            .increment(1);
+                        warn!(target: "engine", task = label, attempts, %err, "engine task keeps failing; dropping it and resetting the engine");
+                        return Err(EngineError::RetriesExhausted {
+                            task: label,
+                            attempts,
+                            source: Box::new(err),
+                        });
+                    }
+                    metrics::counter!(EngineMetrics::TASK_RETRIES, "task" => label).increment(1);
+                    let delay = retry_delay(attempts);
+                    let retry_in_ms = delay.as_millis() as u64;
+                    if warn_on_retry(attempts) {
+                        warn!(target: "engine", task = label, attempts, limit = TASK_RETRY_LIMIT, %err, retry_in_ms, "temporary engine error; retrying the task");
+                    } else {
+                        debug!(target: "engine", task = label, attempts, %err, retry_in_ms, "temporary engine error; retrying the task");
+                    }
+                    // Same arrival: it stays ahead of its kind.
+                    self.tasks.push(queued);
+                    self.queue_len_tx.send_replace(self.tasks.len());
+                    let at = tokio::time::Instant::now() + delay;
+                    self.retry_at = Some(at);
+                    return Ok(Some(at));
                 }
             }
             self.state_tx.send_replace(self.state);
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// Sends the current forkchoice again, to learn whether the execution layer finished
+    /// syncing (kona only learns it from the next forkchoice update a task sends, which without
+    /// unsafe blocks from gossip never comes). Returns whether the execution layer is synced.
+    pub async fn check_el_sync(&mut self) -> Result<bool, EngineError> {
+        if self.state.el_sync_finished || self.state.sync_state == EngineSyncState::default() {
+            return Ok(self.state.el_sync_finished);
+        }
+        let result = self.send_forkchoice(self.state.sync_state).await;
+        let status = match (&result, self.state.el_sync_finished) {
+            (Err(_), _) => "error",
+            (Ok(()), true) => "valid",
+            (Ok(()), false) => "syncing",
+        };
+        metrics::counter!(EngineMetrics::EL_SYNC_CHECKS, "status" => status).increment(1);
+        self.state_tx.send_replace(self.state);
+        result.map(|()| self.state.el_sync_finished)
     }
 
     async fn execute(&mut self, task: &Task) -> Result<(), EngineError> {
@@ -248,6 +322,7 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
     /// resets that failed on a temporary error.
     pub async fn reset(&mut self) -> Result<ResetOutcome, EngineError> {
         self.tasks.clear();
+        self.retry_at = None;
         self.queue_len_tx.send_replace(0);
         let start = find_starting_forkchoice(
             &self.config,
@@ -291,6 +366,12 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
             trace!(target: "engine", "forkchoice unchanged; no update sent");
             return Ok(());
         }
+        self.send_forkchoice(next).await
+    }
+
+    /// Sends forkchoice `next` and makes it the state's unless the execution layer refused it
+    /// (VALID or SYNCING are taken, as in kona; VALID also ends EL sync).
+    async fn send_forkchoice(&mut self, next: EngineSyncState) -> Result<(), EngineError> {
         let (unsafe_head, finalized) =
             (next.unsafe_head().block_info.number, next.finalized_head().block_info.number);
         if unsafe_head < finalized {
@@ -392,7 +473,10 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
                     forkchoice,
                     Some(attributes.inner.clone()),
                 )
-                .await?;
+                .await
+                // op-node resets on an inconsistent forkchoice before a build; kona 0.1.2 would
+                // retry the build with the same forkchoice, which fails the same way.
+                .map_err(invalid_forkchoice)?;
             record_call(Metrics::FORKCHOICE_UPDATE_METHOD, started);
             match updated.payload_status.status {
                 PayloadStatusEnum::Valid => {}
@@ -425,9 +509,18 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
                     if self.config.is_holocene_active(timestamp) =>
                 {
                     warn!(target: "engine", number, %status, "built payload refused; importing its deposits-only version");
-                    self.build(&deposits_only(attributes), derived, reply)
-                        .await
-                        .map_err(|_| EngineError::DepositsOnlyRejected)?;
+                    // A temporary failure (a busy or syncing execution layer) fails the task for
+                    // a retry, which builds the invalid payload and then its replacement again,
+                    // as op-node re-queues the replacement, and a stale forkchoice resets; only
+                    // a refused replacement is fatal (kona: any failure is).
+                    self.build(&deposits_only(attributes), derived, reply).await.map_err(
+                        |err| match err.severity() {
+                            Severity::Temporary | Severity::Reset => err,
+                            Severity::Flush | Severity::Critical => {
+                                EngineError::DepositsOnlyRejected
+                            }
+                        },
+                    )?;
                     return Err(EngineError::HoloceneFlush);
                 }
                 Err(err) => return Err(err),
@@ -439,9 +532,9 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
                     .map_err(|_| EngineError::ChannelClosed("built payload"))?;
             }
             let import = fetched.elapsed();
-            metrics::histogram!("rollup_engine_build_seconds", "stage" => "forkchoice")
+            metrics::histogram!(EngineMetrics::BUILD_SECONDS, "stage" => "forkchoice")
                 .record(fcu.as_secs_f64());
-            metrics::histogram!("rollup_engine_build_seconds", "stage" => "import")
+            metrics::histogram!(EngineMetrics::BUILD_SECONDS, "stage" => "import")
                 .record(import.as_secs_f64());
             info!(target: "engine", number = block.block_info.number, timestamp = block.block_info.timestamp, transactions, safe = derived, fcu_us = fcu.as_micros() as u64, import_us = import.as_micros() as u64, "built and imported block");
             Ok(block)

@@ -6,14 +6,17 @@ mod common;
 
 use alloy_eips::BlockNumberOrTag;
 use common::{
-    L1Chain, L1Reader, MESSAGE_PASSER_ROOT, MemoryEngine, attributes, rollup_config, user_tx,
+    CountingRecorder, L1Chain, L1Reader, MESSAGE_PASSER_ROOT, MemoryEngine, attributes,
+    rollup_config, user_tx,
 };
 use kona_derive::Signal;
 use kona_engine::{EngineQueries, EngineState};
 use kona_node_service::{EngineContext, EngineInboundData, NodeActor, NodeMode};
 use kona_protocol::{L2BlockInfo, OpAttributesWithParent};
 use op_alloy_rpc_types_engine::OpExecutionPayloadEnvelope;
-use rollup_engine::{EngineActorBuilder, EngineError, InProcessEngineActor, L2Head};
+use rollup_engine::{
+    EngineActorBuilder, EngineError, InProcessEngineActor, L2Head, TASK_RETRY_LIMIT,
+};
 use rollup_providers_local::BufferedL2Provider;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -46,10 +49,17 @@ struct Harness {
 
 impl Harness {
     fn start(mode: NodeMode) -> Self {
+        Self::start_with(mode, |_| {})
+    }
+
+    /// Starts the actor on the fixture's rollup config changed by `configure`.
+    fn start_with(mode: NodeMode, configure: impl FnOnce(&mut kona_genesis::RollupConfig)) -> Self {
         let _ =
             tracing_subscriber::fmt().with_env_filter("engine=debug").with_test_writer().try_init();
         let l1 = L1Chain::new(20);
-        let config = Arc::new(rollup_config(&l1));
+        let mut config = rollup_config(&l1);
+        configure(&mut config);
+        let config = Arc::new(config);
         let engine = MemoryEngine::new((*config).clone());
         let l2 =
             BufferedL2Provider::with_capacity(config.clone(), 64).with_fallback(engine.clone());
@@ -114,6 +124,11 @@ impl Harness {
         let (tx, rx) = oneshot::channel();
         self.inbound.inbound_queries_tx.send(EngineQueries::State(tx)).await.unwrap();
         rx.await.unwrap()
+    }
+
+    /// The next signal to derivation.
+    async fn signal(&mut self) -> Signal {
+        tokio::time::timeout(WAIT, self.signals.recv()).await.expect("a derivation signal").unwrap()
     }
 
     async fn wait_safe(&mut self, number: u64) {
@@ -226,6 +241,30 @@ async fn an_invalid_derived_payload_is_replaced_by_deposits_only_and_derivation_
     h.stop().await;
 }
 
+/// A temporary failure while building the deposits-only replacement of an invalid derived block
+/// is retried like any other (op-node re-queues the replacement) instead of stopping the engine.
+#[tokio::test]
+async fn a_deposits_only_replacement_survives_a_temporary_failure() {
+    let mut h = Harness::start(NodeMode::Validator);
+    h.reset().await;
+    let poison = user_tx(666);
+    {
+        let mut state = h.engine.state.lock();
+        state.poison.push(poison.clone());
+        // The first build fetches the poisoned payload; the second, its replacement's, fails.
+        state.fail_get_payload_call = Some(state.get_payloads + 2);
+    }
+    let derived = attributes(&h.config, &h.l1, h.info(0), 0, 1, vec![poison], Some(2));
+    h.inbound.attributes_tx.send(derived).await.unwrap();
+    let signal = h.signal().await;
+    assert!(matches!(signal, Signal::FlushChannel), "derivation flushes its channel: {signal:?}");
+    let block = h.engine.canonical_block(1).unwrap();
+    assert_eq!(block.block().body.transactions.len(), 1, "only the L1-info deposit is left");
+    h.wait_safe(1).await;
+    assert!(!h.actor.is_finished(), "the actor still runs");
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn l1_finality_finalizes_the_blocks_derived_from_it() {
     let mut h = Harness::start(NodeMode::Validator);
@@ -287,6 +326,222 @@ async fn an_invalid_gossiped_block_is_dropped_and_the_engine_keeps_going() {
         .unwrap()
         .unwrap();
     assert_eq!(h.unsafe_head.borrow().block_info.hash, good.header.hash_slow());
+    assert!(!h.actor.is_finished(), "the actor still runs");
+    h.stop().await;
+}
+
+/// A task that keeps failing on a temporary error is retried in place, counted, and past the
+/// bound escalated to a reset that drops it; the engine goes on.
+#[tokio::test(start_paused = true)]
+async fn a_task_failing_temporarily_is_retried_then_escalated_to_a_reset() {
+    let recorder = CountingRecorder::global();
+    let retries_before = recorder.counter("rollup_engine_task_retries_total", &[("task", "build")]);
+    let escalations_before =
+        recorder.counter("rollup_engine_retry_escalations_total", &[("task", "build")]);
+    let mut h = Harness::start(NodeMode::Sequencer);
+    h.reset().await;
+    h.engine.state.lock().fail_get_payload = true;
+    let (reply, mut payloads) = mpsc::channel(1);
+    let requests = h.inbound.build_request_tx.clone().unwrap();
+    requests
+        .send((attributes(&h.config, &h.l1, h.info(0), 0, 1, vec![], None), reply))
+        .await
+        .unwrap();
+    // The clock is paused: it jumps over the backoff whenever everything waits, so the bound is
+    // reached at once in real time, whatever it is in engine time.
+    let signal = tokio::time::timeout(Duration::from_secs(3600), h.signals.recv())
+        .await
+        .expect("escalated to a reset")
+        .unwrap();
+    assert!(matches!(signal, Signal::Reset(_)), "the escalation resets derivation: {signal:?}");
+    let attempts = h.engine.state.lock().get_payloads as u64;
+    assert_eq!(attempts, u64::from(TASK_RETRY_LIMIT), "retried in place up to the bound");
+    let retries =
+        recorder.counter("rollup_engine_task_retries_total", &[("task", "build")]) - retries_before;
+    assert!(retries >= attempts - 1, "every retry is counted ({retries} of {attempts} attempts)");
+    let escalations = recorder
+        .counter("rollup_engine_retry_escalations_total", &[("task", "build")])
+        - escalations_before;
+    assert!(escalations >= 1, "the escalation is counted");
+    assert!(payloads.try_recv().is_err(), "the failing build was dropped by the reset");
+    eventually("the dropped build is not tried again", || {
+        h.engine.state.lock().get_payloads as u64 == attempts
+    })
+    .await;
+
+    h.engine.state.lock().fail_get_payload = false;
+    let payload = h.build(attributes(&h.config, &h.l1, h.info(0), 0, 1, vec![], None)).await;
+    assert_eq!(payload.execution_payload.as_v1().block_number, 1, "the engine goes on");
+    h.stop().await;
+}
+
+/// A reset request is served while a task is being retried, without waiting for the retries to
+/// run out.
+#[tokio::test]
+async fn a_reset_request_is_served_while_a_task_is_being_retried() {
+    let mut h = Harness::start(NodeMode::Sequencer);
+    h.reset().await;
+    h.engine.state.lock().fail_get_payload = true;
+    let (reply, mut payloads) = mpsc::channel(1);
+    let requests = h.inbound.build_request_tx.clone().unwrap();
+    requests
+        .send((attributes(&h.config, &h.l1, h.info(0), 0, 1, vec![], None), reply))
+        .await
+        .unwrap();
+    eventually("the build fails", || h.engine.state.lock().get_payloads >= 1).await;
+
+    h.inbound.reset_request_tx.send(()).await.unwrap();
+    let signal = h.signal().await;
+    assert!(matches!(signal, Signal::Reset(_)), "the requested reset ran: {signal:?}");
+    assert!(
+        h.engine.state.lock().get_payloads < TASK_RETRY_LIMIT as usize,
+        "served before the retries ran out (not an escalation)"
+    );
+    let (tx, rx) = oneshot::channel();
+    h.inbound.inbound_queries_tx.send(EngineQueries::TaskQueueLength(tx)).await.unwrap();
+    assert_eq!(rx.await.unwrap(), 0, "the reset cleared the queue");
+    assert!(payloads.try_recv().is_err(), "the failing build was dropped");
+    assert!(!h.actor.is_finished(), "the actor still runs");
+    h.stop().await;
+}
+
+/// A forkchoice update refused with -38002 (here: a build on a parent the safe head is not an
+/// ancestor of) resets the engine at once, as op-node does, instead of being retried.
+#[tokio::test]
+async fn an_invalid_forkchoice_state_resets_the_engine_without_retrying() {
+    let mut h = Harness::start(NodeMode::Sequencer);
+    h.reset().await;
+    let genesis = h.info(0);
+    h.build(attributes(&h.config, &h.l1, genesis, 0, 1, vec![user_tx(1)], None)).await;
+    let stale = h.info(1);
+    // Derivation says block 1 is another one: the engine reorgs to it and marks it safe.
+    let derived = attributes(&h.config, &h.l1, genesis, 0, 1, vec![user_tx(99)], Some(2));
+    h.inbound.attributes_tx.send(derived).await.unwrap();
+    h.wait_safe(1).await;
+    assert_ne!(h.info(1), stale, "block 1 was replaced");
+
+    // The sequencer still builds on its own block 1, which the safe head does not descend from.
+    let (reply, mut payloads) = mpsc::channel(1);
+    let requests = h.inbound.build_request_tx.clone().unwrap();
+    requests.send((attributes(&h.config, &h.l1, stale, 0, 2, vec![], None), reply)).await.unwrap();
+    let signal = h.signal().await;
+    assert!(matches!(signal, Signal::Reset(_)), "the engine was reset: {signal:?}");
+    assert_eq!(
+        h.engine.state.lock().invalid_forkchoice_states,
+        1,
+        "reset at the first -38002, not retried"
+    );
+    assert!(payloads.try_recv().is_err(), "nothing was built on the refused forkchoice");
+
+    let head = h.state().await.sync_state.unsafe_head();
+    let next = head.block_info.number + 1;
+    let payload = h.build(attributes(&h.config, &h.l1, head, 0, next, vec![], None)).await;
+    assert_eq!(payload.execution_payload.as_v1().block_number, next, "the engine goes on");
+    h.stop().await;
+}
+
+/// A validator's first reset (the service asks for one at start) does not release derivation
+/// while the execution layer answers SYNCING: the engine asks again until it answers VALID, then
+/// resets from the synced chain and only then reports EL sync complete.
+#[tokio::test]
+async fn validator_start_waits_for_the_execution_layer_to_finish_syncing() {
+    let mut h = Harness::start(NodeMode::Validator);
+    h.engine.state.lock().syncing = true;
+    h.inbound.reset_request_tx.send(()).await.unwrap();
+    eventually("the engine asks again while the execution layer syncs", || {
+        h.engine.state.lock().forkchoice_updates >= 3
+    })
+    .await;
+    assert!(
+        matches!(h.sync_complete.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
+        "derivation is not released while the execution layer answers SYNCING"
+    );
+
+    // The sync ends with blocks 1..=3, block 2 finalized before (reth keeps its labels).
+    let mut parent = h.engine.canonical_block(0).unwrap().block().as_ref().clone();
+    let mut blocks = Vec::new();
+    for number in 1..=3 {
+        let info = L2BlockInfo::from_block_and_genesis(&parent, &h.config.genesis).unwrap();
+        let attrs = attributes(&h.config, &h.l1, info, 0, number, vec![], None);
+        let block = h.engine.block_for(&attrs.inner, &parent);
+        blocks.push(block.clone());
+        parent = block;
+    }
+    let finalized = blocks[1].header.hash_slow();
+    h.engine.sync_to(blocks, Some(finalized));
+
+    tokio::time::timeout(WAIT, &mut h.sync_complete).await.unwrap().unwrap();
+    let mut last_reset = None;
+    while let Ok(signal) = h.signals.try_recv() {
+        if let Signal::Reset(reset) = signal {
+            last_reset = Some(reset);
+        }
+    }
+    let reset = last_reset.expect("derivation was reset");
+    assert_eq!(
+        reset.l2_safe_head.block_info.hash, finalized,
+        "derivation restarts from the synced chain's safe head"
+    );
+    let state = h.state().await;
+    assert!(state.el_sync_finished);
+    assert_eq!(state.sync_state.unsafe_head().block_info.number, 3);
+    h.stop().await;
+}
+
+/// A reset walks the unsafe head back to a block whose L1 origin is canonical, and the safe head
+/// back a sequencing window behind it.
+#[tokio::test]
+async fn a_reset_walks_back_past_a_reorged_l1_origin_and_a_sequencing_window() {
+    let mut h = Harness::start_with(NodeMode::Validator, |config| config.seq_window_size = 2);
+    // L1 block 5 as L2 block 6 saw it, since reorged away.
+    let mut forked = L1Chain { headers: h.l1.headers.clone() };
+    forked.headers[5].extra_data = alloy_primitives::Bytes::from_static(b"reorged");
+    let mut parent = h.engine.canonical_block(0).unwrap().block().as_ref().clone();
+    let mut blocks = Vec::new();
+    for (number, origin) in [(1, 0), (2, 1), (3, 2), (4, 3), (5, 4), (6, 5)] {
+        let l1 = if number == 6 { &forked } else { &h.l1 };
+        let info = L2BlockInfo::from_block_and_genesis(&parent, &h.config.genesis).unwrap();
+        let attrs = attributes(&h.config, l1, info, origin, 0, vec![], None);
+        let block = h.engine.block_for(&attrs.inner, &parent);
+        blocks.push(block.clone());
+        parent = block;
+    }
+    h.engine.sync_to(blocks, None);
+
+    h.reset().await;
+    let state = h.state().await;
+    assert_eq!(state.sync_state.unsafe_head(), h.info(5), "block 6's L1 origin is not canonical");
+    // Block 2 (origin 1) is the first more than a window (2) behind block 5's origin (4).
+    assert_eq!(state.sync_state.safe_head(), h.info(2));
+    assert_eq!(*h.safe_head.borrow(), h.info(2), "derivation restarts from the safe head");
+    h.stop().await;
+}
+
+/// An unsafe block whose parent the execution layer does not have answers SYNCING; the engine
+/// keeps going, and once the gap is filled the chain connects.
+#[tokio::test]
+async fn an_unsafe_block_with_an_unknown_parent_is_taken_once_the_gap_is_filled() {
+    let mut h = Harness::start(NodeMode::Validator);
+    h.reset().await;
+    let mut parent = h.engine.canonical_block(0).unwrap().block().as_ref().clone();
+    let mut blocks = Vec::new();
+    for number in 1..=3 {
+        let info = L2BlockInfo::from_block_and_genesis(&parent, &h.config.genesis).unwrap();
+        let attrs = attributes(&h.config, &h.l1, info, 0, number, vec![user_tx(number)], None);
+        let block = h.engine.block_for(&attrs.inner, &parent);
+        blocks.push(block.clone());
+        parent = block;
+    }
+    h.inbound.unsafe_block_tx.send(MemoryEngine::payload(&blocks[1])).await.unwrap();
+    eventually("block 2 is buffered", || h.engine.state.lock().buffered.len() == 1).await;
+    assert_eq!(h.engine.head_number(), 0, "nothing was imported yet");
+    h.inbound.unsafe_block_tx.send(MemoryEngine::payload(&blocks[0])).await.unwrap();
+    h.inbound.unsafe_block_tx.send(MemoryEngine::payload(&blocks[2])).await.unwrap();
+    tokio::time::timeout(WAIT, h.unsafe_head.wait_for(|head| head.block_info.number == 3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.engine.head_number(), 3, "the execution layer connected block 2");
     assert!(!h.actor.is_finished(), "the actor still runs");
     h.stop().await;
 }

@@ -57,6 +57,7 @@ pub fn submitter_config(node: &NodeCliConfig, batcher: &BatcherConfig) -> Submit
     config.target_num_frames = args.target_num_frames;
     config.num_confirmations = args.num_confirmations;
     config.resubmission_timeout = args.resubmission_timeout();
+    config.fee_limit_multiplier = args.fee_limit_multiplier;
     config.poll_interval = args.poll_interval();
     config
 }

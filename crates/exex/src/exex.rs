@@ -12,7 +12,7 @@ use metrics::{counter, gauge};
 use rollup_batcher::BatchSubmitter;
 use rollup_cli::NodeCliConfig;
 use rollup_engine::ExecutionEngine;
-use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, SealedL2Block};
+use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, ProviderError, SealedL2Block};
 use std::{sync::Arc, time::Duration};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -68,6 +68,7 @@ pub struct KonaNodeExEx {
     generation: u64,
     consecutive_failures: u32,
     restarts: tokio::sync::watch::Sender<u64>,
+    reseeds: tokio::sync::watch::Sender<u64>,
     finished: Option<BlockNumHash>,
     l1_check_interval: Duration,
     l1_healthy: tokio::sync::watch::Sender<bool>,
@@ -97,6 +98,7 @@ impl KonaNodeExEx {
             generation: 0,
             consecutive_failures: 0,
             restarts: tokio::sync::watch::Sender::new(0),
+            reseeds: tokio::sync::watch::Sender::new(0),
             finished: None,
             l1_check_interval: DEFAULT_L1_CHECK_INTERVAL,
             l1_healthy: tokio::sync::watch::Sender::new(false),
@@ -152,6 +154,12 @@ impl KonaNodeExEx {
     /// How many times kona has been restarted after a failure.
     pub fn restarts(&self) -> tokio::sync::watch::Receiver<u64> {
         self.restarts.subscribe()
+    }
+
+    /// How many times the L2 buffer has been re-seeded from the host's chain after a
+    /// notification that did not fit it.
+    pub fn buffer_reseeds(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reseeds.subscribe()
     }
 
     /// Stop the ExEx with the host's token instead of its own.
@@ -255,7 +263,13 @@ impl KonaNodeExEx {
 
     /// Applies one chain event to the buffer. Returns the block to report to the host as
     /// processed, if the event committed any.
-    pub fn handle_notification(
+    ///
+    /// An event that does not fit the buffered chain (a gap, a conflict, a detached chain, a
+    /// reorg deeper than the buffer, ...) is not fatal: reth produces such sequences, e.g. when it
+    /// unwinds and re-executes blocks, and its database has the truth. The buffer is re-seeded
+    /// from the host's chain (the provider's fallback) up to the event's tip; only a failing
+    /// re-seed is an error.
+    pub async fn handle_notification(
         &mut self,
         event: ChainStateEvent,
     ) -> Result<Option<BlockNumHash>, KonaExExError> {
@@ -265,15 +279,8 @@ impl KonaNodeExEx {
             counter!(ExExMetrics::REORGS).increment(1);
         }
         let tip = event.committed_tip();
-        match self.provider.apply(&event) {
-            Ok(_) => {}
-            Err(err) if err.is_beyond_buffer() => {
-                // The buffer cannot tell which of its blocks are still canonical: start over
-                // from the new chain; older blocks come from the host's fallback source.
-                warn!(target: "kona_exex", %err, "reorg deeper than the L2 buffer; reseeding it from the new chain");
-                self.provider.reset(event.into_committed())?;
-            }
-            Err(err) => return Err(err.into()),
+        if let Err(err) = self.provider.apply(&event) {
+            self.reseed(err, event).await?;
         }
         if let Some(tip) = tip {
             self.finished = Some(tip);
@@ -281,6 +288,35 @@ impl KonaNodeExEx {
         }
         debug!(target: "kona_exex", kind, tip = ?tip.map(|t| t.number), "chain event applied");
         Ok(tip)
+    }
+
+    /// Rebuilds the buffer after `event` was rejected with `err`, if `err` is an inconsistency
+    /// between the event and the buffer (anything else is returned).
+    ///
+    /// kona's engine and derivation need not be told: they read blocks from the buffer (or the
+    /// fallback behind it) on demand, by number or hash, and the buffer now holds the host's
+    /// canonical chain; their heads come from the execution layer's forkchoice, not from here.
+    async fn reseed(
+        &mut self,
+        err: ProviderError,
+        event: ChainStateEvent,
+    ) -> Result<(), KonaExExError> {
+        let Some(cause) = err.inconsistency() else { return Err(err.into()) };
+        counter!(ExExMetrics::BUFFER_RESEEDS, "cause" => cause).increment(1);
+        self.reseeds.send_modify(|count| *count += 1);
+        let target = event.head_after();
+        warn!(target: "kona_exex", cause, %err, kind = event.kind(), to = ?target, "chain event does not fit the L2 buffer; re-seeding it from the node's chain");
+        let applied = match target {
+            Some(tip) if self.provider.has_fallback() => {
+                self.provider.reseed_from_fallback(tip).await?
+            }
+            // Without the host's database (or a block to read up to) the event's own chain is
+            // the newest canonical knowledge there is; older blocks then stay unknown.
+            _ => self.provider.reset(event.into_committed())?,
+        };
+        let head = self.provider.head();
+        info!(target: "kona_exex", cause, blocks = applied.added, head = ?head.map(|h| h.number), "L2 buffer re-seeded");
+        Ok(())
     }
 
     /// The ExEx future: seeds nothing (call [`sync_state`](Self::sync_state) first), starts the
@@ -381,7 +417,7 @@ impl KonaNodeExEx {
                 }
                 next = notifications.next() => match next {
                     Some(Ok(event)) => {
-                        if let Some(tip) = self.handle_notification(event)? {
+                        if let Some(tip) = self.handle_notification(event).await? {
                             host.finished_height(tip)?;
                         }
                     }

@@ -46,6 +46,9 @@ pub use service::{
     KonaNodeService, L1DataSource,
 };
 
+mod rpc;
+pub use rpc::{KonaRpcActor, P2P_READ_METHODS, RpcServerError, rpc_module};
+
 mod sequencer_l2;
 pub use sequencer_l2::BufferedL2Transport;
 

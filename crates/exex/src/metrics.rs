@@ -14,6 +14,9 @@ impl ExExMetrics {
     pub const NOTIFICATIONS: &'static str = "kona_exex_notifications_total";
     /// Reorgs seen in notifications.
     pub const REORGS: &'static str = "kona_exex_reorgs_total";
+    /// Re-seeds of the L2 buffer from the node's chain after a notification that did not fit it,
+    /// by `cause` (gap, conflict, detached, stale_revert, reorg_beyond_buffer, fork_mismatch).
+    pub const BUFFER_RESEEDS: &'static str = "kona_exex_buffer_reseeds_total";
     /// Highest block reported back to the host as processed.
     pub const FINISHED_HEIGHT: &'static str = "kona_exex_finished_height";
     /// Actors running, by `actor` (1 running, 0 stopped).
@@ -40,6 +43,10 @@ impl ExExMetrics {
             "Chain-state notifications applied to the L2 buffer"
         );
         describe_counter!(Self::REORGS, "L2 reorgs seen in chain-state notifications");
+        describe_counter!(
+            Self::BUFFER_RESEEDS,
+            "Re-seeds of the L2 buffer from the node's chain after a notification that did not fit it"
+        );
         describe_gauge!(Self::FINISHED_HEIGHT, "Highest L2 block reported as processed to reth");
         describe_gauge!(Self::ACTOR_RUNNING, "Whether a kona actor is running");
         describe_counter!(
@@ -52,6 +59,7 @@ impl ExExMetrics {
         describe_counter!(Self::BATCHER_RESTARTS, "Restarts of the built-in batcher after it died");
         describe_counter!(Self::L1_CHECK_FAILURES, "Failed L1 readiness checks");
         rollup_batcher::BatcherMetrics::describe();
+        rollup_engine::EngineMetrics::describe();
         describe_gauge!(
             Self::L1_READY,
             "Whether the L1 RPC and beacon API answered the last check"

@@ -1,7 +1,7 @@
 //! [`KonaNodeService`]: kona-node-service 0.1.3's `RollupNodeService`, with derivation reading L2
 //! from the [`BufferedL2Provider`] and every actor under our [`ActorSupervisor`].
 
-use crate::{ActorSupervisor, KonaExExError, ShutdownReport};
+use crate::{ActorSupervisor, KonaExExError, KonaRpcActor, ShutdownReport};
 use async_trait::async_trait;
 use kona_derive::{
     DerivationPipeline, EthereumDataSource, PipelineBuilder as DerivationPipelineBuilder,
@@ -12,8 +12,8 @@ use kona_node_service::{
     DerivationActor, DerivationContext, DerivationInboundChannels, DerivationState, EngineContext,
     EngineInboundData, L1WatcherRpc, L1WatcherRpcContext, L1WatcherRpcInboundChannels,
     L1WatcherRpcState, NetworkActor, NetworkBuilder, NetworkContext, NetworkInboundData, NodeActor,
-    NodeMode, PipelineBuilder, RollupNodeService, RpcActor, RpcContext, SequencerActor,
-    SequencerBuilder, SequencerContext,
+    NodeMode, PipelineBuilder, RollupNodeService, RpcContext, SequencerActor, SequencerBuilder,
+    SequencerContext,
 };
 use kona_p2p::P2pRpcRequest;
 use kona_protocol::{BlockInfo, L2BlockInfo};
@@ -91,9 +91,10 @@ impl PipelineBuilder for BufferedPipelineBuilder {
 
 /// The kona node that runs inside the ExEx.
 ///
-/// Network, L1 watcher, sequencer and RPC actors are kona's own, configured as kona-node
+/// Network, L1 watcher and sequencer actors are kona's own, configured as kona-node
 /// configures them; derivation is built by [`BufferedPipelineBuilder`]; the engine actor is
-/// [`InProcessEngineActor`], driving the execution layer through typed in-process calls. kona's
+/// [`InProcessEngineActor`], driving the execution layer through typed in-process calls; the RPC
+/// server is [`KonaRpcActor`], which serves `admin_*` only when asked to. kona's
 /// sequencer actor only exists with kona's own attributes builder, which reads the parent's
 /// system config through an alloy provider: that provider's transport is
 /// [`BufferedL2Transport`](crate::BufferedL2Transport), answering from the L2 buffer. No engine
@@ -180,7 +181,7 @@ impl KonaNodeService {
             NetworkInboundData { signer, p2p_rpc, gossip_payload_tx, admin_rpc: network_admin },
             network,
         ) = NetworkActor::build(self.network_builder());
-        let rpc = self.rpc_builder().map(RpcActor::build).map(|(_, actor)| actor);
+        let rpc = self.rpc_builder().map(KonaRpcActor::build).map(|(_, actor)| actor);
         if !self.static_peers.is_empty() {
             // Not an actor: it keeps dialling while the network actor takes requests, and dies
             // with this run's runtime.
@@ -325,7 +326,7 @@ impl RollupNodeService for KonaNodeService {
     type NetworkActor = NetworkActor;
     type AttributesBuilder = StatefulAttributesBuilder<AlloyChainProvider, AlloyL2ChainProvider>;
     type SequencerActor = SequencerActor<SequencerBuilder>;
-    type RpcActor = RpcActor;
+    type RpcActor = KonaRpcActor;
 
     fn mode(&self) -> NodeMode {
         self.config.node_mode()

@@ -13,7 +13,9 @@ use futures::StreamExt;
 use op_alloy_consensus::OpBlock;
 use rollup_cli::{KonaArgs, NodeCliConfig};
 use rollup_exex::{Backoff, KonaExExError, KonaNodeExEx};
-use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, SealedL2Block};
+use rollup_providers_local::{
+    BufferedL2Provider, ChainStateEvent, L2BlockSource, ProviderError, SealedL2Block, SourceError,
+};
 use std::{io::Write, sync::Arc, time::Duration};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -25,6 +27,11 @@ const ANVIL_CHAIN_ID: u64 = 31_337;
 struct Host {
     #[command(flatten)]
     kona: KonaArgs,
+}
+
+/// Number and hash of each block: how a chain that left the canonical chain is named in events.
+fn num_hashes(blocks: &[SealedL2Block]) -> Vec<BlockNumHash> {
+    blocks.iter().map(SealedL2Block::num_hash).collect()
 }
 
 fn extend(parent: Option<&SealedL2Block>, count: usize, salt: u8) -> Vec<SealedL2Block> {
@@ -110,9 +117,21 @@ fn engine() -> Arc<dyn rollup_engine::ExecutionEngine> {
 /// An ExEx whose L1 never answers: the actors stay in the L1 wait, which is enough to exercise
 /// everything that does not need kona running.
 fn idle_exex(rollup: &tempfile::NamedTempFile) -> KonaNodeExEx {
+    idle_exex_with(rollup, None)
+}
+
+/// [`idle_exex`] whose buffer (capacity 8) falls back on `host` for older blocks, as reth's
+/// database backs it in `rollup`.
+fn idle_exex_with(
+    rollup: &tempfile::NamedTempFile,
+    host: Option<Arc<dyn L2BlockSource>>,
+) -> KonaNodeExEx {
     let dead = format!("http://127.0.0.1:{}", free_port());
     let config = config(&dead, &dead, rollup, free_port());
-    let provider = BufferedL2Provider::with_capacity(Arc::new(config.rollup_config.clone()), 8);
+    let mut provider = BufferedL2Provider::with_capacity(Arc::new(config.rollup_config.clone()), 8);
+    if let Some(host) = host {
+        provider = provider.with_fallback(host);
+    }
     KonaNodeExEx::new(config, engine(), provider)
         .with_l1_backoff(Backoff {
             initial: Duration::from_millis(20),
@@ -127,23 +146,28 @@ async fn notifications_update_the_buffer_and_report_heights() {
     let mut exex = idle_exex(&rollup);
     let chain = extend(None, 6, 0);
 
-    let tip =
-        exex.handle_notification(ChainStateEvent::Committed { new: chain[..4].to_vec() }).unwrap();
+    let tip = exex
+        .handle_notification(ChainStateEvent::Committed { new: chain[..4].to_vec() })
+        .await
+        .unwrap();
     assert_eq!(tip, Some(chain[3].num_hash()));
     assert_eq!(exex.provider().head(), Some(chain[3].num_hash()));
 
     let new = extend(Some(&chain[1]), 3, 1);
     let tip = exex
         .handle_notification(ChainStateEvent::Reorged {
-            old: chain[2..4].to_vec(),
+            old: num_hashes(&chain[2..4]),
             new: new.clone(),
         })
+        .await
         .unwrap();
     assert_eq!(tip, Some(new[2].num_hash()));
     assert_eq!(exex.provider().buffered_by_number(2), Some(new[0].clone()));
 
-    let tip =
-        exex.handle_notification(ChainStateEvent::Reverted { old: new[2..].to_vec() }).unwrap();
+    let tip = exex
+        .handle_notification(ChainStateEvent::Reverted { old: num_hashes(&new[2..]) })
+        .await
+        .unwrap();
     assert_eq!(tip, None, "a revert commits nothing to report");
     assert_eq!(exex.provider().head(), Some(new[1].num_hash()));
     assert_eq!(
@@ -158,14 +182,15 @@ async fn reorg_deeper_than_the_buffer_reseeds_it() {
     let rollup = rollup_file();
     let mut exex = idle_exex(&rollup); // capacity 8
     let chain = extend(None, 20, 0);
-    exex.handle_notification(ChainStateEvent::Committed { new: chain.clone() }).unwrap();
+    exex.handle_notification(ChainStateEvent::Committed { new: chain.clone() }).await.unwrap();
     assert_eq!(exex.provider().oldest().unwrap().number, 12);
     let new = extend(Some(&chain[4]), 3, 9);
     let tip = exex
         .handle_notification(ChainStateEvent::Reorged {
-            old: chain[5..].to_vec(),
+            old: num_hashes(&chain[5..]),
             new: new.clone(),
         })
+        .await
         .unwrap();
     assert_eq!(tip, Some(new[2].num_hash()));
     assert_eq!(exex.provider().oldest(), Some(new[0].num_hash()));
@@ -173,16 +198,127 @@ async fn reorg_deeper_than_the_buffer_reseeds_it() {
     assert_eq!(exex.provider().buffered_by_number(12), None, "nothing stale survives");
 }
 
+/// The host's canonical chain as its database has it: the fallback `rollup` gives the buffer.
+#[derive(Debug, Default, Clone)]
+struct HostChain(Arc<std::sync::Mutex<Vec<SealedL2Block>>>);
+
+impl HostChain {
+    fn set(&self, chain: &[SealedL2Block]) {
+        *self.0.lock().unwrap() = chain.to_vec();
+    }
+}
+
+#[async_trait::async_trait]
+impl L2BlockSource for HostChain {
+    async fn block_by_number(&self, number: u64) -> Result<Option<SealedL2Block>, SourceError> {
+        Ok(self.0.lock().unwrap().get(number as usize).cloned())
+    }
+
+    async fn block_by_hash(&self, hash: B256) -> Result<Option<SealedL2Block>, SourceError> {
+        Ok(self.0.lock().unwrap().iter().find(|b| b.hash() == hash).cloned())
+    }
+}
+
+/// Events that do not fit the buffer, as reth produces them when it unwinds and re-executes
+/// blocks without a revert notification reaching the ExEx: the node keeps running, and the
+/// buffer is rebuilt from the host's chain (its database) up to the event's tip.
 #[tokio::test]
-async fn invalid_events_are_errors() {
+async fn buffer_inconsistencies_reseed_from_the_host_chain() {
+    let rollup = rollup_file();
+    let chain = extend(None, 10, 0);
+    // reth unwound 6..=9 and executed other blocks 6..=14 in their place.
+    let rewritten = [&chain[..6], &extend(Some(&chain[5]), 9, 1)[..]].concat();
+    // (case, event, blocks the host holds by then, head of the re-seeded buffer)
+    let cases = [
+        ("gap", ChainStateEvent::Committed { new: rewritten[12..].to_vec() }, 15, 14),
+        ("conflict", ChainStateEvent::Committed { new: rewritten[6..].to_vec() }, 15, 14),
+        ("detached", ChainStateEvent::Committed { new: rewritten[10..].to_vec() }, 15, 14),
+        (
+            "fork mismatch",
+            ChainStateEvent::Reorged {
+                old: num_hashes(&chain[6..]),
+                new: rewritten[7..13].to_vec(),
+            },
+            15,
+            12,
+        ),
+        // The host has since reverted 8..=14 of the re-executed chain.
+        ("stale revert", ChainStateEvent::Reverted { old: num_hashes(&rewritten[8..]) }, 8, 7),
+    ];
+    for (case, event, host_len, head) in cases {
+        let host = HostChain::default();
+        host.set(&chain);
+        let mut exex = idle_exex_with(&rollup, Some(Arc::new(host.clone())));
+        exex.handle_notification(ChainStateEvent::Committed { new: chain.clone() }).await.unwrap();
+        host.set(&rewritten[..host_len]);
+
+        let expected_tip = event.committed_tip();
+        let tip = exex
+            .handle_notification(event)
+            .await
+            .unwrap_or_else(|err| panic!("{case}: a re-seed, not an error: {err}"));
+        assert_eq!(tip, expected_tip, "{case}: the event's tip is reported as processed");
+        assert_eq!(*exex.buffer_reseeds().borrow(), 1, "{case}: counted");
+        assert_eq!(exex.provider().head(), Some(rewritten[head].num_hash()), "{case}");
+        assert_eq!(exex.provider().len(), 8, "{case}: a full window from the host's chain");
+        for number in head as u64 - 7..=head as u64 {
+            assert_eq!(
+                exex.provider().buffered_by_number(number).as_ref(),
+                Some(&rewritten[number as usize]),
+                "{case}: block {number} is the host's"
+            );
+        }
+    }
+}
+
+/// Only a re-seed that fails (the host's database cannot be read) stops the node.
+#[tokio::test]
+async fn a_failed_reseed_is_an_error() {
+    #[derive(Debug)]
+    struct Unreadable;
+    #[async_trait::async_trait]
+    impl L2BlockSource for Unreadable {
+        async fn block_by_number(&self, _: u64) -> Result<Option<SealedL2Block>, SourceError> {
+            Err(SourceError::new(std::io::Error::other("database closed")))
+        }
+        async fn block_by_hash(&self, _: B256) -> Result<Option<SealedL2Block>, SourceError> {
+            Err(SourceError::new(std::io::Error::other("database closed")))
+        }
+    }
+    let rollup = rollup_file();
+    let mut exex = idle_exex_with(&rollup, Some(Arc::new(Unreadable)));
+    let chain = extend(None, 5, 0);
+    exex.handle_notification(ChainStateEvent::Committed { new: chain[..2].to_vec() })
+        .await
+        .unwrap();
+    let err = exex
+        .handle_notification(ChainStateEvent::Committed { new: chain[3..].to_vec() })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KonaExExError::Provider(ProviderError::Fallback(_))),
+        "the re-seed's failure, not the gap: {err}"
+    );
+    assert_eq!(exex.provider().head(), Some(chain[1].num_hash()), "buffer unchanged");
+}
+
+/// Without a database behind the buffer, the event's own chain is what it is re-seeded from.
+#[tokio::test]
+async fn without_a_fallback_the_events_chain_reseeds_the_buffer() {
     let rollup = rollup_file();
     let mut exex = idle_exex(&rollup);
     let chain = extend(None, 5, 0);
-    exex.handle_notification(ChainStateEvent::Committed { new: chain[..2].to_vec() }).unwrap();
-    let err = exex
+    exex.handle_notification(ChainStateEvent::Committed { new: chain[..2].to_vec() })
+        .await
+        .unwrap();
+    let tip = exex
         .handle_notification(ChainStateEvent::Committed { new: chain[3..].to_vec() })
-        .unwrap_err();
-    assert!(matches!(err, KonaExExError::Provider(_)), "{err}");
+        .await
+        .unwrap();
+    assert_eq!(tip, Some(chain[4].num_hash()));
+    assert_eq!(exex.provider().oldest(), Some(chain[3].num_hash()));
+    assert_eq!(exex.provider().head(), Some(chain[4].num_hash()));
+    assert_eq!(*exex.buffer_reseeds().borrow(), 1);
 }
 
 #[tokio::test]
@@ -194,8 +330,10 @@ async fn start_up_sync_seeds_the_buffer_and_replays_are_harmless() {
     assert_eq!(exex.provider().head(), Some(chain[9].num_hash()));
     assert_eq!(exex.provider().len(), 8, "seeded up to the window");
     // reth replays notifications from its WAL after a restart: overlapping commits are fine.
-    let tip =
-        exex.handle_notification(ChainStateEvent::Committed { new: chain[8..].to_vec() }).unwrap();
+    let tip = exex
+        .handle_notification(ChainStateEvent::Committed { new: chain[8..].to_vec() })
+        .await
+        .unwrap();
     assert_eq!(tip, Some(chain[11].num_hash()));
 }
 
@@ -222,6 +360,34 @@ async fn run_applies_the_stream_reports_heights_and_stops_cleanly() {
         std::iter::from_fn(|| heights_rx.try_recv().ok()).map(|h| h.number).collect();
     assert_eq!(reported, vec![2, 5, 8]);
     assert!(token.is_cancelled(), "ending the stream stops kona");
+}
+
+/// Through the ExEx future: an event that does not fit the buffer neither ends the run (and with
+/// it the node) nor stops the stream; later events apply on top of the re-seeded buffer.
+#[tokio::test]
+async fn an_inconsistent_event_in_the_stream_does_not_stop_the_node() {
+    let rollup = rollup_file();
+    let chain = extend(None, 10, 0);
+    let rewritten = [&chain[..6], &extend(Some(&chain[5]), 11, 1)[..]].concat(); // 0..=16
+    let host = HostChain::default();
+    host.set(&rewritten);
+    let exex = idle_exex_with(&rollup, Some(Arc::new(host)));
+    let (provider, reseeds) = (exex.provider().clone(), exex.buffer_reseeds());
+    let events = vec![
+        Ok::<_, String>(ChainStateEvent::Committed { new: chain.clone() }),
+        Ok(ChainStateEvent::Committed { new: rewritten[12..15].to_vec() }),
+        Ok(ChainStateEvent::Committed { new: rewritten[15..].to_vec() }),
+    ];
+    let (mut heights_tx, mut heights_rx) = mpsc::unbounded_channel::<BlockNumHash>();
+    let run = exex.run(futures::stream::iter(events), &mut heights_tx);
+    let result = tokio::time::timeout(Duration::from_secs(10), run).await.unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    let reported: Vec<u64> =
+        std::iter::from_fn(|| heights_rx.try_recv().ok()).map(|h| h.number).collect();
+    assert_eq!(reported, vec![9, 14, 16]);
+    assert_eq!(*reseeds.borrow(), 1);
+    assert_eq!(provider.head(), Some(rewritten[16].num_hash()));
+    assert_eq!(provider.buffered_by_number(9).as_ref(), Some(&rewritten[9]), "the host's block 9");
 }
 
 #[tokio::test]

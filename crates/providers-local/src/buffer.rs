@@ -5,6 +5,10 @@
 //! invariant or is rejected without changing anything. Because nothing outside that run is ever
 //! kept, a lookup can never return a block that was reorged out: the stale number→hash entries
 //! that a separate, lazily-pruned index would leave behind cannot exist.
+//!
+//! An event whose new blocks alone fill the buffer replaces its whole content without having to
+//! attach to it: none of the old content would survive the event anyway, and the event's chain is
+//! canonical. This lets a host hand over only the newest `capacity` blocks of a long chain.
 
 use crate::{ChainStateEvent, ProviderError, SealedL2Block};
 use alloy_eips::BlockNumHash;
@@ -109,19 +113,21 @@ impl ChainBuffer {
             ChainStateEvent::Committed { new } => self.commit(new),
             ChainStateEvent::Reverted { old } => {
                 let Some(first) = old.first() else { return Ok(Applied::default()) };
-                self.check_revert(first.number(), old)?;
-                let removed = self.truncate_from(first.number());
+                self.check_revert(first.number, old)?;
+                let removed = self.truncate_from(first.number);
                 Ok(Applied { removed, ..Applied::default() })
+            }
+            ChainStateEvent::Reorged { old, new } if new.len() >= self.capacity => {
+                // The new chain may have been cut to the window, so it need not start at the
+                // fork; what the buffer holds at and above the fork is reorged out either way.
+                self.replace(new, old.first().map(|first| first.number))
             }
             ChainStateEvent::Reorged { old, new } => {
                 let fork = match (old.first(), new.first()) {
-                    (Some(o), Some(n)) if o.number() != n.number() => {
-                        return Err(ProviderError::ForkMismatch {
-                            old: o.number(),
-                            new: n.number(),
-                        });
+                    (Some(o), Some(n)) if o.number != n.number() => {
+                        return Err(ProviderError::ForkMismatch { old: o.number, new: n.number() });
                     }
-                    (Some(o), _) => o.number(),
+                    (Some(o), _) => o.number,
                     (None, Some(n)) => n.number(),
                     (None, None) => return Ok(Applied::default()),
                 };
@@ -160,6 +166,9 @@ impl ChainBuffer {
             }
         }
         let fresh = &new[start..];
+        if fresh.len() >= self.capacity {
+            return self.replace(fresh, None);
+        }
         let Some(first) = fresh.first() else { return Ok(Applied::default()) };
         if let Some(head) = self.head() {
             if first.number() != head.number + 1 {
@@ -181,8 +190,28 @@ impl ChainBuffer {
         Ok(Applied { added, evicted, ..Applied::default() })
     }
 
+    /// Replaces the whole content with the newest `capacity` blocks of `new` (contiguous, at least
+    /// `capacity` of them). Buffered blocks from `reorged_from` on count as removed (reorged
+    /// out), the others as evicted (pushed out of the window).
+    fn replace(
+        &mut self,
+        new: &[SealedL2Block],
+        reorged_from: Option<u64>,
+    ) -> Result<Applied, ProviderError> {
+        check_contiguous(new)?;
+        let removed = reorged_from.map_or(0, |fork| self.truncate_from(fork));
+        let window = &new[new.len().saturating_sub(self.capacity)..];
+        let evicted = self.blocks.len() + (new.len() - window.len());
+        self.blocks.clear();
+        self.by_hash.clear();
+        for block in window {
+            self.push(block.clone());
+        }
+        Ok(Applied { added: new.len(), removed, evicted })
+    }
+
     /// A reorg or revert from `fork` on must stay within the buffer and name the buffered blocks.
-    fn check_revert(&self, fork: u64, old: &[SealedL2Block]) -> Result<(), ProviderError> {
+    fn check_revert(&self, fork: u64, old: &[BlockNumHash]) -> Result<(), ProviderError> {
         let Some(oldest) = self.oldest() else { return Ok(()) };
         if fork < oldest.number {
             return Err(ProviderError::ReorgBeyondBuffer {
@@ -191,12 +220,12 @@ impl ChainBuffer {
             });
         }
         for block in old {
-            if let Some(buffered) = self.by_number(block.number())
-                && buffered.hash() != block.hash()
+            if let Some(buffered) = self.by_number(block.number)
+                && buffered.hash() != block.hash
             {
                 return Err(ProviderError::StaleRevert {
-                    number: block.number(),
-                    reverted: block.hash(),
+                    number: block.number,
+                    reverted: block.hash,
                     buffered: buffered.hash(),
                 });
             }

@@ -48,8 +48,7 @@ pub enum ProviderError {
         buffered: B256,
     },
     /// A reorg or revert reaches below the oldest buffered block. The buffer is left untouched;
-    /// the caller must reseed it (and reset derivation): nothing it holds is known to be
-    /// canonical any more.
+    /// the caller must reseed it: nothing it holds is known to be canonical any more.
     #[error(
         "reorg at block {fork_number} is deeper than the buffer (oldest buffered block {oldest_buffered})"
     )]
@@ -76,6 +75,9 @@ pub enum ProviderError {
     /// The fallback source failed.
     #[error("fallback L2 source: {0}")]
     Fallback(#[source] SourceError),
+    /// The buffer was to be re-seeded from a fallback source, but it has none.
+    #[error("no fallback L2 source to re-seed the buffer from")]
+    NoFallback,
     /// The block is not a valid OP block for this rollup (e.g. no L1 info deposit).
     #[error("L2 block {number}: {reason}")]
     InvalidBlock {
@@ -90,6 +92,25 @@ impl ProviderError {
     /// Whether the error is [`Self::ReorgBeyondBuffer`]: the caller has to reseed the buffer.
     pub const fn is_beyond_buffer(&self) -> bool {
         matches!(self, Self::ReorgBeyondBuffer { .. })
+    }
+
+    /// For a chain event that does not fit the buffered chain, a short name of why (for logs and
+    /// metric labels): the host's chain and the buffer disagree, and the buffer has to be
+    /// re-seeded from the host's chain. `None` for lookup and source errors.
+    pub const fn inconsistency(&self) -> Option<&'static str> {
+        match self {
+            Self::Detached { .. } => Some("detached"),
+            Self::Gap { .. } => Some("gap"),
+            Self::Conflict { .. } => Some("conflict"),
+            Self::StaleRevert { .. } => Some("stale_revert"),
+            Self::ReorgBeyondBuffer { .. } => Some("reorg_beyond_buffer"),
+            Self::ForkMismatch { .. } => Some("fork_mismatch"),
+            Self::BlockNotFound(_)
+            | Self::HashNotFound(_)
+            | Self::Fallback(_)
+            | Self::NoFallback
+            | Self::InvalidBlock { .. } => None,
+        }
     }
 }
 

@@ -7,6 +7,12 @@ use alloy_eips::BlockNumHash;
 ///
 /// Every chain is ordered oldest first and contiguous (each block's parent is the one before it).
 /// This mirrors reth's `ExExNotification` without depending on reth.
+///
+/// Chains that left the canonical chain are given by number and hash only: that is all the
+/// buffer checks of them, so a host need not copy the blocks of a deep unwind. A host may give
+/// only the newest blocks of a long new chain, as many as the buffer holds (see
+/// [`BufferedL2Provider::capacity`](crate::BufferedL2Provider::capacity)): an event whose new
+/// chain fills the buffer replaces its content, so older blocks would only be thrown away.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainStateEvent {
     /// `new` extends the canonical chain.
@@ -15,17 +21,17 @@ pub enum ChainStateEvent {
         new: Vec<SealedL2Block>,
     },
     /// `old` was replaced by `new`; both start at the same height (the first block after the
-    /// common ancestor).
+    /// common ancestor), unless `new` was cut to the buffer's window.
     Reorged {
         /// The blocks that left the canonical chain.
-        old: Vec<SealedL2Block>,
+        old: Vec<BlockNumHash>,
         /// The blocks that replaced them.
         new: Vec<SealedL2Block>,
     },
     /// `old` left the canonical chain and nothing replaced it (yet).
     Reverted {
         /// The blocks that left the canonical chain.
-        old: Vec<SealedL2Block>,
+        old: Vec<BlockNumHash>,
     },
 }
 
@@ -48,7 +54,7 @@ impl ChainStateEvent {
     }
 
     /// The blocks that stopped being canonical (empty for a commit).
-    pub fn reverted(&self) -> &[SealedL2Block] {
+    pub fn reverted(&self) -> &[BlockNumHash] {
         match self {
             Self::Reorged { old, .. } | Self::Reverted { old } => old,
             Self::Committed { .. } => &[],
@@ -59,6 +65,15 @@ impl ChainStateEvent {
     /// processed (reth's `FinishedHeight`).
     pub fn committed_tip(&self) -> Option<BlockNumHash> {
         self.committed().last().map(SealedL2Block::num_hash)
+    }
+
+    /// The height of the canonical head once the event is applied: the new tip, or the block
+    /// below the first reverted one. `None` when the event names no block (or reverts genesis).
+    pub fn head_after(&self) -> Option<u64> {
+        match self.committed_tip() {
+            Some(tip) => Some(tip.number),
+            None => self.reverted().first().and_then(|first| first.number.checked_sub(1)),
+        }
     }
 
     /// Consumes the event, returning the blocks that are canonical after it.

@@ -7,8 +7,10 @@
 //! - [`ChainStateEvent`]: the reth-free form of an ExEx notification (committed, reorged,
 //!   reverted chains of [`SealedL2Block`]s).
 //! - [`ChainBuffer`]: the recent canonical chain, exact under any sequence of events: a lookup by
-//!   number or hash never returns a block that was reorged out, and a reorg deeper than the
-//!   buffer is a typed error ([`ProviderError::ReorgBeyondBuffer`]) that leaves it untouched.
+//!   number or hash never returns a block that was reorged out, and an event that does not fit
+//!   the buffered chain (a reorg deeper than the buffer, a gap, a conflict, a detached chain) is
+//!   a typed error ([`ProviderError::inconsistency`]) that leaves it untouched; the host then
+//!   re-seeds it ([`BufferedL2Provider::reseed_from_fallback`]).
 //! - [`BufferedL2Provider`]: implements kona-derive's `L2ChainProvider` and kona-protocol's
 //!   `BatchValidationProvider` over the buffer, with a bounded window of recent blocks and an
 //!   optional [`L2BlockSource`] fallback (reth's database) for older ones.

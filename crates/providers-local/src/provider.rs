@@ -13,7 +13,7 @@ use kona_protocol::{BatchValidationProvider, BlockInfo, L2BlockInfo, to_system_c
 use metrics::{counter, gauge};
 use op_alloy_consensus::OpBlock;
 use parking_lot::RwLock;
-use std::{fmt::Debug, sync::Arc, time::Duration};
+use std::{fmt::Debug, ops::RangeInclusive, sync::Arc, time::Duration};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
@@ -28,7 +28,33 @@ pub trait L2BlockSource: Send + Sync + Debug {
 
     /// The canonical block with `hash`.
     async fn block_by_hash(&self, hash: B256) -> Result<Option<SealedL2Block>, SourceError>;
+
+    /// The canonical blocks in `range`, oldest first: from the first block of the range the
+    /// source has up to the last it has without a hole (none if it has none of them).
+    ///
+    /// The default reads block by block; a source that can read a range at once, from one view
+    /// of its chain, should.
+    async fn blocks_in_range(
+        &self,
+        range: RangeInclusive<u64>,
+    ) -> Result<Vec<SealedL2Block>, SourceError> {
+        let mut blocks = Vec::new();
+        for number in range {
+            match self.block_by_number(number).await? {
+                Some(block) => blocks.push(block),
+                // Blocks below the first one the source has (pruned) are skipped; a hole after
+                // it ends the run, which must stay contiguous.
+                None if blocks.is_empty() => {}
+                None => break,
+            }
+        }
+        Ok(blocks)
+    }
 }
+
+/// How often a re-seed reads its range again when the blocks read do not form one chain: a
+/// source read block by block can straddle a reorg the host makes meanwhile.
+const RESEED_ATTEMPTS: usize = 3;
 
 /// Names of the buffer's metrics.
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +128,16 @@ impl BufferedL2Provider {
         &self.rollup_config
     }
 
+    /// The most blocks the buffer holds: a host need not hand over more of one chain.
+    pub fn capacity(&self) -> usize {
+        self.buffer.read().capacity()
+    }
+
+    /// Whether lookups outside the buffer go to a fallback source.
+    pub fn has_fallback(&self) -> bool {
+        self.fallback.is_some()
+    }
+
     /// Applies a chain event; on error nothing changes.
     pub fn apply(&self, event: &ChainStateEvent) -> Result<Applied, ProviderError> {
         let (result, head, len) = {
@@ -119,8 +155,9 @@ impl BufferedL2Provider {
                 }
                 self.record(head, len);
             }
+            // The caller decides what a rejection means (the ExEx re-seeds, and warns naming it).
             Err(err) => {
-                warn!(target: "providers_local", kind = event.kind(), %err, "chain event rejected")
+                debug!(target: "providers_local", kind = event.kind(), %err, "chain event rejected")
             }
         }
         result
@@ -137,6 +174,31 @@ impl BufferedL2Provider {
             self.record(head, len);
         }
         result
+    }
+
+    /// Rebuilds the buffer from the fallback source: its canonical blocks up to `tip`, as many as
+    /// the buffer holds (fewer if the source has fewer). For when the buffer no longer agrees
+    /// with the host's chain (an event it could not apply); the source is the host's truth.
+    ///
+    /// Fails with [`ProviderError::NoFallback`] without a source, with the source's error, or
+    /// with [`ProviderError::Detached`] when the source kept answering blocks that are not one
+    /// chain; the buffer is then unchanged.
+    pub async fn reseed_from_fallback(&self, tip: u64) -> Result<Applied, ProviderError> {
+        let Some(fallback) = &self.fallback else { return Err(ProviderError::NoFallback) };
+        let window = u64::try_from(self.capacity()).unwrap_or(u64::MAX);
+        let range = tip.saturating_sub(window.saturating_sub(1))..=tip;
+        let mut attempt = 1;
+        loop {
+            let chain =
+                fallback.blocks_in_range(range.clone()).await.map_err(ProviderError::Fallback)?;
+            match self.reset(chain) {
+                Err(err @ ProviderError::Detached { .. }) if attempt < RESEED_ATTEMPTS => {
+                    debug!(target: "providers_local", %err, attempt, "fallback answered no single chain; reading it again");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     fn record(&self, head: Option<BlockNumHash>, len: usize) {

@@ -7,7 +7,7 @@ mod common;
 use alloy_consensus::{BlockBody, Header};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{B256, Bytes, U256, address, b256, hex};
-use common::{Model, block, extend};
+use common::{Model, block, extend, num_hashes};
 use futures::executor::block_on;
 use kona_derive::{L2ChainProvider, PipelineErrorKind};
 use kona_genesis::RollupConfig;
@@ -161,7 +161,7 @@ fn revert_of_blocks_we_do_not_hold_is_rejected() {
     let chain = extend(None, 4, 0);
     let provider = committed(&chain);
     let other = extend(Some(&chain[1]), 2, 5);
-    let err = provider.apply(&ChainStateEvent::Reverted { old: other }).unwrap_err();
+    let err = provider.apply(&ChainStateEvent::Reverted { old: num_hashes(&other) }).unwrap_err();
     assert!(matches!(err, ProviderError::StaleRevert { number: 2, .. }), "{err}");
     assert_eq!(provider.head(), Some(chain[3].num_hash()));
 }
@@ -171,8 +171,9 @@ fn reorg_with_different_fork_points_is_rejected() {
     let chain = extend(None, 4, 0);
     let provider = committed(&chain);
     let new = extend(Some(&chain[2]), 1, 3);
-    let err =
-        provider.apply(&ChainStateEvent::Reorged { old: chain[2..].to_vec(), new }).unwrap_err();
+    let err = provider
+        .apply(&ChainStateEvent::Reorged { old: num_hashes(&chain[2..]), new })
+        .unwrap_err();
     assert_eq!(err, ProviderError::ForkMismatch { old: 2, new: 3 });
 }
 
@@ -183,7 +184,7 @@ fn shallow_reorg_leaves_no_stale_entry() {
     // Replace 3..=4 by a single block 3: number 4 must disappear, not keep the old block.
     let new = extend(Some(&chain[2]), 1, 1);
     provider
-        .apply(&ChainStateEvent::Reorged { old: chain[3..].to_vec(), new: new.clone() })
+        .apply(&ChainStateEvent::Reorged { old: num_hashes(&chain[3..]), new: new.clone() })
         .unwrap();
     assert_eq!(block_on(provider.sealed_block_by_number(3)).unwrap(), new[0]);
     assert_eq!(block_on(provider.sealed_block_by_number(4)), Err(ProviderError::BlockNotFound(4)));

@@ -69,8 +69,9 @@ pub struct BatcherArgs {
     )]
     pub max_channel_duration: u64,
 
-    /// Largest frame, in bytes: one frame per calldata transaction, or per blob (at most
-    /// 130 043 bytes with blobs).
+    /// Largest frame, in bytes: one frame per calldata transaction (at most 130 048 bytes, so
+    /// the transaction stays within the 128 KiB L1 mempools accept), or per blob (at most
+    /// 130 043 bytes).
     #[arg(
         id = "batcher.max-frame-size",
         long = "batcher.max-frame-size",
@@ -141,6 +142,18 @@ pub struct BatcherArgs {
     )]
     pub resubmission_timeout_secs: u64,
 
+    /// A replacement transaction's fees never exceed this many times the market's current fees
+    /// (op-batcher's `--txmgr.fee-limit-multiplier`). Fees only rise when a transaction that was
+    /// sent is not mined within the resubmission timeout and is sent again.
+    #[arg(
+        id = "batcher.fee-limit-multiplier",
+        long = "batcher.fee-limit-multiplier",
+        value_name = "FACTOR",
+        default_value_t = 5,
+        env = "BATCHER_FEE_LIMIT_MULTIPLIER"
+    )]
+    pub fee_limit_multiplier: u64,
+
     /// How often the batcher looks at L1 and L2, in milliseconds.
     #[arg(
         id = "batcher.poll-interval",
@@ -164,6 +177,7 @@ impl Default for BatcherArgs {
             batch_type: BatchType::Span,
             num_confirmations: 1,
             resubmission_timeout_secs: 24,
+            fee_limit_multiplier: 5,
             poll_interval_ms: 500,
         }
     }

@@ -27,11 +27,13 @@ pub struct RpcArgs {
     )]
     pub no_restart: bool,
 
-    /// Address the kona RPC server listens on.
+    /// Address the kona RPC server listens on. Loopback by default, as op-node's: whoever reaches
+    /// the port can read the node's sync status and peers, and with
+    /// `--kona.rpc.enable-admin` also steer it.
     #[arg(
         id = "kona.rpc.addr", long = "kona.rpc.addr",
         value_name = "IP",
-        default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST),
         env = "KONA_NODE_RPC_ADDR"
     )]
     pub addr: IpAddr,
@@ -45,7 +47,11 @@ pub struct RpcArgs {
     )]
     pub port: u16,
 
-    /// Serve the admin_* namespace (start/stop the sequencer, ...).
+    /// Serve the admin_* namespace (start and stop the sequencer, post an unsafe payload into
+    /// the engine, recover mode, leader override) and the opp2p_* methods that change peering
+    /// (block, unblock, protect, connect, disconnect). Without it those methods do not exist
+    /// ("method not found"); optimism_*, the read-only opp2p_* methods and healthz are always
+    /// served.
     #[arg(
         id = "kona.rpc.enable-admin",
         long = "kona.rpc.enable-admin",
@@ -62,11 +68,11 @@ pub struct RpcArgs {
     )]
     pub admin_state: Option<PathBuf>,
 
-    /// Serve a websocket endpoint that streams block production.
+    /// Serve ws_* subscriptions streaming the engine's heads (read-only).
     #[arg(id = "kona.rpc.ws", long = "kona.rpc.ws", env = "KONA_NODE_RPC_WS_ENABLED")]
     pub ws: bool,
 
-    /// Serve the development namespace (engine state introspection).
+    /// Serve the dev_* namespace (engine task queue introspection, read-only).
     #[arg(id = "kona.rpc.dev", long = "kona.rpc.dev", env = "KONA_NODE_RPC_DEV_ENABLED")]
     pub dev: bool,
 }
@@ -76,7 +82,7 @@ impl Default for RpcArgs {
         Self {
             disabled: false,
             no_restart: false,
-            addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: DEFAULT_KONA_RPC_PORT,
             enable_admin: false,
             admin_state: None,

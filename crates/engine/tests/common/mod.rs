@@ -1,6 +1,17 @@
 //! Fixtures: an in-memory execution layer that *stores* blocks (it does not execute their
-//! transactions: state roots are whatever the payload says), an L1 of headers, and builders for
-//! a rollup config and derived attributes with real L1-info deposits.
+//! transactions: state roots are whatever the payload says), an L1 of headers, builders for a
+//! rollup config and derived attributes with real L1-info deposits, and a metrics recorder that
+//! counts.
+//!
+//! The execution layer fixture answers the engine API the way reth's engine tree does in the
+//! cases the engine actor depends on (reth v1.6 `on_forkchoice_updated`, `on_new_payload`): a
+//! payload whose parent is unknown is buffered and answered SYNCING (and imported when its parent
+//! arrives); a forkchoice update to an unknown head answers SYNCING and changes nothing; one whose
+//! safe or finalized block is not canonical after the head is applied answers error -38002 and
+//! leaves the safe and finalized labels where they were; a forkchoice update without attributes
+//! to an ancestor of the canonical head answers VALID and does not rewind. Beyond these answers
+//! it is a store: it executes nothing and keeps no state, and it refuses a payload only for a
+//! wrong block hash or a transaction listed in [`MemoryState::poison`].
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use alloy_consensus::{Block, BlockBody, EMPTY_ROOT_HASH, Header};
@@ -21,7 +32,10 @@ use op_alloy_rpc_types_engine::{
 use parking_lot::Mutex;
 use rollup_engine::{EngineError, ExecutionEngine, L1BlockReader, L2Head};
 use rollup_providers_local::{L2BlockSource, SealedL2Block, SourceError};
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock, atomic::AtomicU64},
+};
 
 pub const GENESIS_TIME: u64 = 1_700_000_000;
 pub const BLOCK_TIME: u64 = 2;
@@ -183,11 +197,23 @@ pub struct MemoryState {
     pub safe: Option<B256>,
     pub finalized: Option<B256>,
     payloads: HashMap<PayloadId, OpExecutionPayloadEnvelope>,
+    /// Payloads whose parent is unknown, by hash (reth's block buffer).
+    pub buffered: HashMap<B256, OpBlock>,
     pub builds: usize,
     pub new_payloads: usize,
     pub forkchoice_updates: usize,
+    pub get_payloads: usize,
+    /// Forkchoice updates answered with error -38002.
+    pub invalid_forkchoice_states: usize,
     /// Payloads containing one of these transactions are INVALID.
     pub poison: Vec<Bytes>,
+    /// Every forkchoice update answers SYNCING and changes nothing, as reth's do while its
+    /// backfill sync runs.
+    pub syncing: bool,
+    /// `engine_getPayload` fails with an engine API error (as when the payload job is gone).
+    pub fail_get_payload: bool,
+    /// The `engine_getPayload` call with this number (counting from 1) fails the same way.
+    pub fail_get_payload_call: Option<usize>,
 }
 
 /// The in-memory execution layer; see the module docs.
@@ -273,6 +299,65 @@ impl MemoryEngine {
         }
     }
 
+    /// Stores `blocks` (each the child of the one before) and makes the last one the canonical
+    /// head, with `finalized` as its finalized label, as a finished sync would leave the
+    /// execution layer; ends [`MemoryState::syncing`]. One step, so the engine never sees half
+    /// of it.
+    pub fn sync_to(&self, blocks: Vec<OpBlock>, finalized: Option<B256>) {
+        let mut state = self.state.lock();
+        if finalized.is_some() {
+            state.finalized = finalized;
+        }
+        let mut head = None;
+        for block in blocks {
+            let hash = block.header.hash_slow();
+            state.blocks.insert(hash, block);
+            head = Some(hash);
+        }
+        if let Some(head) = head {
+            Self::set_canonical(&mut state, head);
+        }
+        state.syncing = false;
+    }
+
+    fn poisoned(state: &MemoryState, block: &OpBlock) -> bool {
+        block.body.transactions.iter().any(|tx| {
+            let raw: Bytes = tx.encoded_2718().into();
+            state.poison.contains(&raw)
+        })
+    }
+
+    /// Imports buffered descendants of `parent` (reth connects them once the parent is known).
+    fn connect_buffered(state: &mut MemoryState, parent: B256) {
+        let children: Vec<B256> = state
+            .buffered
+            .iter()
+            .filter(|(_, block)| block.header.parent_hash == parent)
+            .map(|(hash, _)| *hash)
+            .collect();
+        for hash in children {
+            let Some(block) = state.buffered.remove(&hash) else { continue };
+            if Self::poisoned(state, &block) {
+                continue;
+            }
+            state.blocks.insert(hash, block);
+            Self::connect_buffered(state, hash);
+        }
+    }
+
+    fn start_build(
+        &self,
+        state: &mut MemoryState,
+        attributes: &OpPayloadAttributes,
+        parent: &OpBlock,
+    ) -> ForkchoiceUpdated {
+        state.builds += 1;
+        let block = self.block_for(attributes, parent);
+        let id = PayloadId::new((state.builds as u64).to_be_bytes());
+        state.payloads.insert(id, Self::payload(&block));
+        ForkchoiceUpdated::from_status(PayloadStatusEnum::Valid).with_payload_id(id)
+    }
+
     fn set_canonical(state: &mut MemoryState, head: B256) {
         let mut chain = vec![head];
         let mut cursor = head;
@@ -292,6 +377,19 @@ fn valid() -> PayloadStatus {
     PayloadStatus::from_status(PayloadStatusEnum::Valid)
 }
 
+fn invalid(why: &str) -> PayloadStatus {
+    PayloadStatus::from_status(PayloadStatusEnum::Invalid { validation_error: why.into() })
+}
+
+/// The engine API error reth answers an inconsistent forkchoice state with.
+fn invalid_forkchoice_state() -> EngineError {
+    EngineError::Rejected {
+        method: "engine_forkchoiceUpdatedV3",
+        code: alloy_rpc_types_engine::INVALID_FORK_CHOICE_STATE_ERROR,
+        message: "Invalid forkchoice state".into(),
+    }
+}
+
 #[async_trait]
 impl ExecutionEngine for MemoryEngine {
     async fn new_payload(
@@ -307,24 +405,26 @@ impl ExecutionEngine for MemoryEngine {
             _ => OpExecutionPayloadSidecar::v3(CancunPayloadFields::new(root, vec![])),
         };
         let claimed = envelope.execution_payload.as_v1().block_hash;
-        let raw = envelope.execution_payload.as_v1().transactions.clone();
         let block: OpBlock =
             envelope.execution_payload.try_into_block_with_sidecar(&sidecar).unwrap();
         let mut state = self.state.lock();
         state.new_payloads += 1;
-        if block.header.hash_slow() != claimed
-            || !state.blocks.contains_key(&block.header.parent_hash)
-        {
-            return Ok(PayloadStatus::from_status(PayloadStatusEnum::Invalid {
-                validation_error: "unknown parent or wrong hash".into(),
-            }));
+        if block.header.hash_slow() != claimed {
+            return Ok(invalid("block hash mismatch"));
         }
-        if raw.iter().any(|tx| state.poison.contains(tx)) {
-            return Ok(PayloadStatus::from_status(PayloadStatusEnum::Invalid {
-                validation_error: "poisoned transaction".into(),
-            }));
+        if state.blocks.contains_key(&claimed) {
+            return Ok(valid());
+        }
+        if !state.blocks.contains_key(&block.header.parent_hash) {
+            // reth buffers it and downloads the missing ancestors.
+            state.buffered.insert(claimed, block);
+            return Ok(PayloadStatus::from_status(PayloadStatusEnum::Syncing));
+        }
+        if Self::poisoned(&state, &block) {
+            return Ok(invalid("poisoned transaction"));
         }
         state.blocks.insert(claimed, block);
+        Self::connect_buffered(&mut state, claimed);
         Ok(valid())
     }
 
@@ -336,20 +436,55 @@ impl ExecutionEngine for MemoryEngine {
     ) -> Result<ForkchoiceUpdated, EngineError> {
         let mut state = self.state.lock();
         state.forkchoice_updates += 1;
+        if state.syncing {
+            return Ok(ForkchoiceUpdated::from_status(PayloadStatusEnum::Syncing));
+        }
+        if forkchoice.head_block_hash.is_zero() {
+            state.invalid_forkchoice_states += 1;
+            return Err(invalid_forkchoice_state());
+        }
         let Some(head) = state.blocks.get(&forkchoice.head_block_hash).cloned() else {
             return Ok(ForkchoiceUpdated::from_status(PayloadStatusEnum::Syncing));
         };
-        Self::set_canonical(&mut state, forkchoice.head_block_hash);
-        state.safe = (!forkchoice.safe_block_hash.is_zero()).then_some(forkchoice.safe_block_hash);
-        state.finalized =
-            (!forkchoice.finalized_block_hash.is_zero()).then_some(forkchoice.finalized_block_hash);
+        let tip = state.canonical.last().copied();
+        let on_canonical =
+            state.canonical.get(head.header.number as usize) == Some(&forkchoice.head_block_hash);
+        if on_canonical && tip != Some(forkchoice.head_block_hash) {
+            // An ancestor of the canonical head: reth neither rewinds nor moves the labels; with
+            // attributes (OP) it builds on it.
+            let mut updated = ForkchoiceUpdated::from_status(PayloadStatusEnum::Valid);
+            if let Some(attributes) = attributes {
+                updated = self.start_build(&mut state, &attributes, &head);
+            }
+            return Ok(updated);
+        }
+        if !on_canonical {
+            // A block off the canonical chain becomes the head first (a reorg) …
+            Self::set_canonical(&mut state, forkchoice.head_block_hash);
+        }
+        // … then safe and finalized must be on the canonical chain, or the update is refused
+        // with the labels unchanged.
+        let canonical = |state: &MemoryState, hash: B256| {
+            hash.is_zero()
+                || state.blocks.get(&hash).is_some_and(|block| {
+                    state.canonical.get(block.header.number as usize) == Some(&hash)
+                })
+        };
+        if !canonical(&state, forkchoice.safe_block_hash)
+            || !canonical(&state, forkchoice.finalized_block_hash)
+        {
+            state.invalid_forkchoice_states += 1;
+            return Err(invalid_forkchoice_state());
+        }
+        if !forkchoice.safe_block_hash.is_zero() {
+            state.safe = Some(forkchoice.safe_block_hash);
+        }
+        if !forkchoice.finalized_block_hash.is_zero() {
+            state.finalized = Some(forkchoice.finalized_block_hash);
+        }
         let mut updated = ForkchoiceUpdated::from_status(PayloadStatusEnum::Valid);
         if let Some(attributes) = attributes {
-            state.builds += 1;
-            let block = self.block_for(&attributes, &head);
-            let id = PayloadId::new((state.builds as u64).to_be_bytes());
-            state.payloads.insert(id, Self::payload(&block));
-            updated = updated.with_payload_id(id);
+            updated = self.start_build(&mut state, &attributes, &head);
         }
         Ok(updated)
     }
@@ -359,7 +494,16 @@ impl ExecutionEngine for MemoryEngine {
         _version: EngineGetPayloadVersion,
         payload_id: PayloadId,
     ) -> Result<OpExecutionPayloadEnvelope, EngineError> {
-        self.state.lock().payloads.remove(&payload_id).ok_or(EngineError::Rejected {
+        let mut state = self.state.lock();
+        state.get_payloads += 1;
+        if state.fail_get_payload || state.fail_get_payload_call == Some(state.get_payloads) {
+            return Err(EngineError::Rejected {
+                method: "engine_getPayloadV3",
+                code: -38001,
+                message: "unknown payload".into(),
+            });
+        }
+        state.payloads.remove(&payload_id).ok_or(EngineError::Rejected {
             method: "engine_getPayloadV3",
             code: -38001,
             message: "unknown payload".into(),
@@ -392,5 +536,82 @@ impl L2BlockSource for MemoryEngine {
     async fn block_by_hash(&self, hash: B256) -> Result<Option<SealedL2Block>, SourceError> {
         let state = self.state.lock();
         Ok(state.blocks.get(&hash).map(|b| SealedL2Block::new(hash, Arc::new(b.clone()))))
+    }
+}
+
+/// A metrics recorder that keeps counters (other kinds are dropped), installed globally once per
+/// test process.
+#[derive(Debug, Default)]
+pub struct CountingRecorder {
+    counters: Mutex<HashMap<String, Arc<AtomicU64>>>,
+}
+
+impl CountingRecorder {
+    /// The process-wide recorder, installed on first use.
+    pub fn global() -> &'static Self {
+        static RECORDER: OnceLock<&'static CountingRecorder> = OnceLock::new();
+        RECORDER.get_or_init(|| {
+            let recorder: &'static Self = Box::leak(Box::default());
+            metrics::set_global_recorder(recorder).expect("no other recorder in the tests");
+            recorder
+        })
+    }
+
+    /// The value of counter `name` with exactly `labels`.
+    pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+        let mut labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        labels.sort();
+        self.counters
+            .lock()
+            .get(&format!("{name}{{{}}}", labels.join(",")))
+            .map_or(0, |value| value.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn handle(&self, key: &metrics::Key) -> Arc<AtomicU64> {
+        let mut labels: Vec<String> =
+            key.labels().map(|label| format!("{}={}", label.key(), label.value())).collect();
+        labels.sort();
+        let id = format!("{}{{{}}}", key.name(), labels.join(","));
+        self.counters.lock().entry(id).or_default().clone()
+    }
+}
+
+impl metrics::Recorder for CountingRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::from_arc(self.handle(key))
+    }
+
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
     }
 }

@@ -36,6 +36,11 @@ pub fn extend(parent: Option<&SealedL2Block>, count: usize, salt: u64) -> Vec<Se
     out
 }
 
+/// Number and hash of each block: how a chain that left the canonical chain is named in events.
+pub fn num_hashes(blocks: &[SealedL2Block]) -> Vec<alloy_eips::BlockNumHash> {
+    blocks.iter().map(SealedL2Block::num_hash).collect()
+}
+
 /// The reference canonical chain, usable as the provider's fallback (like reth's database,
 /// it knows every canonical block).
 #[derive(Debug, Default, Clone)]

@@ -1,0 +1,44 @@
+//! [`EngineMetrics`]: the engine actor's own metrics, next to kona's (`kona_node_engine_*`, see
+//! [`kona_engine::Metrics`]), recorded through the `metrics` facade.
+
+use metrics::{describe_counter, describe_histogram};
+
+/// Names of the engine actor's own metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineMetrics;
+
+impl EngineMetrics {
+    /// Time of the stages of a block build, by `stage` (forkchoice, import).
+    pub const BUILD_SECONDS: &'static str = "rollup_engine_build_seconds";
+    /// Tasks tried again in place after a temporary error, by `task` (kona's task labels, and
+    /// `reset` for the engine reset).
+    pub const TASK_RETRIES: &'static str = "rollup_engine_task_retries_total";
+    /// Tasks whose temporary error outlasted the retry bound and that were escalated to a
+    /// reset, by `task`.
+    pub const RETRY_ESCALATIONS: &'static str = "rollup_engine_retry_escalations_total";
+    /// Forkchoice updates sent to learn whether the execution layer finished syncing, by the
+    /// `status` it answered (`valid`, `syncing`, `error`).
+    pub const EL_SYNC_CHECKS: &'static str = "rollup_engine_el_sync_checks_total";
+
+    /// Describes the engine actor's metrics (kona's are described by kona-node-service's
+    /// `Metrics::init`).
+    pub fn describe() {
+        describe_histogram!(
+            Self::BUILD_SECONDS,
+            metrics::Unit::Seconds,
+            "Time of the stages of a block build"
+        );
+        describe_counter!(
+            Self::TASK_RETRIES,
+            "Engine tasks tried again in place after a temporary error"
+        );
+        describe_counter!(
+            Self::RETRY_ESCALATIONS,
+            "Engine tasks escalated to a reset after too many temporary errors"
+        );
+        describe_counter!(
+            Self::EL_SYNC_CHECKS,
+            "Forkchoice updates sent to check whether the execution layer finished syncing"
+        );
+    }
+}
