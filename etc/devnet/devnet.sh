@@ -130,7 +130,7 @@ start_node() {
         --kona.l1-trust-rpc --kona.p2p.priv.path "$dir/p2p.key" \
         --kona.p2p.no-discovery --kona.p2p.listen.ip 127.0.0.1 \
         --kona.p2p.listen.tcp "$((KONA_P2P_PORT + off))" --kona.p2p.listen.udp "$((KONA_P2P_PORT + off + 1))" \
-        --kona.rpc.addr 127.0.0.1 --kona.rpc.port "$((KONA_RPC_PORT + off))" "$@" > "$dir/rollup.log" 2>&1 &
+        --kona.rpc.port "$((KONA_RPC_PORT + off))" "$@" > "$dir/rollup.log" 2>&1 &
     pids+=($!)
     wait_for "http://127.0.0.1:$((L2_HTTP_PORT + off))" eth_chainId "$name"
 }

@@ -258,18 +258,20 @@ pub enum BatcherError {
         needed: U256,
     },
 
-    /// Replacing a transaction would take fees above the fee limit.
+    /// Replacing a transaction would take a fee above the fee limit.
     #[error(
-        "replacing the transaction at nonce {nonce} needs a max fee of {needed} wei/gas, above \
-         {multiplier}× the market's {market} wei/gas: left to be mined as it is"
+        "replacing the transaction at nonce {nonce} needs a {fee} of {needed} wei, above the \
+         limit of {limit} ({multiplier}× the market's): left to be mined as it is"
     )]
     FeeLimit {
         /// The nonce of the transaction to replace.
         nonce: u64,
-        /// The max fee per gas a replacement would need.
+        /// Which fee is over the limit (max fee, priority fee or blob fee, per gas).
+        fee: &'static str,
+        /// What a replacement would need to offer for it.
         needed: u128,
-        /// The market's max fee per gas now.
-        market: u128,
+        /// The limit: the market's fee times the multiplier.
+        limit: u128,
         /// The fee limit multiplier.
         multiplier: u64,
     },

@@ -333,11 +333,19 @@ impl TxFees {
         }
     }
 
-    /// Whether any fee is above `limit`'s.
-    fn exceeds(&self, limit: &Self) -> bool {
-        self.max_fee_per_gas > limit.max_fee_per_gas
-            || self.max_priority_fee_per_gas > limit.max_priority_fee_per_gas
-            || self.max_fee_per_blob_gas.unwrap_or(0) > limit.max_fee_per_blob_gas.unwrap_or(0)
+    /// The first fee above `limit`'s: its name, this value and the limit.
+    pub fn first_above(&self, limit: &Self) -> Option<(&'static str, u128, u128)> {
+        [
+            ("max fee per gas", self.max_fee_per_gas, limit.max_fee_per_gas),
+            ("priority fee per gas", self.max_priority_fee_per_gas, limit.max_priority_fee_per_gas),
+            (
+                "max fee per blob gas",
+                self.max_fee_per_blob_gas.unwrap_or(0),
+                limit.max_fee_per_blob_gas.unwrap_or(0),
+            ),
+        ]
+        .into_iter()
+        .find(|(_, fee, limit)| fee > limit)
     }
 
     /// The most a transaction with `gas_limit` and `blobs` can cost at these fees.
@@ -350,7 +358,8 @@ impl TxFees {
 
 /// The fees to send a transaction with: the market's, or — for a nonce a transaction was already
 /// offered at — at least the replacement floor of what was last offered. `Err` with the fees a
-/// replacement would need when they are above `limit_multiplier` times the market's.
+/// replacement would need when any is above `limit_multiplier` times the market's
+/// ([`TxFees::first_above`] tells which).
 ///
 /// Fees rise only when a transaction is replaced, and never above the limit: a transaction that
 /// could only be replaced above it is left to be mined as it is.
@@ -362,7 +371,7 @@ pub fn transaction_fees(
     let Some(previous) = previous else { return Ok(market) };
     let mut fees = market.max(previous.replacement_floor());
     fees.max_fee_per_gas = fees.max_fee_per_gas.max(fees.max_priority_fee_per_gas);
-    if fees.exceeds(&market.times(limit_multiplier.max(1))) {
+    if fees.first_above(&market.times(limit_multiplier.max(1))).is_some() {
         return Err(fees);
     }
     Ok(fees)
@@ -941,10 +950,13 @@ impl<L: L2Chain> BatchSubmitter<L> {
                     if let Some(submission) = self.submissions.get_mut(index) {
                         submission.nonce = Some(nonce);
                     }
+                    let limit = market.times(self.config.fee_limit_multiplier.max(1));
+                    let (fee, needed, limit) = needed.first_above(&limit).unwrap_or_default();
                     return Err(BatcherError::FeeLimit {
                         nonce,
-                        needed: needed.max_fee_per_gas,
-                        market: market.max_fee_per_gas,
+                        fee,
+                        needed,
+                        limit,
                         multiplier: self.config.fee_limit_multiplier,
                     });
                 }

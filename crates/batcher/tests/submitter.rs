@@ -228,6 +228,22 @@ fn spawn(
     (token, handle)
 }
 
+/// A span-batch calldata batcher posting `blocks`, with the safe head at the genesis for good.
+fn start_span_calldata(
+    l1: &TestL1,
+    rollup: &Arc<RollupConfig>,
+    blocks: Vec<OpBlock>,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let l2 = FixtureChain::default();
+    *l2.0.lock().unwrap() = blocks;
+    spawn(BatchSubmitter::new(
+        config(l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
+        signer(),
+        l2,
+        genesis_safe_head(rollup),
+    ))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_block_is_posted_once_and_in_order() {
     for (kind, da) in [
@@ -322,15 +338,7 @@ async fn restart_resumes_without_gap_or_double_post(da: DataAvailability) {
 async fn an_l1_reorg_that_drops_a_batch_is_healed() {
     let l1 = TestL1::start().await;
     let rollup = rollup();
-    let l2 = FixtureChain::default();
-    *l2.0.lock().unwrap() = chain(&rollup, 5);
-    let submitter = BatchSubmitter::new(
-        config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
-        signer(),
-        l2,
-        genesis_safe_head(&rollup),
-    );
-    let (token, handle) = spawn(submitter);
+    let (token, handle) = start_span_calldata(&l1, &rollup, chain(&rollup, 5));
     wait_posted(&l1, &rollup, 5).await;
 
     // Reorg every block since the batch landed, re-including nothing.
@@ -412,16 +420,8 @@ async fn a_channel_the_safe_head_never_passes_is_posted_again_after_the_channel_
     rollup.channel_timeout = 4;
     rollup.granite_channel_timeout = 4;
     let rollup = Arc::new(rollup);
-    let l2 = FixtureChain::default();
-    *l2.0.lock().unwrap() = chain(&rollup, 3);
     // The safe head stays at the genesis: derivation never takes the batches.
-    let submitter = BatchSubmitter::new(
-        config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
-        signer(),
-        l2,
-        genesis_safe_head(&rollup),
-    );
-    let (token, handle) = spawn(submitter);
+    let (token, handle) = start_span_calldata(&l1, &rollup, chain(&rollup, 3));
     wait_posted(&l1, &rollup, 3).await;
     let posted = wait_posted_times(&l1, &rollup, 1, 2).await;
     token.cancel();
@@ -511,56 +511,52 @@ async fn a_previous_runs_stuck_transaction_is_replaced_not_waited_on_forever() {
     let provider = ProviderBuilder::new()
         .wallet(alloy_network::EthereumWallet::from(signer()))
         .connect_http(l1.anvil.url());
-    let anvil = |method: &'static str, params: serde_json::Value| {
+    let set_interval_mining = |seconds: u64| {
         let provider = provider.clone();
         async move {
-            let _: serde_json::Value = provider.raw_request(method.into(), params).await.unwrap();
+            let _: serde_json::Value =
+                provider.raw_request("evm_setIntervalMining".into(), (seconds,)).await.unwrap();
         }
     };
-    // A previous run's transaction that L1 will not mine for a long while: sent at today's base
-    // fee, then the base fee jumps a thousandfold (it takes ~50 blocks to come back down).
-    anvil("evm_setIntervalMining", serde_json::json!([0])).await;
-    let base_fee = provider
-        .get_block_by_number(alloy_eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .base_fee_per_gas
-        .unwrap();
+    // A previous run's transaction that L1 does not mine: anvil stops mining. (anvil drops a
+    // transaction it cannot include, so an underpriced one would not stay.)
+    set_interval_mining(0).await;
+    let fees = provider.estimate_eip1559_fees().await.unwrap();
     let stuck = alloy_rpc_types_eth::TransactionRequest::default()
         .to(rollup.batch_inbox_address)
         .nonce(0)
         .gas_limit(21_000)
-        .max_fee_per_gas(u128::from(base_fee))
-        .max_priority_fee_per_gas(1);
+        .max_fee_per_gas(fees.max_fee_per_gas)
+        .max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
     let stuck = *provider.send_transaction(stuck).await.unwrap().tx_hash();
-    anvil("anvil_setNextBlockBaseFeePerGas", serde_json::json!([base_fee * 1000])).await;
-    anvil("evm_setIntervalMining", serde_json::json!([1])).await;
-    assert_eq!(
-        provider.get_transaction_count(signer().address()).pending().await.unwrap(),
-        1,
-        "the previous run's transaction is pending"
-    );
+    assert_eq!(provider.get_transaction_count(signer().address()).pending().await.unwrap(), 1);
 
     let l2 = FixtureChain::default();
     *l2.0.lock().unwrap() = chain(&rollup, 4);
-    let submitter = BatchSubmitter::new(
-        config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
-        signer(),
-        l2,
-        genesis_safe_head(&rollup),
-    );
+    let mut config = config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata);
+    // Channels that close when full, one transaction at a time: L1 does not advance, so no
+    // channel would close on its duration.
+    config.max_pending_transactions = 1;
+    config.max_frame_size = 200;
+    let submitter = BatchSubmitter::new(config, signer(), l2, genesis_safe_head(&rollup));
     let (token, handle) = spawn(submitter);
-    // After one resubmission timeout (5 s) the batch takes nonce 0 over.
+
+    // After one resubmission timeout (5 s) a batch frame replaces it at nonce 0.
+    let mut replaced = false;
+    for _ in 0..300 {
+        if provider.get_transaction_by_hash(stuck).await.unwrap().is_none() {
+            replaced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    set_interval_mining(1).await;
+    assert!(replaced, "the previous run's transaction was replaced while L1 did not mine it");
     let posted = wait_posted(&l1, &rollup, 4).await;
     token.cancel();
     handle.await.unwrap();
     assert_eq!(posted, (1..=4).collect::<Vec<_>>());
-    assert!(
-        provider.get_transaction_receipt(stuck).await.unwrap().is_none(),
-        "the stuck transaction was replaced, not waited for"
-    );
+    assert!(provider.get_transaction_receipt(stuck).await.unwrap().is_none());
 }
 
 /// `len` bytes no compressor shrinks: a keccak chain from `seed`.
