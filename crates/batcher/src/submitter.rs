@@ -23,8 +23,9 @@
 //!    never above `fee_limit_multiplier` times the market's fees. Mined transactions are kept
 //!    until the safe head passes their blocks; everything after the safe head is posted again
 //!    when an L1 reorg takes one out, when the safe head does not pass a mined channel within
-//!    the channel timeout, or when the safe head goes back. Re-posting reuses the nonces still
-//!    in flight, replacing those transactions.
+//!    the channel timeout, when the safe head goes back, or when a nonce below the ones in
+//!    flight is free. Re-posting reuses the nonces still in flight, replacing those
+//!    transactions.
 //!
 //! Any L1 or L2 trouble is logged (once per kind of trouble, then every minute while it lasts),
 //! counted and retried on the next tick with backoff; the loop only ends when its token is
@@ -486,8 +487,9 @@ pub struct BatchSubmitter<L> {
     channel: Option<OpenChannel>,
     submissions: VecDeque<Submission>,
     next_nonce: Option<u64>,
-    /// The fees last offered at each nonce not known to be mined: a transaction sent there later
-    /// is a replacement and must offer more.
+    /// The fees last offered at each nonce in flight since the last re-post: what this run
+    /// sent there, or what the pool refused as too low to replace what it holds. A transaction
+    /// sent there later is a replacement and must offer more.
     offered: BTreeMap<u64, TxFees>,
     /// The safe head at the previous tick.
     last_safe: Option<u64>,
@@ -667,8 +669,10 @@ impl<L: L2Chain> BatchSubmitter<L> {
         self.channel = None;
         self.submissions.clear();
         self.next_nonce = Some(nonce);
-        // Mined nonces need no replacement; the ones above keep what was offered there.
-        self.offered = self.offered.split_off(&nonce);
+        // What was offered before is no guide any more: the transaction may have left the pool
+        // (an L1 reorg can drop it), and a floor for a nonce nothing holds would price the new
+        // frame out for nothing. The pool says "underpriced" where something still is.
+        self.offered.clear();
     }
 
     async fn nonce(&self, tag: BlockNumberOrTag) -> Result<u64, BatcherError> {
@@ -783,6 +787,18 @@ impl<L: L2Chain> BatchSubmitter<L> {
             {
                 submission.replace = true;
             }
+        }
+        if repost.is_none()
+            && let Some(lowest) =
+                self.submissions.iter().filter(|s| s.in_flight()).filter_map(|s| s.nonce).min()
+            && chain_nonce < lowest
+            && !self.submissions.iter().any(|s| s.nonce == Some(chain_nonce))
+        {
+            // The chain's next nonce is below everything in flight and no frame holds it (an
+            // L1 reorg dropped a transaction already counted safe): nothing after it can be
+            // mined until it is filled.
+            warn!(target: "batcher", nonce = chain_nonce, lowest_in_flight = lowest, "a nonce below the batcher's transactions in flight is free");
+            repost = Some(Repost::Nonce);
         }
         if let Some(reason) = repost {
             self.repost(reason).await?;
