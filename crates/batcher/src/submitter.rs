@@ -4,7 +4,7 @@
 //! frames and channels in order):
 //!
 //! 1. **Resume.** Wait for the first safe head. Transactions a previous run left in the L1
-//!    mempool are waited on for one resubmission timeout, then replaced. Read back the batcher's
+//!    mempool are waited on for two resubmission timeouts, then replaced. Read back the batcher's
 //!    own transactions from a channel timeout before the safe head's L1 origin (what derivation
 //!    has not read yet, however far it lags the L1 head) up to the L1 head ([`posted_l2_blocks`]),
 //!    and start after the last L2 block they carry: no gap, nothing posted twice.
@@ -21,8 +21,9 @@
 //!    within the resubmission timeout is sent again with fees bumped over the ones it was last
 //!    sent with (12.5 %, or 100 % for blob transactions, as the pools' replacement rules ask),
 //!    never above `fee_limit_multiplier` times the market's fees. Mined transactions are kept
-//!    until the safe head passes their blocks; everything after the safe head is posted again
-//!    when an L1 reorg takes one out, when the safe head does not pass a mined channel within
+//!    until the safe head passes their blocks and their L1 block is final; everything after the
+//!    safe head (or after the last block still on L1, if lower) is posted again when an L1
+//!    reorg takes one out, when the safe head does not pass a mined channel within
 //!    the channel timeout, when the safe head goes back, or when a nonce below the ones in
 //!    flight is free. Re-posting reuses the nonces still in flight, replacing those
 //!    transactions.
@@ -47,7 +48,7 @@ use kona_protocol::{Batch, BlockInfo, ChannelId, L2BlockInfo};
 use metrics::{counter, gauge};
 use op_alloy_consensus::OpBlock;
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, VecDeque},
     ops::RangeInclusive,
     sync::Arc,
     time::Duration,
@@ -389,6 +390,8 @@ struct Sent {
 #[derive(Debug, Clone)]
 struct Submission {
     payload: Payload,
+    /// The first L2 block of the channel this frame belongs to.
+    first_l2_block: u64,
     /// The last L2 block of the channel this frame belongs to.
     last_l2_block: u64,
     nonce: Option<u64>,
@@ -402,10 +405,11 @@ struct Submission {
 }
 
 impl Submission {
-    fn new(payload: Payload, last_l2_block: u64) -> Self {
+    fn new(payload: Payload, l2_blocks: &RangeInclusive<u64>) -> Self {
         Self {
             payload,
-            last_l2_block,
+            first_l2_block: *l2_blocks.start(),
+            last_l2_block: *l2_blocks.end(),
             nonce: None,
             sends: Vec::new(),
             replace: false,
@@ -617,11 +621,12 @@ impl<L: L2Chain> BatchSubmitter<L> {
         let latest = self.nonce(BlockNumberOrTag::Latest).await?;
         let pending = self.nonce(BlockNumberOrTag::Pending).await?;
         if pending > latest {
+            let wait = self.previous_run_wait();
             let since = *self.waiting_since.get_or_insert_with(|| {
-                info!(target: "batcher", latest, pending, wait_s = self.config.resubmission_timeout.as_secs(), "waiting for transactions of a previous run to be mined");
+                info!(target: "batcher", latest, pending, wait_s = wait.as_secs(), "waiting for transactions of a previous run to be mined");
                 Instant::now()
             });
-            if since.elapsed() < self.config.resubmission_timeout {
+            if since.elapsed() < wait {
                 return Ok(false);
             }
             // They may never be mined (underpriced, or dropped by a node that still reports
@@ -663,6 +668,14 @@ impl<L: L2Chain> BatchSubmitter<L> {
         Ok(true)
     }
 
+    /// How long a previous run's unmined transactions are waited on before they are replaced:
+    /// twice the resubmission timeout, the time one of ours gets before its first replacement
+    /// and again for that replacement. Replacing them while they are being mined would post
+    /// their blocks twice.
+    fn previous_run_wait(&self) -> Duration {
+        self.config.resubmission_timeout.saturating_mul(2)
+    }
+
     fn reset_to(&mut self, next: u64, nonce: u64) {
         self.next_block = Some(next);
         self.last_batched = None;
@@ -688,10 +701,23 @@ impl<L: L2Chain> BatchSubmitter<L> {
     /// the chain, was not derived within the channel timeout, or its nonce went to another
     /// transaction.
     async fn track(&mut self, safe: u64, l1_head: u64) -> Result<(), BatcherError> {
-        // Safe blocks need nothing more from L1.
-        while self.submissions.front().is_some_and(|s| s.mined.is_some() && s.last_l2_block <= safe)
-        {
+        // A transaction is done with once its blocks are safe and its L1 block is final: until
+        // then an L1 reorg can still take it out, also after the sequencer derived from it (its
+        // safe head stays where it is when the L1 origins survive, but validators that had not
+        // read the batch yet never will).
+        let l1_finalized = self
+            .l1
+            .get_block_by_number(BlockNumberOrTag::Finalized)
+            .await
+            .map_err(BatcherError::L1)?
+            .map_or(0, |block| block.header.number);
+        while self.submissions.front().is_some_and(|s| {
+            s.last_l2_block <= safe && s.mined.is_some_and(|mined| mined.number <= l1_finalized)
+        }) {
             self.submissions.pop_front();
+        }
+        if let Some(first_block) = self.first_reorged_block().await? {
+            return self.repost_from(Repost::L1Reorg, Some(first_block)).await;
         }
         let timeout = self.config.rollup.channel_timeout(0).max(1);
         // Read once, before any receipt: a nonce below it whose transactions show no receipt
@@ -702,33 +728,12 @@ impl<L: L2Chain> BatchSubmitter<L> {
             0
         };
         let mut repost = None;
-        // Frames of one channel often share an L1 block: ask for each block's hash once.
-        let mut canonical_hashes: HashMap<u64, Option<B256>> = HashMap::new();
         for submission in self.submissions.iter_mut() {
             let Some(nonce) = submission.nonce else { continue };
             if submission.sends.is_empty() {
                 continue;
             }
             if let Some(mined) = submission.mined {
-                // Still in the canonical chain?
-                let canonical = match canonical_hashes.get(&mined.number) {
-                    Some(known) => *known,
-                    None => {
-                        let fetched = self
-                            .l1
-                            .get_block_by_number(mined.number.into())
-                            .await
-                            .map_err(BatcherError::L1)?
-                            .map(|block| block.header.hash);
-                        canonical_hashes.insert(mined.number, fetched);
-                        fetched
-                    }
-                };
-                if canonical != Some(mined.hash) {
-                    warn!(target: "batcher", nonce, l1_block = mined.number, "a batcher transaction left the L1 chain");
-                    repost = Some(Repost::L1Reorg);
-                    break;
-                }
                 if !submission.confirmed
                     && l1_head + 1 >= mined.number + self.config.num_confirmations
                 {
@@ -737,7 +742,7 @@ impl<L: L2Chain> BatchSubmitter<L> {
                     gauge!(BatcherMetrics::CONFIRMED_HEAD).set(submission.last_l2_block as f64);
                     debug!(target: "batcher", nonce, l1_block = mined.number, last_l2_block = submission.last_l2_block, "batcher transaction confirmed");
                 }
-                if l1_head >= mined.number + timeout {
+                if submission.last_l2_block > safe && l1_head >= mined.number + timeout {
                     // Derivation drops a channel that is not complete within the channel
                     // timeout; if the safe head has not passed it by now, it never will.
                     warn!(target: "batcher", nonce, l1_block = mined.number, l1_head, last_l2_block = submission.last_l2_block, safe_head = safe, "the safe head did not pass a posted channel within the channel timeout");
@@ -806,16 +811,62 @@ impl<L: L2Chain> BatchSubmitter<L> {
         Ok(())
     }
 
+    /// The first L2 block of the earliest mined transaction an L1 reorg took out, if any.
+    ///
+    /// One look per tick: a reorg replaces a suffix of the chain, so while the newest L1 block
+    /// holding a mined transaction of ours is canonical, so are all older ones.
+    async fn first_reorged_block(&self) -> Result<Option<u64>, BatcherError> {
+        let mined: Vec<(u64, BlockInfo)> = self
+            .submissions
+            .iter()
+            .filter_map(|s| s.mined.map(|mined| (s.first_l2_block, mined)))
+            .collect();
+        let Some(newest) = mined.iter().map(|(_, mined)| *mined).max_by_key(|m| m.number) else {
+            return Ok(None);
+        };
+        if self.is_canonical(&newest).await? {
+            return Ok(None);
+        }
+        for (first_block, mined) in mined {
+            if !self.is_canonical(&mined).await? {
+                warn!(target: "batcher", l1_block = mined.number, first_l2_block = first_block, "a batcher transaction left the L1 chain");
+                return Ok(Some(first_block));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn is_canonical(&self, block: &BlockInfo) -> Result<bool, BatcherError> {
+        let canonical = self
+            .l1
+            .get_block_by_number(block.number.into())
+            .await
+            .map_err(BatcherError::L1)?
+            .map(|canonical| canonical.header.hash);
+        Ok(canonical == Some(block.hash))
+    }
+
     /// Forgets every channel and transaction and batches again from the safe head + 1, from the
     /// first nonce not mined: the answer to anything that made our view of L1 or L2 wrong.
     /// Transactions still in flight are replaced by the new ones at their nonces.
     async fn repost(&mut self, reason: Repost) -> Result<(), BatcherError> {
+        self.repost_from(reason, None).await
+    }
+
+    /// [`Self::repost`], from `first_block` when that is below the safe head + 1 (blocks the
+    /// sequencer derived from data an L1 reorg has since taken out).
+    async fn repost_from(
+        &mut self,
+        reason: Repost,
+        first_block: Option<u64>,
+    ) -> Result<(), BatcherError> {
         let safe = self.safe_head.borrow().map_or(0, |s| s.block_info.number);
+        let from = first_block.map_or(safe + 1, |first| first.min(safe + 1));
         let nonce = self.nonce(BlockNumberOrTag::Latest).await?;
         counter!(BatcherMetrics::REPOSTS, "reason" => reason.label()).increment(1);
-        warn!(target: "batcher", reason = reason.label(), safe_head = safe, nonce, in_flight = self.submissions.iter().filter(|s| s.in_flight()).count(), "posting everything after the safe head again");
+        warn!(target: "batcher", reason = reason.label(), safe_head = safe, from_block = from, nonce, in_flight = self.submissions.iter().filter(|s| s.in_flight()).count(), "posting everything after the safe head again");
         self.last_safe = Some(safe);
-        self.reset_to(safe + 1, nonce);
+        self.reset_to(from, nonce);
         Ok(())
     }
 
@@ -900,9 +951,10 @@ impl<L: L2Chain> BatchSubmitter<L> {
         for channel in channels {
             counter!(BatcherMetrics::CHANNELS).increment(1);
             info!(target: "batcher", channel = %alloy_primitives::hex::encode(channel.id), l2_blocks = format!("{}..={}", channel.blocks.start(), channel.blocks.end()), compressed_bytes = channel.compressed_bytes, frames = channel.frames, transactions = channel.transactions(), "channel closed");
-            let last = *channel.blocks.end();
-            self.submissions
-                .extend(channel.payloads.into_iter().map(|payload| Submission::new(payload, last)));
+            let blocks = channel.blocks;
+            self.submissions.extend(
+                channel.payloads.into_iter().map(|payload| Submission::new(payload, &blocks)),
+            );
         }
         Ok(())
     }

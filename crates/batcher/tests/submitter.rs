@@ -541,7 +541,7 @@ async fn a_previous_runs_stuck_transaction_is_replaced_not_waited_on_forever() {
     let submitter = BatchSubmitter::new(config, signer(), l2, genesis_safe_head(&rollup));
     let (token, handle) = spawn(submitter);
 
-    // After one resubmission timeout (5 s) a batch frame replaces it at nonce 0.
+    // After two resubmission timeouts (10 s) a batch frame replaces it at nonce 0.
     let mut replaced = false;
     for _ in 0..300 {
         if provider.get_transaction_by_hash(stuck).await.unwrap().is_none() {
@@ -659,4 +659,42 @@ fn fees_rise_only_to_replace_and_never_past_the_limit() {
     assert_eq!(replaced.max_priority_fee_per_gas, 200);
     assert_eq!(replaced.max_fee_per_blob_gas, Some(100));
     assert!(transaction_fees(blob_market, Some(replaced.replacement_floor()), 3).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_under_batches_already_safe_posts_them_again() {
+    let l1 = TestL1::start().await;
+    let rollup = rollup();
+    let blocks = chain(&rollup, 5);
+    let l2 = FixtureChain::default();
+    *l2.0.lock().unwrap() = blocks.clone();
+    let (safe_tx, safe_rx) = movable_safe_head(&rollup);
+    let submitter = BatchSubmitter::new(
+        config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
+        signer(),
+        l2,
+        safe_rx,
+    );
+    let (token, handle) = spawn(submitter);
+    wait_posted(&l1, &rollup, 5).await;
+    // The sequencer derived all of it: its safe head passed the batches, and stays there after
+    // the reorg (the L1 origins survive it).
+    safe_tx.send_replace(safe_at(&rollup, &blocks[4]));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let provider = ProviderBuilder::new().connect_http(l1.anvil.url());
+    let txs = l1.batcher_data(&rollup).await;
+    let head = provider.get_block_number().await.unwrap();
+    let depth = head - txs.first().unwrap().l1_block.number + 1;
+    let _: serde_json::Value = provider
+        .raw_request("anvil_reorg".into(), (depth, Vec::<serde_json::Value>::new()))
+        .await
+        .unwrap();
+    assert!(posted_on_l1(&l1, &rollup).await.is_empty(), "the reorg took every batch out");
+
+    let healed = wait_posted(&l1, &rollup, 5).await;
+    token.cancel();
+    handle.await.unwrap();
+    let set: BTreeSet<u64> = healed.iter().copied().collect();
+    assert_eq!(set, (1..=5).collect(), "posted again below the safe head: {healed:?}");
 }
