@@ -383,22 +383,32 @@ fn block_numbers_follow_timestamps() {
     assert_eq!(block_number_at(&rollup, genesis - 1), None, "before genesis");
 }
 
+/// A span calldata batcher over `blocks` with a safe head the test moves, once L1 carries them
+/// all; returns the safe head's sender and the batcher's token and task.
+async fn posted_with_movable_safe_head(
+    l1: &TestL1,
+    rollup: &Arc<RollupConfig>,
+    blocks: &[OpBlock],
+) -> (watch::Sender<Option<L2BlockInfo>>, CancellationToken, tokio::task::JoinHandle<()>) {
+    let l2 = FixtureChain::default();
+    *l2.0.lock().unwrap() = blocks.to_vec();
+    let (safe_tx, safe_rx) = movable_safe_head(rollup);
+    let (token, handle) = spawn(BatchSubmitter::new(
+        config(l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
+        signer(),
+        l2,
+        safe_rx,
+    ));
+    wait_posted(l1, rollup, blocks.len() as u64).await;
+    (safe_tx, token, handle)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_safe_head_that_goes_back_gets_the_blocks_after_it_posted_again() {
     let l1 = TestL1::start().await;
     let rollup = rollup();
     let blocks = chain(&rollup, 5);
-    let l2 = FixtureChain::default();
-    *l2.0.lock().unwrap() = blocks.clone();
-    let (safe_tx, safe_rx) = movable_safe_head(&rollup);
-    let submitter = BatchSubmitter::new(
-        config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
-        signer(),
-        l2,
-        safe_rx,
-    );
-    let (token, handle) = spawn(submitter);
-    wait_posted(&l1, &rollup, 5).await;
+    let (safe_tx, token, handle) = posted_with_movable_safe_head(&l1, &rollup, &blocks).await;
     safe_tx.send_replace(safe_at(&rollup, &blocks[4]));
     tokio::time::sleep(Duration::from_secs(1)).await;
     // Derivation went back to block 2 (an L1 reorg under the batches, say).
@@ -666,17 +676,7 @@ async fn a_reorg_under_batches_already_safe_posts_them_again() {
     let l1 = TestL1::start().await;
     let rollup = rollup();
     let blocks = chain(&rollup, 5);
-    let l2 = FixtureChain::default();
-    *l2.0.lock().unwrap() = blocks.clone();
-    let (safe_tx, safe_rx) = movable_safe_head(&rollup);
-    let submitter = BatchSubmitter::new(
-        config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata),
-        signer(),
-        l2,
-        safe_rx,
-    );
-    let (token, handle) = spawn(submitter);
-    wait_posted(&l1, &rollup, 5).await;
+    let (safe_tx, token, handle) = posted_with_movable_safe_head(&l1, &rollup, &blocks).await;
     // The sequencer derived all of it: its safe head passed the batches, and stays there after
     // the reorg (the L1 origins survive it).
     safe_tx.send_replace(safe_at(&rollup, &blocks[4]));
