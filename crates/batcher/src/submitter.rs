@@ -110,12 +110,11 @@ pub struct SubmitterConfig {
     /// channel closes once it holds about as many frames as can be in flight at once, so that
     /// all of a channel is posted together, well within the channel timeout.
     pub max_pending_transactions: usize,
-    /// A resubmission's fees never exceed this many times the market's current fees
-    /// (op-batcher's `--txmgr.fee-limit-multiplier`).
+    /// A resubmission's fees never exceed this many times the market's current fees.
     pub fee_limit_multiplier: u64,
 }
 
-/// op-batcher's default fee limit multiplier.
+/// Default of [`SubmitterConfig::fee_limit_multiplier`].
 pub const DEFAULT_FEE_LIMIT_MULTIPLIER: u64 = 5;
 
 impl SubmitterConfig {
@@ -864,6 +863,9 @@ impl<L: L2Chain> BatchSubmitter<L> {
         let from = first_block.map_or(safe + 1, |first| first.min(safe + 1));
         let nonce = self.nonce(BlockNumberOrTag::Latest).await?;
         counter!(BatcherMetrics::REPOSTS, "reason" => reason.label()).increment(1);
+        if matches!(reason, Repost::L1Reorg) {
+            counter!(BatcherMetrics::REORGS).increment(1);
+        }
         warn!(target: "batcher", reason = reason.label(), safe_head = safe, from_block = from, nonce, in_flight = self.submissions.iter().filter(|s| s.in_flight()).count(), "posting everything after the safe head again");
         self.last_safe = Some(safe);
         self.reset_to(from, nonce);
@@ -983,6 +985,8 @@ impl<L: L2Chain> BatchSubmitter<L> {
         let mut budget = self.config.max_pending_transactions.saturating_sub(unmined);
         let inbox = self.config.rollup.batch_inbox_address;
         let mut balance = None;
+        // Asked once per pass: every frame of a pass has the same kind of payload.
+        let mut market = None;
         for index in 0..self.submissions.len() {
             let Some(submission) = self.submissions.get(index) else { break };
             if submission.mined.is_some() {
@@ -1007,7 +1011,10 @@ impl<L: L2Chain> BatchSubmitter<L> {
                 }
             };
             let payload = submission.payload.clone();
-            let market = self.market_fees(&payload).await?;
+            let market = match market {
+                Some(known) => known,
+                None => *market.insert(self.market_fees(&payload).await?),
+            };
             let fees = match transaction_fees(
                 market,
                 self.offered.get(&nonce).copied(),

@@ -14,8 +14,8 @@
 //! | `dev_*` | with dev | engine queue introspection |
 //! | `ws_*` | with ws | streams of the engine's heads |
 //!
-//! op-node also serves `opp2p_*` without admin; the changing half is moved behind the admin flag
-//! here because cutting a node off from gossip is an admin action whoever asks for it.
+//! The `opp2p_*` methods that change peering go behind the admin flag: cutting a node off from
+//! gossip is an admin action whoever asks for it.
 
 use async_trait::async_trait;
 use jsonrpsee::{
@@ -34,7 +34,7 @@ use tracing::{error, info};
 /// The `opp2p_*` methods served without the admin namespace: the ones that only read. Every other
 /// method of kona's p2p module (blocking, unblocking, protecting, connecting and disconnecting
 /// peers, addresses and subnets) is served only with it. An allowlist, so that a method kona adds
-/// or names unexpectedly (0.1.3 serves `opp2p_blocAddr`, not op-node's `opp2p_blockAddr`) is
+/// or names unexpectedly (0.1.3 serves `opp2p_blocAddr` for its `opp2p_block_addr` method) is
 /// locked down too.
 pub const P2P_READ_METHODS: [&str; 8] = [
     "opp2p_self",

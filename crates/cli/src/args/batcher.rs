@@ -142,8 +142,8 @@ pub struct BatcherArgs {
     )]
     pub resubmission_timeout_secs: u64,
 
-    /// A replacement transaction's fees never exceed this many times the market's current fees
-    /// (op-batcher's `--txmgr.fee-limit-multiplier`). Fees only rise when a transaction that was
+    /// A replacement transaction's fees never exceed this many times the market's current fees.
+    /// Fees only rise when a transaction that was
     /// sent is not mined within the resubmission timeout and is sent again.
     #[arg(
         id = "batcher.fee-limit-multiplier",

@@ -27,9 +27,8 @@ pub struct RpcArgs {
     )]
     pub no_restart: bool,
 
-    /// Address the kona RPC server listens on. Loopback by default, as op-node's: whoever reaches
-    /// the port can read the node's sync status and peers, and with
-    /// `--kona.rpc.enable-admin` also steer it.
+    /// Address the kona RPC server listens on. Loopback by default: whoever reaches the port can
+    /// read the node's sync status and peers, and with `--kona.rpc.enable-admin` also steer it.
     #[arg(
         id = "kona.rpc.addr", long = "kona.rpc.addr",
         value_name = "IP",
