@@ -16,3 +16,12 @@ wait_for() {
     done
     log "$3 did not come up; see $STATE/*.log"; exit 1
 }
+
+# Moves a previous run's log out of the way (FILE -> FILE.1, .2, ...) so that a restart keeps
+# the evidence of the run before it: keep_log FILE
+keep_log() {
+    [ -s "$1" ] || return 0
+    local n=1
+    while [ -e "$1.$n" ]; do n=$((n + 1)); done
+    mv "$1" "$1.$n"
+}

@@ -83,27 +83,42 @@ trap stop INT TERM EXIT
 
 anvil=(tests/node_modules/.bin/anvil --host 127.0.0.1 --port "$L1_PORT"
     --slots-in-an-epoch "$L1_SLOTS_PER_EPOCH" --state "$STATE/anvil-state.json")
+# The beacon adapter pins anvil to the slot grid (every block its parent + one slot, also the
+# blocks anvil_reorg re-mines): kona asks for blobs by slot, and a slot holding two blocks could
+# never be served. It starts before anvil mines on its own clock.
+start_beacon_adapter() {
+    keep_log "$STATE/beacon.log"
+    "$DEVNET" beacon --l1-rpc "http://127.0.0.1:$L1_PORT" --listen "127.0.0.1:$BEACON_PORT" \
+        --seconds-per-slot "$L1_BLOCK_TIME" > "$STATE/beacon.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 300); do
+        curl -sf "http://127.0.0.1:$BEACON_PORT/eth/v1/config/spec" > /dev/null && break
+        kill -0 "${pids[-1]}" 2>/dev/null || { log "beacon adapter failed: $(tail -n 1 "$STATE/beacon.log")"; exit 1; }
+        sleep 0.2
+    done
+    log "beacon adapter: http://127.0.0.1:$BEACON_PORT (anvil pinned to ${L1_BLOCK_TIME}s slots)"
+}
+
 init_origin=()
 if [ "$L1_HISTORY_SECS" -gt 0 ] && [ ! -f "$STATE/rollup.json" ]; then
     # L1 blocks every L1_BLOCK_TIME from L1_HISTORY_SECS ago until now, then on the clock.
+    keep_log "$STATE/anvil.log"
     "${anvil[@]}" --timestamp "$(( $(date +%s) - L1_HISTORY_SECS ))" > "$STATE/anvil.log" 2>&1 &
     pids+=($!)
     wait_for "http://127.0.0.1:$L1_PORT" eth_chainId "L1 (anvil)"
     rpc_with "http://127.0.0.1:$L1_PORT" anvil_mine "[\"$(printf '0x%x' $((L1_HISTORY_SECS / L1_BLOCK_TIME)))\",\"$(printf '0x%x' "$L1_BLOCK_TIME")\"]" > /dev/null
+    start_beacon_adapter
     rpc_with "http://127.0.0.1:$L1_PORT" evm_setIntervalMining "[$L1_BLOCK_TIME]" > /dev/null
     init_origin=(--l1-origin 0)
     log "L1 history: $((L1_HISTORY_SECS / L1_BLOCK_TIME)) blocks over the last ${L1_HISTORY_SECS}s; L2 starts at L1 genesis"
 else
+    keep_log "$STATE/anvil.log"
     "${anvil[@]}" --block-time "$L1_BLOCK_TIME" > "$STATE/anvil.log" 2>&1 &
     pids+=($!)
     wait_for "http://127.0.0.1:$L1_PORT" eth_chainId "L1 (anvil)"
+    start_beacon_adapter
 fi
 log "L1 up: http://127.0.0.1:$L1_PORT (anvil, ${L1_BLOCK_TIME}s blocks, finalized = latest - $((2 * L1_SLOTS_PER_EPOCH)))"
-
-"$DEVNET" beacon --l1-rpc "http://127.0.0.1:$L1_PORT" --listen "127.0.0.1:$BEACON_PORT" \
-    --seconds-per-slot "$L1_BLOCK_TIME" > "$STATE/beacon.log" 2>&1 &
-pids+=($!)
-log "beacon adapter: http://127.0.0.1:$BEACON_PORT"
 
 if [ ! -f "$STATE/rollup.json" ]; then
     "$DEVNET" init --l1-rpc "http://127.0.0.1:$L1_PORT" --out "$STATE" --block-time "$L2_BLOCK_TIME" "${init_origin[@]}"
@@ -121,6 +136,7 @@ start_node() {
     [ "$AUTH_SERVER" = 1 ] && auth_flags=(--authrpc.port "$((L2_AUTH_PORT + off))")
     mkdir -p "$dir"
     [ -d "$dir/data/db" ] || "$ROLLUP" init --chain "$STATE/genesis.json" --datadir "$dir/data" > "$dir/init.log" 2>&1
+    keep_log "$dir/rollup.log"
     "$ROLLUP" node --chain "$STATE/genesis.json" --datadir "$dir/data" \
         --http --http.port "$((L2_HTTP_PORT + off))" --http.api eth,net,web3,admin --metrics "127.0.0.1:$((METRICS_PORT + off))" --ipcdisable \
         --port "$((L2_P2P_PORT + off))" --disable-discovery "${auth_flags[@]}" \
@@ -143,6 +159,7 @@ start_two_process_sequencer() {
     mkdir -p "$dir"
     [ -d "$dir/data/db" ] || "$ROLLUP" init --chain "$STATE/genesis.json" --datadir "$dir/data" > "$dir/init.log" 2>&1
     [ -f "$dir/jwt.hex" ] || ( umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' > "$dir/jwt.hex" )
+    keep_log "$dir/reth.log"; keep_log "$dir/rollup.log"
     "$ROLLUP" node --chain "$STATE/genesis.json" --datadir "$dir/data" \
         --http --http.port "$L2_HTTP_PORT" --http.api eth,net,web3,admin --metrics "127.0.0.1:$METRICS_PORT" --ipcdisable \
         --port "$L2_P2P_PORT" --disable-discovery --authrpc.port "$L2_AUTH_PORT" --authrpc.jwtsecret "$dir/jwt.hex" \
@@ -198,17 +215,40 @@ done
 log "L2 JSON-RPC   http://127.0.0.1:$L2_HTTP_PORT (sequencer)"
 log "kona RPC      http://127.0.0.1:$KONA_RPC_PORT (optimism_syncStatus)"
 log "metrics       http://127.0.0.1:$METRICS_PORT"
-log "logs          $STATE/<node>/rollup.log; Ctrl-C stops everything"
+log "logs          $STATE/<node>/rollup.log (earlier runs: rollup.log.1, .2, ...); Ctrl-C stops everything"
 
-# Heads of every node, now and every 20 s while the sequencer runs.
+# Heads of every node, now and every 20 s while the sequencer runs. A node whose blob fetches
+# fail (reth_rollup_beacon_failures_total{endpoint="blob_sidecars"}) while its safe head stands
+# still is flagged: it is stuck on L1 data, and its rollup.log says why.
 heads() {
     rpc "http://127.0.0.1:$1" optimism_syncStatus | python3 -c 'import json,sys
 r = json.load(sys.stdin)["result"]
 print("unsafe %d safe %d finalized %d" % tuple(r[k]["number"] for k in ("unsafe_l2", "safe_l2", "finalized_l2")))' 2>/dev/null || echo "not answering"
 }
+blob_fetch_failures() {
+    curl -s "http://127.0.0.1:$1/metrics" | awk '/^(reth_)?rollup_beacon_failures_total\{/ && /endpoint="blob_sidecars"/ { n += $NF } END { print n + 0 }'
+}
+declare -A last_failures=() last_safe=()
+# node_status NAME INDEX: appends NAME's heads (and a stuck flag) to $line.
+node_status() {
+    local name=$1 off=$((10 * $2)) sync safe failures new
+    sync=$(heads "$((KONA_RPC_PORT + off))")
+    safe=$(sed -n 's/.* safe \([0-9]*\) .*/\1/p' <<< "$sync")
+    failures=$(blob_fetch_failures "$((METRICS_PORT + off))")
+    line+="$name: $sync"
+    new=$((failures - ${last_failures[$name]:-$failures}))
+    if [ "$new" -gt 0 ] && [ -n "$safe" ] && [ "$safe" = "${last_safe[$name]:-}" ]; then
+        line+=" STUCK on L1 blob data ($new failed blob fetches since the last line, safe head still; see $STATE/$name/rollup.log)"
+    elif [ "$new" -gt 0 ]; then
+        line+=" ($new failed blob fetches since the last line)"
+    fi
+    last_failures[$name]=$failures
+    last_safe[$name]=$safe
+}
 while kill -0 "$sequencer_pid" 2>/dev/null; do
-    line="sequencer: $(heads "$KONA_RPC_PORT")"
-    for i in $(seq 1 "$VALIDATORS"); do line+=" | validator-$i: $(heads "$((KONA_RPC_PORT + 10 * i))")"; done
+    line=
+    node_status sequencer 0
+    for i in $(seq 1 "$VALIDATORS"); do line+=" | "; node_status "validator-$i" "$i"; done
     log "$line"
     for _ in $(seq 1 100); do kill -0 "$sequencer_pid" 2>/dev/null || break; sleep 0.2; done
 done

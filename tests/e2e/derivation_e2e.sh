@@ -41,6 +41,8 @@ wait_until() { local t=$1; shift; for _ in $(seq 1 "$t"); do "$@" && return 0; s
 nodes_gone() { ! pgrep -f "datadir $DEVNET_DIR/" > /dev/null; }
 
 start_devnet() {
+    # A restart keeps the first run's output (devnet.out.<seconds into the test>).
+    [ -s "$DEVNET_DIR/devnet.out" ] && mv "$DEVNET_DIR/devnet.out" "$DEVNET_DIR/devnet.out.$SECONDS"
     ./etc/devnet/devnet.sh > "$DEVNET_DIR/devnet.out" 2>&1 &
     devnet_pid=$!
     for _ in $(seq 1 600); do
@@ -174,6 +176,28 @@ batcher_restart_leaves_no_gap() {
     [ "$a" = "$b" ]
 }
 check "a batcher restart leaves no gap" batcher_restart_leaves_no_gap
+
+# kona asks for an L1 block's blobs by its slot ((timestamp - genesis) / slot time): two blocks in
+# one slot, e.g. after the reorg above, would leave that slot's blobs unservable for good.
+l1_blocks_one_per_slot() {
+    python3 - "$L1" "$L1_BLOCK_TIME" <<'EOF'
+import json, sys, urllib.request
+url, slot_time = sys.argv[1], int(sys.argv[2])
+def call(method, params):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    request = urllib.request.Request(url, body, {"content-type": "application/json"})
+    return json.load(urllib.request.urlopen(request))["result"]
+def timestamp(number):
+    return int(call("eth_getBlockByNumber", [hex(number), False])["timestamp"], 16)
+head = int(call("eth_blockNumber", []), 16)
+genesis = timestamp(0)
+slots = [(timestamp(n) - genesis) // slot_time for n in range(head + 1)]
+shared = [n for n in range(1, head + 1) if slots[n] <= slots[n - 1]]
+print("     %d L1 blocks, %d in the slot of their parent %s" % (head + 1, len(shared), shared[:5]))
+sys.exit(1 if shared else 0)
+EOF
+}
+check "no two L1 blocks share a slot, after the reorg and the restart" l1_blocks_one_per_slot
 
 echo "derivation e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

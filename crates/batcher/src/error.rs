@@ -225,7 +225,7 @@ pub enum BatcherError {
     Kzg(c_kzg::Error),
 
     /// The L1 beacon API failed or answered something unusable.
-    #[error("L1 beacon API: {0}")]
+    #[error("L1 {0}")]
     Beacon(String),
 
     /// Reading our own batcher transactions back from L1 (as derivation reads them) failed.

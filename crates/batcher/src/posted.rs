@@ -12,9 +12,8 @@ use alloy_provider::{Provider, RootProvider};
 use kona_derive::{BlobSource, DataAvailabilityProvider, PipelineError, PipelineErrorKind};
 use kona_genesis::RollupConfig;
 use kona_protocol::{Batch, BatchReader, BlockInfo, Channel, ChannelId, Frame};
-use kona_providers_alloy::{
-    AlloyChainProvider, BeaconClient, OnlineBeaconClient, OnlineBlobProvider,
-};
+use kona_providers_alloy::{AlloyChainProvider, BeaconClient, OnlineBlobProvider};
+use rollup_providers_beacon::BeaconApiClient;
 use std::{
     collections::{BTreeSet, HashMap},
     ops::RangeInclusive,
@@ -37,7 +36,7 @@ pub struct PostedTransaction {
 #[derive(Debug)]
 pub struct BatcherDataReader {
     l1: RootProvider,
-    source: BlobSource<AlloyChainProvider, OnlineBlobProvider<OnlineBeaconClient>>,
+    source: BlobSource<AlloyChainProvider, OnlineBlobProvider<BeaconApiClient>>,
     batcher: Address,
 }
 
@@ -51,21 +50,21 @@ impl BatcherDataReader {
         batcher: Address,
         inbox: Address,
     ) -> Result<Self, BatcherError> {
-        let beacon = OnlineBeaconClient::new_http(l1_beacon.to_string());
+        let beacon = BeaconApiClient::new(l1_beacon);
         let slot_interval = beacon
             .config_spec()
             .await
-            .map_err(|e| BatcherError::Beacon(format!("{l1_beacon}: config spec: {e}")))?
+            .map_err(|e| BatcherError::Beacon(e.to_string()))?
             .data
             .seconds_per_slot;
         let genesis_time = beacon
             .beacon_genesis()
             .await
-            .map_err(|e| BatcherError::Beacon(format!("{l1_beacon}: genesis: {e}")))?
+            .map_err(|e| BatcherError::Beacon(e.to_string()))?
             .data
             .genesis_time;
         if slot_interval == 0 {
-            return Err(BatcherError::Beacon(format!("{l1_beacon}: SECONDS_PER_SLOT is 0")));
+            return Err(BatcherError::Beacon("beacon API: SECONDS_PER_SLOT is 0".into()));
         }
         let blobs = OnlineBlobProvider { beacon_client: beacon, genesis_time, slot_interval };
         let l1 = RootProvider::new_http(l1_rpc);

@@ -9,8 +9,17 @@
 //! builds blob sidecars:
 //!
 //! - slot → L1 block: the block whose timestamp falls in the slot, found by binary search over
-//!   block timestamps (kona computes the slot from the block's timestamp the same way). Two
-//!   blocks in one slot (anvil mining faster than the slot time) is an error, never a guess.
+//!   block timestamps (kona 0.1.3 computes the slot it asks for as `(timestamp - genesis) /
+//!   seconds_per_slot` and keeps the sidecars whose index it wants, so a slot must hold one block).
+//!   Two blocks in one slot is an error the adapter answers with its cause, never a guess.
+//! - one block per slot, whatever happens to anvil: on its own clock, anvil stamps a block with
+//!   the second it is mined, so a late interval tick or an `anvil_reorg` (which re-mines at the
+//!   common ancestor's time) puts two blocks in one slot and that slot's blobs can never be
+//!   served. The adapter therefore pins anvil to the slot grid
+//!   (`anvil_setBlockTimestampInterval`: every block is its parent + one slot, also the blocks a
+//!   reorg re-mines) before it serves, and again every slot in case anvil restarted under it. An
+//!   L1 that stood still (a devnet resumed after a pause) first jumps to the clock: the slots in
+//!   between are empty, as missed slots are on a beacon chain.
 //! - the block's blobs from anvil, each with its real KZG commitment and proof (c-kzg, the
 //!   Ethereum trusted setup): kona checks both against the transaction's versioned hashes.
 //! - there is no beacon chain behind anvil, so the sidecar's beacon block header carries only the
@@ -18,7 +27,7 @@
 //!   reads neither.
 
 use crate::DevnetError;
-use alloy_eips::eip4844::Blob;
+use alloy_eips::{BlockNumberOrTag, eip4844::Blob};
 use alloy_primitives::{B256, Bytes as AlloyBytes};
 use alloy_provider::{Provider, RootProvider};
 use alloy_rpc_types_beacon::{
@@ -28,7 +37,12 @@ use alloy_rpc_types_beacon::{
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode, body::Bytes, service::service_fn};
 use hyper_util::rt::TokioIo;
-use std::{convert::Infallible, net::SocketAddr, sync::Arc};
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 use tokio::{net::TcpListener, sync::OnceCell};
 use tracing::{debug, info, warn};
 use url::Url;
@@ -56,19 +70,23 @@ impl BeaconAdapter {
         }
     }
 
-    /// Binds `addr` and serves until the task is dropped. Returns the bound address (useful with
-    /// port 0) and the serving future.
+    /// Pins anvil to the slot grid, binds `addr` and serves until the task is dropped (re-pinning
+    /// every slot). Returns the bound address (useful with port 0) and the serving future. Fails
+    /// when the L1 is not an anvil that takes the pin.
     pub async fn bind(
         self,
         addr: SocketAddr,
     ) -> Result<(SocketAddr, impl Future<Output = ()> + Send), DevnetError> {
+        self.pin_to_slot_grid().await?;
+        self.resume_on_the_clock().await?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| DevnetError::Beacon(format!("bind {addr}: {e}")))?;
         let local = listener.local_addr().map_err(|e| DevnetError::Beacon(e.to_string()))?;
         info!(target: "devnet::beacon", %local, l1 = %self.l1, seconds_per_slot = self.seconds_per_slot, "beacon adapter listening");
         let adapter = Arc::new(self);
-        let serve = async move {
+        let keeper = adapter.clone();
+        let accept = async move {
             loop {
                 let (stream, _) = match listener.accept().await {
                     Ok(conn) => conn,
@@ -91,6 +109,10 @@ impl BeaconAdapter {
                     }
                 });
             }
+        };
+        // One future: dropping it stops the re-pinning with the server.
+        let serve = async move {
+            tokio::join!(keeper.keep_pinned(), accept);
         };
         Ok((local, serve))
     }
@@ -146,8 +168,20 @@ impl BeaconAdapter {
         let genesis_time = self.genesis_time().await.map_err(unavailable)?;
         let start = genesis_time + slot * self.seconds_per_slot;
         let end = start + self.seconds_per_slot;
-        let Some(number) = self.block_in(start, end).await.map_err(unavailable)? else {
-            return Err((StatusCode::NOT_FOUND, format!("no L1 block in slot {slot}")));
+        let number = match self.block_in(start, end).await {
+            Ok(Some(number)) => number,
+            Ok(None) => return Err((StatusCode::NOT_FOUND, format!("no L1 block in slot {slot}"))),
+            Err(SlotLookupError::L1(e)) => return Err(unavailable(e)),
+            Err(SlotLookupError::Shared { first, second }) => {
+                return Err((
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!(
+                        "slot {slot} holds two L1 blocks, {first} and {second}: the L1 left the \
+                         slot grid, so this slot's blobs cannot be served (the sidecars of both \
+                         blocks would share indices)"
+                    ),
+                ));
+            }
         };
         let blobs: serde_json::Value =
             self.get_json(&format!("eth/v1/beacon/blobs/{number}")).await.map_err(unavailable)?;
@@ -203,15 +237,8 @@ impl BeaconAdapter {
     }
 
     /// The number of the one L1 block with a timestamp in `start..end`, if there is one.
-    async fn block_in(&self, start: u64, end: u64) -> Result<Option<u64>, String> {
-        let timestamp = |number: u64| async move {
-            self.provider
-                .get_block_by_number(number.into())
-                .await
-                .map_err(|e| format!("L1 block {number}: {e}"))?
-                .map(|block| block.header.timestamp)
-                .ok_or_else(|| format!("L1 block {number} is gone"))
-        };
+    async fn block_in(&self, start: u64, end: u64) -> Result<Option<u64>, SlotLookupError> {
+        let timestamp = |number: u64| async move { self.timestamp(number.into()).await };
         let head = self.provider.get_block_number().await.map_err(|e| format!("L1 head: {e}"))?;
         // The first block at or after `start`.
         let (mut low, mut high) = (0, head + 1);
@@ -227,13 +254,80 @@ impl BeaconAdapter {
             return Ok(None);
         }
         if low < head && timestamp(low + 1).await? < end {
-            return Err(format!(
-                "L1 blocks {low} and {} share the slot at {start}: anvil mines faster than the \
-                 slot time",
-                low + 1
-            ));
+            return Err(SlotLookupError::Shared { first: low, second: low + 1 });
         }
         Ok(Some(low))
+    }
+
+    /// The timestamp of L1 block `at`.
+    async fn timestamp(&self, at: BlockNumberOrTag) -> Result<u64, String> {
+        self.provider
+            .get_block_by_number(at)
+            .await
+            .map_err(|e| format!("L1 block {at}: {e}"))?
+            .map(|block| block.header.timestamp)
+            .ok_or_else(|| format!("L1 block {at} is gone"))
+    }
+
+    /// Sets anvil's block timestamp interval to the slot time: from now on every block anvil
+    /// mines (on its interval, on request, or re-mined by `anvil_reorg`) is its parent + one
+    /// slot, so no two blocks ever share a slot.
+    async fn pin_to_slot_grid(&self) -> Result<(), DevnetError> {
+        self.provider
+            .raw_request::<_, serde_json::Value>(
+                "anvil_setBlockTimestampInterval".into(),
+                (self.seconds_per_slot,),
+            )
+            .await
+            .map(drop)
+            .map_err(|e| {
+                DevnetError::Beacon(format!(
+                    "{}: anvil_setBlockTimestampInterval failed ({e}); the adapter needs anvil as \
+                     the L1 and keeps its blocks one per slot",
+                    self.l1
+                ))
+            })
+    }
+
+    /// Moves an L1 that stood still (anvil resumed from its state file after a pause) to the
+    /// clock: once pinned, anvil would otherwise stamp every later block from the old head on and
+    /// L1 time would trail the clock by the pause for good. The next block is stamped now; the
+    /// slots in between stay empty. Runs after [`Self::pin_to_slot_grid`], so a block anvil mines
+    /// meanwhile is the old head + one slot, still a slot below now.
+    async fn resume_on_the_clock(&self) -> Result<(), DevnetError> {
+        let l1 = |e: String| DevnetError::Beacon(format!("{}: {e}", self.l1));
+        let head = self.timestamp(BlockNumberOrTag::Latest).await.map_err(l1)?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if head + 2 * self.seconds_per_slot > now {
+            return Ok(());
+        }
+        self.provider
+            .raw_request::<_, serde_json::Value>("evm_setNextBlockTimestamp".into(), (now,))
+            .await
+            .map_err(|e| l1(format!("evm_setNextBlockTimestamp: {e}")))?;
+        info!(target: "devnet::beacon", head_timestamp = head, next_timestamp = now, empty_slots = (now - head) / self.seconds_per_slot - 1, "L1 resumes on the clock");
+        Ok(())
+    }
+
+    /// Re-pins anvil every slot, so an anvil restarted under a running adapter is back on the
+    /// grid within a slot. A failure is logged once until the pin takes again.
+    async fn keep_pinned(&self) {
+        let mut failing = false;
+        loop {
+            tokio::time::sleep(Duration::from_secs(self.seconds_per_slot.max(1))).await;
+            match self.pin_to_slot_grid().await {
+                Ok(()) if failing => {
+                    failing = false;
+                    info!(target: "devnet::beacon", "anvil pinned to the slot grid again");
+                }
+                Ok(()) => {}
+                Err(e) if !failing => {
+                    failing = true;
+                    warn!(target: "devnet::beacon", %e, "cannot pin anvil to the slot grid");
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     async fn get_json(&self, path: &str) -> Result<serde_json::Value, String> {
@@ -246,6 +340,20 @@ impl BeaconAdapter {
             return Err(format!("anvil answered {status} to {path}: {body}"));
         }
         serde_json::from_str(&body).map_err(|e| format!("anvil's {path}: {e}"))
+    }
+}
+
+/// Why a slot has no one L1 block.
+enum SlotLookupError {
+    /// The L1 did not answer.
+    L1(String),
+    /// Two blocks have timestamps in the slot.
+    Shared { first: u64, second: u64 },
+}
+
+impl From<String> for SlotLookupError {
+    fn from(error: String) -> Self {
+        Self::L1(error)
     }
 }
 

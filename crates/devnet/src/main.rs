@@ -38,7 +38,8 @@ enum Command {
         #[arg(long, value_name = "NUMBER")]
         l1_origin: Option<u64>,
     },
-    /// Serve the beacon API endpoints kona needs in front of anvil.
+    /// Serve the beacon API endpoints kona needs in front of anvil, and keep anvil's blocks one
+    /// per slot (kona asks for blobs by slot).
     Beacon {
         /// anvil's URL (its own beacon genesis endpoint is passed through).
         #[arg(long, default_value = "http://127.0.0.1:8545")]

@@ -23,6 +23,7 @@ use rollup_devnet::{
     BeaconAdapter, DevnetError, DevnetSpec, GENESIS_BASE_FEE, L1Origin, base_fee_params,
     genesis_header, holocene_genesis_extra_data, latest_l1_origin, write_all_atomically,
 };
+use rollup_providers_beacon::BeaconApiClient;
 
 /// The L1 origin of a devnet whose genesis was loaded by op-reth v1.6.0 (`rollup init --chain
 /// genesis.json` printed the hash asserted below).
@@ -307,4 +308,153 @@ async fn the_beacon_genesis_survives_an_anvil_restart() {
             .unwrap();
     assert_ne!(anvils_own["data"]["genesis_time"], before.to_string(), "anvil's own genesis moved");
     assert_eq!(genesis(&anvil).await, before, "the adapter's did not");
+}
+
+/// Block timestamps `1..=head` of the L1 at `url`.
+async fn l1_timestamps(url: url::Url) -> Vec<u64> {
+    let l1 = ProviderBuilder::new().connect_http(url);
+    let head = l1.get_block_number().await.unwrap();
+    let mut timestamps = Vec::new();
+    for number in 1..=head {
+        timestamps
+            .push(l1.get_block_by_number(number.into()).await.unwrap().unwrap().header.timestamp);
+    }
+    timestamps
+}
+
+/// Waits (at most a minute) until the L1 at `url` is past block `number`.
+async fn wait_for_l1_block(url: url::Url, number: u64) {
+    let l1 = ProviderBuilder::new().connect_http(url);
+    for _ in 0..600 {
+        if l1.get_block_number().await.unwrap() > number {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("L1 did not pass block {number}");
+}
+
+/// The blob e2e's failure, on its own: an `anvil_reorg` re-mines at the common ancestor's time, so
+/// on anvil's own clock two blocks share a slot and that slot's blobs can never be served. With
+/// the adapter in front, every block is its parent + one slot (also the re-mined ones), and every
+/// slot kona asks for afterwards, among them one with a blob posted after the reorg, is served
+/// and verified by kona's blob provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_slot_is_served_after_an_anvil_reorg() {
+    let anvil = Anvil::start_with(anvil_testing::free_port(), &["--block-time", "1"]);
+    let (addr, serve) =
+        BeaconAdapter::new(anvil.url(), 1).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server = tokio::spawn(serve);
+    let beacon = BeaconApiClient::new(&format!("http://{addr}").parse().unwrap());
+    let mut kona = OnlineBlobProvider::init(beacon.clone()).await;
+
+    wait_for_l1_block(anvil.url(), 3).await;
+    let l1 = ProviderBuilder::new().connect_http(anvil.url());
+    let () =
+        l1.raw_request("anvil_reorg".into(), (2, Vec::<serde_json::Value>::new())).await.unwrap();
+
+    let signer: PrivateKeySigner = anvil_testing::DEV_KEY_1.parse().unwrap();
+    let wallet = ProviderBuilder::new().wallet(signer).connect_http(anvil.url());
+    let sidecar =
+        blob::sidecar(blob::encode_blobs(&[b"after the reorg".to_vec()]).unwrap()).unwrap();
+    let tx = TransactionRequest::default()
+        .with_to(address!("ff00000000000000000000000000000000000901"))
+        .with_blob_sidecar(sidecar.clone());
+    let receipt = wallet.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    let blob_block = receipt.block_number.unwrap();
+    wait_for_l1_block(anvil.url(), blob_block + 2).await;
+
+    let timestamps = l1_timestamps(anvil.url()).await;
+    let genesis = kona.genesis_time;
+    for (number, pair) in (2..).zip(timestamps.windows(2)) {
+        assert_eq!(pair[1], pair[0] + 1, "block {number} is its parent + one slot: {timestamps:?}");
+    }
+    for (number, timestamp) in (1..).zip(&timestamps) {
+        let slot = OnlineBlobProvider::<BeaconApiClient>::slot(genesis, 1, *timestamp).unwrap();
+        beacon
+            .beacon_blob_side_cars(slot, &[])
+            .await
+            .unwrap_or_else(|e| panic!("slot {slot} of L1 block {number}: {e}"));
+    }
+    let block = l1.get_block_by_number(blob_block.into()).await.unwrap().unwrap();
+    let block_ref = BlockInfo::new(
+        block.header.hash,
+        blob_block,
+        block.header.parent_hash,
+        block.header.timestamp,
+    );
+    let hashes: Vec<IndexedBlobHash> = sidecar
+        .versioned_hashes()
+        .enumerate()
+        .map(|(index, hash)| IndexedBlobHash { index: index as u64, hash })
+        .collect();
+    let fetched = kona.get_blobs(&block_ref, &hashes).await.unwrap();
+    assert_eq!(*fetched[0], sidecar.blobs[0]);
+    server.abort();
+}
+
+/// Should a slot ever hold two blocks (here forced with `evm_setNextBlockTimestamp`), kona's
+/// blob provider reports the adapter's reason, not an undecodable body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_holding_two_blocks_is_refused_with_its_cause() {
+    let anvil = Anvil::start();
+    let (addr, serve) =
+        BeaconAdapter::new(anvil.url(), 2).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server = tokio::spawn(serve);
+    let l1 = ProviderBuilder::new().connect_http(anvil.url());
+    let genesis = l1.get_block_by_number(0.into()).await.unwrap().unwrap();
+    let _: serde_json::Value = l1
+        .raw_request("evm_setNextBlockTimestamp".into(), (genesis.header.timestamp + 1,))
+        .await
+        .unwrap();
+    let _: serde_json::Value = l1.raw_request("evm_mine".into(), ()).await.unwrap();
+    let block = l1.get_block_by_number(1.into()).await.unwrap().unwrap();
+    assert_eq!(block.header.timestamp, genesis.header.timestamp + 1);
+
+    let mut kona =
+        OnlineBlobProvider::init(BeaconApiClient::new(&format!("http://{addr}").parse().unwrap()))
+            .await;
+    let block_ref =
+        BlockInfo::new(block.header.hash, 1, block.header.parent_hash, block.header.timestamp);
+    let hash = IndexedBlobHash {
+        index: 0,
+        hash: b256!("01000000000000000000000000000000000000000000000000000000000000aa"),
+    };
+    let error = kona.get_blobs(&block_ref, &[hash]).await.unwrap_err().to_string();
+    assert!(
+        error.contains("beacon API answered 500 to eth/v1/beacon/blob_sidecars/0: slot 0 holds two L1 blocks, 0 and 1"),
+        "{error}"
+    );
+    server.abort();
+}
+
+/// An L1 that stood still (a devnet resumed after a pause) goes on from the clock, not from its
+/// old head: pinned, it would otherwise trail the clock by the pause for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l1_that_stood_still_resumes_on_the_clock() {
+    let hour_ago =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+            - 3_600;
+    let anvil =
+        Anvil::start_with(anvil_testing::free_port(), &["--timestamp", &hour_ago.to_string()]);
+    let (_, serve) =
+        BeaconAdapter::new(anvil.url(), 2).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server = tokio::spawn(serve);
+    let l1 = ProviderBuilder::new().connect_http(anvil.url());
+    for _ in 0..3 {
+        let _: serde_json::Value = l1.raw_request("evm_mine".into(), ()).await.unwrap();
+    }
+    let timestamps = l1_timestamps(anvil.url()).await;
+    assert!(timestamps[0] >= hour_ago + 3_590, "block 1 is stamped now: {timestamps:?}");
+    assert_eq!(timestamps[1..], [timestamps[0] + 2, timestamps[0] + 4], "then one slot apart");
+    server.abort();
+}
+
+#[tokio::test]
+async fn the_adapter_refuses_to_start_without_anvil() {
+    let url: url::Url = format!("http://127.0.0.1:{}", anvil_testing::free_port()).parse().unwrap();
+    let Err(error) = BeaconAdapter::new(url, 2).bind("127.0.0.1:0".parse().unwrap()).await else {
+        panic!("bound without an L1");
+    };
+    assert!(error.to_string().contains("anvil_setBlockTimestampInterval failed"), "{error}");
 }

@@ -60,6 +60,7 @@ impl ExExMetrics {
         describe_counter!(Self::L1_CHECK_FAILURES, "Failed L1 readiness checks");
         rollup_batcher::BatcherMetrics::describe();
         rollup_engine::EngineMetrics::describe();
+        rollup_providers_beacon::BeaconMetrics::describe();
         describe_gauge!(
             Self::L1_READY,
             "Whether the L1 RPC and beacon API answered the last check"

@@ -10,8 +10,9 @@
 
 use crate::{ExExMetrics, KonaExExError};
 use alloy_provider::{Provider, RootProvider};
-use kona_providers_alloy::{BeaconClient, OnlineBeaconClient};
+use kona_providers_alloy::BeaconClient;
 use metrics::{counter, gauge};
+use rollup_providers_beacon::BeaconApiClient;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -194,19 +195,13 @@ impl L1Readiness {
         }
         let head = rpc.get_block_number().await.map_err(|e| retry(e.to_string()))?;
 
-        let beacon = OnlineBeaconClient::new_http(self.l1_beacon.to_string());
-        let retry = |what: &str, error: String| CheckError::Retry {
+        let beacon = BeaconApiClient::new(&self.l1_beacon);
+        let retry = |error: rollup_providers_beacon::BeaconError| CheckError::Retry {
             endpoint: "l1_beacon",
-            error: format!("{what}: {error}"),
+            error: error.to_string(),
         };
-        let spec = beacon
-            .config_spec()
-            .await
-            .map_err(|e| retry("GET /eth/v1/config/spec", e.to_string()))?;
-        let genesis = beacon
-            .beacon_genesis()
-            .await
-            .map_err(|e| retry("GET /eth/v1/beacon/genesis", e.to_string()))?;
+        let spec = beacon.config_spec().await.map_err(retry)?;
+        let genesis = beacon.beacon_genesis().await.map_err(retry)?;
         Ok(L1Status {
             chain_id,
             head,

@@ -17,12 +17,11 @@ use kona_node_service::{
 };
 use kona_p2p::P2pRpcRequest;
 use kona_protocol::{BlockInfo, L2BlockInfo};
-use kona_providers_alloy::{
-    AlloyChainProvider, AlloyL2ChainProvider, OnlineBeaconClient, OnlineBlobProvider,
-};
+use kona_providers_alloy::{AlloyChainProvider, AlloyL2ChainProvider, OnlineBlobProvider};
 use kona_rpc::RpcBuilder;
 use rollup_cli::NodeCliConfig;
 use rollup_engine::{EngineActorBuilder, ExecutionEngine, InProcessEngineActor};
+use rollup_providers_beacon::BeaconApiClient;
 use rollup_providers_local::BufferedL2Provider;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{mpsc, watch};
@@ -32,9 +31,9 @@ use tracing::info;
 /// Cache size of derivation's L1 provider (as kona-node's).
 const L1_PROVIDER_CACHE_SIZE: usize = 1024;
 
-/// L1 data source of derivation: calldata and blobs.
-pub type L1DataSource =
-    EthereumDataSource<AlloyChainProvider, OnlineBlobProvider<OnlineBeaconClient>>;
+/// L1 data source of derivation: calldata and blobs, the blobs read through
+/// [`BeaconApiClient`] so that a beacon node's refusal is logged with its reason.
+pub type L1DataSource = EthereumDataSource<AlloyChainProvider, OnlineBlobProvider<BeaconApiClient>>;
 
 /// Payload attributes builder of derivation, reading L2 system configs from the buffer.
 pub type BufferedAttributesBuilder =
@@ -56,7 +55,7 @@ pub type BufferedDerivationPipeline = DerivationPipeline<
 pub struct BufferedPipelineBuilder {
     rollup_config: Arc<RollupConfig>,
     l1_provider: alloy_provider::RootProvider,
-    l1_beacon: OnlineBeaconClient,
+    l1_beacon: BeaconApiClient,
     l2_provider: BufferedL2Provider,
 }
 
@@ -124,7 +123,7 @@ impl KonaNodeService {
         let derivation = BufferedPipelineBuilder {
             rollup_config,
             l1_provider: alloy_provider::RootProvider::new_http(config.l1_eth_rpc.clone()),
-            l1_beacon: OnlineBeaconClient::new_http(config.l1_beacon.to_string()),
+            l1_beacon: BeaconApiClient::new(&config.l1_beacon),
             l2_provider,
         };
         Self {
