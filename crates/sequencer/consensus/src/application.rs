@@ -21,12 +21,12 @@ use commonware_cryptography::{ed25519::PublicKey, sha256};
 use commonware_p2p::Recipients;
 use commonware_runtime::{Clock, IoBuf, Spawner};
 use std::{
-    collections::HashMap,
+    collections::{HashMap, hash_map::Entry},
     future::Future,
     sync::{Arc, Mutex, MutexGuard},
     time::{Duration, UNIX_EPOCH},
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 /// How long a validator waits for an answer before asking its peers for a block again.
@@ -40,6 +40,16 @@ const MAX_FUTURE_DRIFT: Duration = Duration::from_secs(15);
 /// Unsolicited blocks are kept only this many heights above the last decided block (a peer
 /// cannot fill memory with blocks nobody asked for).
 const MAX_BLOCKS_AHEAD: u64 = 256;
+/// Unsolicited blocks kept per height: honest leaders propose one per view, and a few views
+/// may end without a decision at one height. A block dropped here is still fetched by hash
+/// when consensus needs it.
+const MAX_UNSOLICITED_PER_HEIGHT: usize = 4;
+/// Bytes of blocks in memory above which no unsolicited block is kept (blocks asked for by
+/// hash are always kept: they are bounded by what consensus asks for).
+const MAX_UNSOLICITED_BYTES: usize = 256 * 1024 * 1024;
+/// Block requests from peers answered at once; more are dropped (the asker asks again after
+/// its retry interval). An answer may read the execution client.
+const MAX_CONCURRENT_ANSWERS: usize = 8;
 /// Decided blocks stay in memory this many heights (peers catching up are served from the
 /// execution client after that).
 const KEEP_DECIDED: u64 = 64;
@@ -80,26 +90,77 @@ pub trait Execution: Clone + Send + Sync + 'static {
 /// The last block handed to the node, and the blocks consensus is working on.
 #[derive(Debug)]
 struct Store {
-    blocks: HashMap<B256, ProposedBlock>,
+    blocks: HashMap<B256, StoredBlock>,
     waiters: HashMap<B256, Vec<oneshot::Sender<ProposedBlock>>>,
+    /// Blocks stored per height.
+    per_height: HashMap<u64, usize>,
+    /// Encoded bytes of the stored blocks.
+    bytes: usize,
+    /// Bytes in memory above which no unsolicited block is kept.
+    unsolicited_budget: usize,
     decided: (u64, B256),
 }
 
 impl Store {
+    fn new(decided: (u64, B256)) -> Self {
+        Self {
+            blocks: HashMap::new(),
+            waiters: HashMap::new(),
+            per_height: HashMap::new(),
+            bytes: 0,
+            unsolicited_budget: MAX_UNSOLICITED_BYTES,
+            decided,
+        }
+    }
+}
+
+/// A stored block and its encoded size.
+#[derive(Debug)]
+struct StoredBlock {
+    block: ProposedBlock,
+    size: usize,
+}
+
+impl Store {
+    /// Stores `block` unless its hash is stored already: a stored block is never replaced, so
+    /// the block a validator verified is the one it commits. (Blocks from peers come in only
+    /// after their body was checked against their header, so a second copy is the same block.)
     fn insert(&mut self, block: ProposedBlock) {
-        if let Some(waiters) = self.waiters.remove(&block.hash()) {
+        let hash = block.hash();
+        let stored = match self.blocks.entry(hash) {
+            Entry::Occupied(stored) => stored.into_mut(),
+            Entry::Vacant(slot) => {
+                let size = block.encoded_len();
+                self.bytes += size;
+                *self.per_height.entry(block.number()).or_default() += 1;
+                slot.insert(StoredBlock { block, size })
+            }
+        };
+        if let Some(waiters) = self.waiters.remove(&hash) {
             for w in waiters {
-                let _ = w.send(block.clone());
+                let _ = w.send(stored.block.clone());
             }
         }
-        self.blocks.insert(block.hash(), block);
     }
 
-    /// Whether a block nobody asked for is worth keeping.
+    /// The stored block `hash`.
+    fn get(&self, hash: &B256) -> Option<ProposedBlock> {
+        self.blocks.get(hash).map(|stored| stored.block.clone())
+    }
+
+    /// Whether a block from a peer is worth keeping: one asked for, or one nobody asked for yet
+    /// (a proposal that arrived before its vote) just above the decided chain, within the
+    /// per-height and byte bounds.
     fn wanted(&self, block: &ProposedBlock) -> bool {
-        self.waiters.contains_key(&block.hash())
-            || (block.number() > self.decided.0
-                && block.number() <= self.decided.0 + MAX_BLOCKS_AHEAD)
+        if self.waiters.contains_key(&block.hash()) {
+            return true;
+        }
+        let (decided, _) = self.decided;
+        block.number() > decided
+            && block.number() <= decided + MAX_BLOCKS_AHEAD
+            && self.per_height.get(&block.number()).copied().unwrap_or(0)
+                < MAX_UNSOLICITED_PER_HEIGHT
+            && self.bytes < self.unsolicited_budget
     }
 
     /// Whether `parent` extends the decided chain (is the last decided block, or above it).
@@ -112,7 +173,15 @@ impl Store {
     fn decide(&mut self, block: &ProposedBlock) {
         self.decided = (block.number(), block.hash());
         let floor = block.number().saturating_sub(KEEP_DECIDED);
-        self.blocks.retain(|_, b| b.number() >= floor);
+        let (bytes, per_height) = (&mut self.bytes, &mut self.per_height);
+        self.blocks.retain(|_, stored| {
+            let keep = stored.block.number() >= floor;
+            if !keep {
+                *bytes -= stored.size;
+            }
+            keep
+        });
+        per_height.retain(|number, _| *number >= floor);
         self.waiters.retain(|_, w| {
             w.retain(|s| !s.is_closed());
             !w.is_empty()
@@ -127,6 +196,8 @@ struct Inner<E, X, S> {
     execution: X,
     blocks_out: Mutex<S>,
     store: Mutex<Store>,
+    /// Permits for answering block requests.
+    answering: Arc<Semaphore>,
 }
 
 impl<E, X, S> Inner<E, X, S>
@@ -153,8 +224,8 @@ where
         cancelled: impl Future<Output = ()>,
     ) -> Option<ProposedBlock> {
         tokio::pin!(cancelled);
-        if let Some(b) = self.store().blocks.get(&hash) {
-            return Some(b.clone());
+        if let Some(b) = self.store().get(&hash) {
+            return Some(b);
         }
         if let Some(b) = self.execution.block(hash).await {
             self.store().insert(b.clone());
@@ -163,8 +234,8 @@ where
         loop {
             let arrived = {
                 let mut store = self.store();
-                if let Some(b) = store.blocks.get(&hash) {
-                    return Some(b.clone());
+                if let Some(b) = store.get(&hash) {
+                    return Some(b);
                 }
                 let (tx, rx) = oneshot::channel();
                 store.waiters.entry(hash).or_default().push(tx);
@@ -242,6 +313,9 @@ where
         if !self.store().extends_decided(&parent) {
             return refuse("it forks the decided chain");
         }
+        if let Err(e) = crate::rules::check_proposal(block, &parent) {
+            return refuse(&e.to_string());
+        }
         let at = UNIX_EPOCH + Duration::from_secs(block.timestamp());
         let now = self.context.current();
         if at > now + MAX_FUTURE_DRIFT {
@@ -272,9 +346,16 @@ where
         match message.split_first() {
             Some((&TAG_BLOCK, rest)) => match ProposedBlock::decode(rest) {
                 Ok(block) => {
+                    if let Err(e) = block.check_body() {
+                        metrics::counter!(m::BLOCKS_DROPPED, "reason" => "body").increment(1);
+                        debug!(target: "sequencer::consensus", %peer, %e, "dropping a block from a peer");
+                        return;
+                    }
                     let mut store = self.store();
                     if store.wanted(&block) {
                         store.insert(block);
+                    } else {
+                        metrics::counter!(m::BLOCKS_DROPPED, "reason" => "unwanted").increment(1);
                     }
                 }
                 Err(e) => {
@@ -283,7 +364,7 @@ where
             },
             Some((&TAG_REQUEST, rest)) if rest.len() == 32 => {
                 let hash = B256::from_slice(rest);
-                let known = self.store().blocks.get(&hash).cloned();
+                let known = self.store().get(&hash);
                 let block = match known {
                     Some(b) => Some(b),
                     None => self.execution.block(hash).await,
@@ -399,7 +480,8 @@ where
             context: context.child("tasks"),
             execution,
             blocks_out: Mutex::new(sender),
-            store: Mutex::new(Store { blocks: HashMap::new(), waiters: HashMap::new(), decided }),
+            store: Mutex::new(Store::new(decided)),
+            answering: Arc::new(Semaphore::new(MAX_CONCURRENT_ANSWERS)),
         });
         let (finalized_tx, mut finalized_rx) = mpsc::unbounded_channel::<Finalization>();
         let (decided_tx, decided_rx) = mpsc::unbounded_channel();
@@ -407,10 +489,20 @@ where
         let net = inner.clone();
         context.child("blocks").spawn(move |_| async move {
             while let Ok((peer, message)) = receiver.recv().await {
-                let net = net.clone();
-                // Answering a request may read the execution client: do not hold up the channel.
-                net.context.child("block_message").spawn(move |_| async move {
+                if message.as_ref().first() != Some(&TAG_REQUEST) {
                     net.on_message(peer, message.as_ref()).await;
+                    continue;
+                }
+                // Answering a request may read the execution client: do not hold up the
+                // channel, and answer only so many at once.
+                let Ok(permit) = net.answering.clone().try_acquire_owned() else {
+                    metrics::counter!(m::REQUESTS_DROPPED).increment(1);
+                    continue;
+                };
+                let net = net.clone();
+                net.context.child("block_request").spawn(move |_| async move {
+                    net.on_message(peer, message.as_ref()).await;
+                    drop(permit);
                 });
             }
             debug!(target: "sequencer::consensus", "block channel closed");
@@ -488,7 +580,7 @@ where
 
     fn broadcast(&mut self, payload: Self::Digest, plan: Self::Plan) -> Feedback {
         let hash = block_hash(&payload);
-        let Some(block) = self.inner.store().blocks.get(&hash).cloned() else {
+        let Some(block) = self.inner.store().get(&hash) else {
             debug!(target: "sequencer::consensus", %hash, "asked to relay a block not in memory");
             return Feedback::Ok;
         };
@@ -528,5 +620,77 @@ where
             _ => {}
         }
         Feedback::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{Block, BlockBody, Header};
+    use alloy_primitives::Bytes;
+
+    /// A block at `number`, told apart by `tag`, of about `size` bytes of extra data.
+    fn block(number: u64, tag: u8, size: usize) -> ProposedBlock {
+        let mut extra = vec![0; size.max(1)];
+        extra[0] = tag;
+        ProposedBlock::new(
+            Block {
+                header: Header { number, extra_data: Bytes::from(extra), ..Default::default() },
+                body: BlockBody::default(),
+            },
+            None,
+        )
+    }
+
+    #[test]
+    fn unsolicited_blocks_are_bounded_per_height_and_in_bytes() {
+        let mut store = Store { unsolicited_budget: 4_000, ..Store::new((10, B256::ZERO)) };
+        for tag in 0..10 {
+            let b = block(11, tag, 1);
+            if store.wanted(&b) {
+                store.insert(b);
+            }
+        }
+        assert_eq!(store.blocks.len(), MAX_UNSOLICITED_PER_HEIGHT, "per height");
+        assert!(!store.wanted(&block(10, 0, 1)), "at or below the decided height");
+        assert!(!store.wanted(&block(11 + MAX_BLOCKS_AHEAD, 0, 1)), "too far ahead");
+
+        // A block asked for by hash is kept whatever the bounds.
+        let asked = block(11, 99, 1);
+        let (tx, _rx) = oneshot::channel();
+        store.waiters.insert(asked.hash(), vec![tx]);
+        assert!(store.wanted(&asked));
+        store.insert(asked);
+        assert_eq!(store.per_height[&11], MAX_UNSOLICITED_PER_HEIGHT + 1);
+
+        // Bytes: big blocks fill the budget, then nothing unsolicited is kept.
+        let big = store.unsolicited_budget / 4;
+        let mut number = 12;
+        while store.wanted(&block(number, 0, big)) {
+            store.insert(block(number, 0, big));
+            number += 1;
+        }
+        assert!(store.bytes >= store.unsolicited_budget);
+        assert!(number - 12 <= 5, "about four big blocks fit");
+        assert!(!store.wanted(&block(number, 0, 1)));
+
+        // Deciding past them frees their bytes and their heights.
+        store.decide(&block(number + KEEP_DECIDED, 0, 1));
+        assert_eq!(store.bytes, 0);
+        assert!(store.blocks.is_empty() && store.per_height.is_empty());
+    }
+
+    #[test]
+    fn a_stored_block_is_never_replaced() {
+        let mut store = Store::new((0, B256::ZERO));
+        let first = block(1, 1, 1);
+        store.insert(first.clone());
+        let (mut other, requests) = first.clone().into_parts();
+        other.body.withdrawals = Some(Default::default());
+        let same_hash = ProposedBlock::new(other, requests);
+        assert_eq!(same_hash.hash(), first.hash());
+        store.insert(same_hash);
+        assert_eq!(store.get(&first.hash()), Some(first));
+        assert_eq!(store.per_height[&1], 1);
     }
 }

@@ -1,7 +1,7 @@
 //! The block a leader proposes, as it travels between validators.
 
 use crate::ConsensusError;
-use alloy_consensus::{Block, TxEnvelope};
+use alloy_consensus::{Block, TxEnvelope, proofs::calculate_transaction_root};
 use alloy_eips::eip7685::Requests;
 use alloy_primitives::{B256, Bytes};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
@@ -11,7 +11,9 @@ use commonware_cryptography::sha256;
 /// commits to (newPayload needs them; they are not part of the block body).
 ///
 /// Its identity is the block hash, recomputed from the header when the value is made, so a
-/// peer cannot attach a block to another block's vote.
+/// peer cannot attach a block to another block's vote. The hash covers the header only: a body
+/// from a peer is trusted once [`ProposedBlock::check_body`] found it to be the one the header
+/// commits to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProposedBlock {
     block: Block<TxEnvelope>,
@@ -67,6 +69,38 @@ impl ProposedBlock {
     /// Both parts, for the execution client.
     pub fn into_parts(self) -> (Block<TxEnvelope>, Option<Requests>) {
         (self.block, self.execution_requests)
+    }
+
+    /// Checks that the body (and the execution requests) are the ones the header commits to:
+    /// transactions root, ommers hash, withdrawals root and requests hash. A peer can send any
+    /// body with a valid block's header; an execution client given that pair refuses it (the
+    /// hash it computes differs), so storing it would make an honest validator vote against a
+    /// valid block, or commit a body nobody executed.
+    pub fn check_body(&self) -> Result<(), ConsensusError> {
+        let (header, body) = (&self.block.header, &self.block.body);
+        let mismatch = |what: &str| {
+            Err(ConsensusError::BodyMismatch { hash: self.hash, what: what.to_owned() })
+        };
+        if header.transactions_root != calculate_transaction_root(&body.transactions) {
+            return mismatch("transactions root");
+        }
+        if header.ommers_hash != body.calculate_ommers_root() {
+            return mismatch("ommers hash");
+        }
+        if header.withdrawals_root != body.calculate_withdrawals_root() {
+            return mismatch("withdrawals root");
+        }
+        if header.requests_hash != self.execution_requests.as_ref().map(|r| r.requests_hash()) {
+            return mismatch("requests hash");
+        }
+        Ok(())
+    }
+
+    /// The size of the block and its execution requests on the wire, without encoding them
+    /// (the few bytes of framing around them left out).
+    pub fn encoded_len(&self) -> usize {
+        self.block.length()
+            + self.execution_requests.as_ref().map_or(0, |r| r.iter().map(|q| q.length()).sum())
     }
 
     /// The wire encoding.

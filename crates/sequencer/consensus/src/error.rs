@@ -9,6 +9,22 @@ pub enum ConsensusError {
     /// Bytes from a peer or from DA that do not decode.
     #[error("decode: {0}")]
     Decode(String),
+    /// A block whose body (or execution requests) is not the one its header commits to.
+    #[error("block {hash}: the body does not match the header's {what}")]
+    BodyMismatch {
+        /// The header's hash.
+        hash: alloy_primitives::B256,
+        /// The first commitment that differs.
+        what: String,
+    },
+    /// A proposal that breaks a rule of the protocol (see `rules`).
+    #[error("block {hash}: {rule}")]
+    RuleBroken {
+        /// The block's hash.
+        hash: alloy_primitives::B256,
+        /// The rule it breaks.
+        rule: String,
+    },
     /// A finality certificate that does not decode or verify.
     #[error("certificate: {0}")]
     Certificate(String),

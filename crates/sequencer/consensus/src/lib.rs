@@ -26,6 +26,7 @@ mod block;
 mod engine;
 mod error;
 pub mod metrics;
+pub mod rules;
 mod validators;
 
 pub use application::{Execution, Verdict, block_message, block_request, decode_block_message};

@@ -11,6 +11,12 @@ pub const FAULTS: &str = "sequencer_consensus_faults_total";
 pub const PROPOSALS_DECLINED: &str = "sequencer_consensus_proposals_declined_total";
 /// Proposals this validator refused to vote for.
 pub const PROPOSALS_REFUSED: &str = "sequencer_consensus_proposals_refused_total";
+/// Blocks from peers dropped on arrival, by `reason` (`body`: the body is not the one the
+/// header commits to; `unwanted`: nobody asked for it and it is outside the bounds on blocks
+/// kept ahead of the decided chain).
+pub const BLOCKS_DROPPED: &str = "sequencer_consensus_blocks_dropped_total";
+/// Block requests from peers dropped because as many were being answered already.
+pub const REQUESTS_DROPPED: &str = "sequencer_consensus_block_requests_dropped_total";
 /// Requests to peers for a block this validator did not have.
 pub const BLOCK_REQUESTS: &str = "sequencer_consensus_block_requests_total";
 /// Height of the last block handed to the node.
@@ -24,6 +30,8 @@ pub fn describe() {
     describe_counter!(FAULTS, "conflicting votes seen from a validator");
     describe_counter!(PROPOSALS_DECLINED, "views this validator led without building a block");
     describe_counter!(PROPOSALS_REFUSED, "proposals this validator voted against");
+    describe_counter!(BLOCKS_DROPPED, "blocks from peers dropped on arrival, by reason");
+    describe_counter!(REQUESTS_DROPPED, "block requests from peers dropped (too many at once)");
     describe_counter!(BLOCK_REQUESTS, "blocks asked of peers by hash");
     describe_gauge!(DECIDED_HEIGHT, "height of the last block the validator set decided");
 }

@@ -354,7 +354,9 @@ fn checked_block(
 ///
 /// There is no beacon chain: `prevRandao` is `keccak256(parent.hash)` (deterministic, so every
 /// validator derives the same attributes), there are no withdrawals, and the parent beacon
-/// block root slot (EIP-4788) carries the parent's hash. The timestamp is
+/// block root slot (EIP-4788) carries the parent's hash. These are the protocol's rules: every
+/// validator refuses a proposal that breaks them (`sequencer_consensus::rules`, which a test in
+/// the node checks these attributes against). The timestamp is
 /// `max(now, parent + 1)`: with sub-second block times consecutive blocks get consecutive
 /// seconds and the chain's clock runs ahead of wall time until production slows down.
 pub fn payload_attributes(

@@ -221,4 +221,23 @@ mod tests {
         assert!(again.load(&b(1)).is_none());
         assert!(again.load(&b(2)).is_some());
     }
+
+    /// The leader builds by the rules every validator checks its proposal against.
+    #[test]
+    fn the_leaders_attributes_follow_the_protocol_rules() {
+        use sequencer_consensus::rules;
+        let parent = BlockRef {
+            number: 9,
+            hash: B256::repeat_byte(3),
+            parent_hash: B256::repeat_byte(2),
+            timestamp: 100,
+        };
+        let attrs = payload_attributes(&parent, 50, alloy_primitives::Address::repeat_byte(1));
+        assert_eq!(attrs.prev_randao, rules::prev_randao(parent.hash));
+        assert_eq!(
+            attrs.parent_beacon_block_root,
+            Some(rules::parent_beacon_block_root(parent.hash))
+        );
+        assert_eq!(attrs.withdrawals, Some(Vec::new()));
+    }
 }
