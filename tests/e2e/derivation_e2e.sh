@@ -129,11 +129,15 @@ reorg_is_healed() {
     local batch head depth safe_before target
     for _ in $(seq 1 30); do batch=$(last_batch_block) && break; sleep 1; done
     [ -n "${batch:-}" ] || { echo "     no batcher transaction found on L1"; return 1; }
+    # L1 holds still between reading its head and the reorg, so the reorg takes out the block
+    # with the batch (a block mined in between once made it take out a later one instead).
+    "$CAST" rpc evm_setIntervalMining 0 --rpc-url "$L1" > /dev/null || return 1
     head=$("$CAST" block-number --rpc-url "$L1"); depth=$((head - batch + 1))
-    # Shallower than the sequencer's L1 confirmation depth (4): the L2 chain's origins survive.
-    [ "$depth" -le 3 ] || { echo "     batch too deep ($depth)"; return 1; }
     safe_before=$(head_of 0 safe_l2)
-    "$CAST" rpc anvil_reorg "$depth" '[]' --rpc-url "$L1" > /dev/null || return 1
+    # Shallower than the sequencer's L1 confirmation depth (4): the L2 chain's origins survive.
+    if [ "$depth" -le 3 ]; then "$CAST" rpc anvil_reorg "$depth" '[]' --rpc-url "$L1" > /dev/null; fi
+    "$CAST" rpc evm_setIntervalMining "$L1_BLOCK_TIME" --rpc-url "$L1" > /dev/null || return 1
+    [ "$depth" -le 3 ] || { echo "     batch too deep ($depth)"; return 1; }
     target=$(head_of 0 unsafe_l2)
     echo "     reorged $depth L1 blocks (batch in $batch, head $head); safe before $safe_before; waiting for safe >= $target"
     wait_until 120 at_least 2 safe_l2 "$target" || { echo "     validator-2 safe stuck at $(head_of 2 safe_l2)"; return 1; }

@@ -687,6 +687,19 @@ impl<L: L2Chain> BatchSubmitter<L> {
         self.offered.clear();
     }
 
+    /// Whether the L1 node still knows a transaction sent for the submission at `index`
+    /// (pending in its pool, or mined).
+    async fn any_send_known(&self, index: usize) -> Result<bool, BatcherError> {
+        let Some(submission) = self.submissions.get(index) else { return Ok(false) };
+        for sent in submission.sends.iter().rev() {
+            if self.l1.get_transaction_by_hash(sent.hash).await.map_err(BatcherError::L1)?.is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     async fn nonce(&self, tag: BlockNumberOrTag) -> Result<u64, BatcherError> {
         self.l1
             .get_transaction_count(self.batcher)
@@ -1010,6 +1023,16 @@ impl<L: L2Chain> BatchSubmitter<L> {
                     nonce
                 }
             };
+            if resend && !self.any_send_known(index).await? {
+                // Every version sent at this nonce is gone from L1: an L1 reorg took out the
+                // block that mined it before its receipt was seen, or the pool dropped it.
+                // Nothing is there to replace, so no floor applies: a replacement priced over
+                // the old offer could exceed the fee limit once the market fell, and the nonce
+                // (and everything after it) would stay empty for good.
+                self.offered.remove(&nonce);
+                info!(target: "batcher", nonce, "the transactions sent at this nonce are gone from L1; sending again at the market's price");
+            }
+            let Some(submission) = self.submissions.get(index) else { break };
             let payload = submission.payload.clone();
             let market = match market {
                 Some(known) => known,

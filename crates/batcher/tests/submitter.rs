@@ -698,3 +698,57 @@ async fn a_reorg_under_batches_already_safe_posts_them_again() {
     let set: BTreeSet<u64> = healed.iter().copied().collect();
     assert_eq!(set, (1..=5).collect(), "posted again below the safe head: {healed:?}");
 }
+
+/// An L1 reorg takes out the block that mined our transaction before the batcher saw the
+/// receipt (seen in the blob-mode derivation e2e: the reorg caught a block mined a moment
+/// earlier). anvil drops the transaction; the batcher still counts it as pending, and once the
+/// market falls a replacement priced over the old offer is over the fee limit. The nonce must
+/// be filled again at the market's price, or nothing after it is ever mined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_reorged_out_before_its_receipt_was_seen_is_sent_again() {
+    let l1 = TestL1::start().await;
+    let rollup = rollup();
+    let provider = ProviderBuilder::new().connect_http(l1.anvil.url());
+    let set_interval_mining = |seconds: u64| {
+        let provider = provider.clone();
+        async move {
+            let _: serde_json::Value =
+                provider.raw_request("evm_setIntervalMining".into(), (seconds,)).await.unwrap();
+        }
+    };
+    set_interval_mining(0).await;
+
+    let l2 = FixtureChain::default();
+    *l2.0.lock().unwrap() = chain(&rollup, 4);
+    let mut config = config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata);
+    // Channels that close when full, one transaction at a time (L1 stands still), and ticks far
+    // enough apart for a block to be mined and reorged out between two of them.
+    config.max_pending_transactions = 1;
+    config.max_frame_size = 200;
+    config.poll_interval = Duration::from_secs(2);
+    let submitter = BatchSubmitter::new(config, signer(), l2, genesis_safe_head(&rollup));
+    let (token, handle) = spawn(submitter);
+
+    let batcher = signer().address();
+    for _ in 0..300 {
+        if provider.get_transaction_count(batcher).pending().await.unwrap() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(provider.get_transaction_count(batcher).pending().await.unwrap(), 1, "sent");
+    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    let _: serde_json::Value = provider
+        .raw_request("anvil_reorg".into(), (1, Vec::<serde_json::Value>::new()))
+        .await
+        .unwrap();
+    assert_eq!(provider.get_transaction_count(batcher).pending().await.unwrap(), 0, "dropped");
+    // Empty blocks: the base fee falls to a few percent of what the transaction offered.
+    let _: serde_json::Value = provider.raw_request("anvil_mine".into(), (30,)).await.unwrap();
+    set_interval_mining(1).await;
+
+    let posted = wait_posted(&l1, &rollup, 4).await;
+    token.cancel();
+    handle.await.unwrap();
+    assert_eq!(posted, (1..=4).collect::<Vec<_>>());
+}
