@@ -150,6 +150,7 @@ async fn run_produces_blocks_and_stops_on_sigterm() {
     let pk = keygen(&dir.path().join("v.key"));
     let secret = JwtSecret::random();
     fs::write(dir.path().join("jwt.hex"), hex_secret(&secret)).unwrap();
+    fs::set_permissions(dir.path().join("jwt.hex"), fs::Permissions::from_mode(0o600)).unwrap();
     let engine = MockEngine::start(MockEngineConfig::new(1337, secret)).await.unwrap();
     // The local DA node, as its own process: the sequencer reaches it over celestia-rpc.
     let da_port = free_port();

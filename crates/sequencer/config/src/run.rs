@@ -384,8 +384,19 @@ fn parse_ws_or_http_url(s: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// Reads the 32-byte hex JWT secret (reth's `--authrpc.jwtsecret` format).
+/// Reads the 32-byte hex JWT secret (reth's `--authrpc.jwtsecret` format). Like the validator
+/// key, it must be readable by its owner only: whoever reads it drives reth's Engine API.
 pub(crate) fn load_jwt(path: &Path) -> Result<JwtSecret, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{}: mode {mode:04o} is too open, the JWT secret must be readable by its owner only \
+             (chmod 600)",
+            path.display()
+        ));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let t = text.trim();
     JwtSecret::from_hex(t)

@@ -14,7 +14,9 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let key = ValidatorKey::from_secret_bytes([5; 32]);
         key.write_new(&dir.path().join("validator.key")).unwrap();
-        fs::write(dir.path().join("jwt.hex"), format!("0x{}\n", "ab".repeat(32))).unwrap();
+        let jwt = dir.path().join("jwt.hex");
+        fs::write(&jwt, format!("0x{}\n", "ab".repeat(32))).unwrap();
+        fs::set_permissions(&jwt, fs::Permissions::from_mode(0o600)).unwrap();
         Self { dir, key }
     }
 
@@ -263,6 +265,16 @@ fn key_permissions_and_garbage_are_named() {
     assert!(err.has("execution.jwt_secret_path"), "{err}");
     // Both problems are reported at once.
     assert!(err.has("consensus.private_key_path"));
+}
+
+#[test]
+fn a_jwt_secret_others_can_read_is_refused() {
+    let f = Fixture::new();
+    f.check(&f.good()).unwrap();
+    fs::set_permissions(f.dir.path().join("jwt.hex"), fs::Permissions::from_mode(0o644)).unwrap();
+    let err = f.check(&f.good()).unwrap_err();
+    let line = err.errors.iter().find(|e| e.field == "execution.jwt_secret_path").unwrap();
+    assert!(line.message.contains("0644") && line.message.contains("chmod 600"), "{line}");
 }
 
 #[test]

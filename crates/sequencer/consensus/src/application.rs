@@ -36,7 +36,7 @@ const FETCH_RETRY: Duration = Duration::from_millis(500);
 const VERIFY_RETRY: Duration = Duration::from_millis(200);
 /// A proposal may carry a timestamp at most this far ahead of the local clock before a
 /// validator refuses it (clocks of honest validators differ by less).
-const MAX_FUTURE_DRIFT: Duration = Duration::from_secs(15);
+pub(crate) const MAX_FUTURE_DRIFT: Duration = Duration::from_secs(15);
 /// Unsolicited blocks are kept only this many heights above the last decided block (a peer
 /// cannot fill memory with blocks nobody asked for).
 const MAX_BLOCKS_AHEAD: u64 = 256;

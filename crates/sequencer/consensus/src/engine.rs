@@ -238,12 +238,16 @@ pub fn start_network(
     })?;
     // `local`: private addresses allowed (validators of a PoA network often share a private
     // network) and short reconnect cooldowns; several validators on one host share an IP.
-    let cfg = lookup::Config::local(
+    let mut cfg = lookup::Config::local(
         crate::validators::private_key(key)?,
         &validators.p2p_namespace(),
         listen,
         MAX_MESSAGE_SIZE,
     );
+    // The handshake refuses a peer whose timestamp is further ahead than this (5 s by default):
+    // keep it at the clock difference a proposal is allowed, so that a validator whose clock
+    // is off by less than that is not cut off the network before consensus would refuse it.
+    cfg.synchrony_bound = crate::application::MAX_FUTURE_DRIFT;
     let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), cfg);
     let _ = oracle.track(0, book);
     let quota = Quota::per_second(CHANNEL_RATE);
