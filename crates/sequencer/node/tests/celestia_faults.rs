@@ -68,7 +68,10 @@ async fn da_outage_applies_back_pressure_and_recovers_without_duplicates() {
     let da_node = start_da(da_addr, &dir.path().join("da")).await;
     let target = paused.soft_head.number + 5;
     eventually("FIRM catches up past the outage", || status.get().firm_head.number >= target).await;
-    assert!(!status.get().backpressure);
+    // Production resumed (FIRM passed where SOFT had paused). Back-pressure itself is a live
+    // value: with 20 ms blocks on a loaded machine, SOFT can be 8 ahead again at any instant,
+    // so it is waited for, not read once (read once, it failed in CI).
+    eventually("back-pressure released", || !status.get().backpressure).await;
     let firm = status.get().firm_head.number;
     node.shutdown(Duration::from_secs(5)).await;
 
