@@ -23,6 +23,7 @@ pub struct CelestiaDaConfig {
     /// Each submission that fails raises the next one's by 10 %, up to `max_gas_price`.
     pub gas_price: Option<f64>,
     /// Highest gas price ever offered (passed to the node as its cap when it estimates).
+    /// Without it, the bumps stop at [`DEFAULT_MAX_GAS_PRICE_MULTIPLIER`] times `gas_price`.
     pub max_gas_price: Option<f64>,
     /// Timeout of one request (a submission waits for inclusion in a block).
     pub request_timeout: Duration,
@@ -42,6 +43,20 @@ impl CelestiaDaConfig {
             max_blob_size: DEFAULT_MAX_BLOB_SIZE,
         }
     }
+}
+
+/// How far the bumps raise a configured gas price when no `max_gas_price` is set: a DA outage
+/// of a few dozen failed submissions would otherwise offer hundreds of times the price.
+pub const DEFAULT_MAX_GAS_PRICE_MULTIPLIER: f64 = 5.0;
+
+/// The gas price of the next submission: `gas_price` raised 10 % per failure in a row, never
+/// above `max_gas_price` (or [`DEFAULT_MAX_GAS_PRICE_MULTIPLIER`] times `gas_price`). `None`
+/// when no price is configured (the node estimates).
+pub fn bumped_gas_price(config: &CelestiaDaConfig, failures: u32) -> Option<f64> {
+    let base = config.gas_price?;
+    let price = base * 1.1f64.powi(failures.min(64) as i32);
+    let max = config.max_gas_price.unwrap_or(base * DEFAULT_MAX_GAS_PRICE_MULTIPLIER);
+    Some(price.min(max))
 }
 
 /// The sequencer's Celestia client; see the crate docs.
@@ -73,11 +88,9 @@ impl CelestiaDa {
         Ok(Self { client, config, failures: Default::default() })
     }
 
-    /// The gas price policy: the configured price raised 10 % per failure in a row, capped.
+    /// The gas price policy ([`bumped_gas_price`]) for the failures in a row so far.
     pub fn gas_price(&self) -> Option<f64> {
-        let failures = self.failures.load(std::sync::atomic::Ordering::Relaxed);
-        let price = self.config.gas_price? * 1.1f64.powi(failures.min(64) as i32);
-        Some(self.config.max_gas_price.map_or(price, |max| price.min(max)))
+        bumped_gas_price(&self.config, self.failures.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     fn tx_config(&self) -> TxConfig {
@@ -185,5 +198,22 @@ impl DaClient for CelestiaDa {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gas_price_bumps_are_capped_also_without_a_configured_cap() {
+        let mut config = CelestiaDaConfig::new("http://127.0.0.1:26658");
+        assert_eq!(bumped_gas_price(&config, 3), None, "the node estimates");
+        config.gas_price = Some(0.002);
+        assert_eq!(bumped_gas_price(&config, 0), Some(0.002));
+        assert!((bumped_gas_price(&config, 1).unwrap() - 0.0022).abs() < 1e-12);
+        assert_eq!(bumped_gas_price(&config, 64), Some(0.002 * DEFAULT_MAX_GAS_PRICE_MULTIPLIER));
+        config.max_gas_price = Some(0.003);
+        assert_eq!(bumped_gas_price(&config, 64), Some(0.003));
     }
 }

@@ -16,6 +16,9 @@ mod client;
 mod error;
 mod local_node;
 
-pub use client::{CelestiaDa, CelestiaDaConfig, DEFAULT_MAX_BLOB_SIZE};
+pub use client::{
+    CelestiaDa, CelestiaDaConfig, DEFAULT_MAX_BLOB_SIZE, DEFAULT_MAX_GAS_PRICE_MULTIPLIER,
+    bumped_gas_price,
+};
 pub use error::CelestiaError;
 pub use local_node::{LocalCelestiaNode, LocalNodeConfig};

@@ -79,7 +79,8 @@ pub struct RawCelestia {
     /// Gas price offered per submission (default: the node's estimate).
     #[serde(default)]
     pub gas_price: Option<f64>,
-    /// Highest gas price offered after failed submissions raised it.
+    /// Highest gas price offered after failed submissions raised it (default: 5 x
+    /// `gas_price`).
     #[serde(default)]
     pub max_gas_price: Option<f64>,
     /// After a submission without an answer, how long (ms) the batch is looked for on DA before
