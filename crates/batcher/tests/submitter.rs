@@ -68,6 +68,24 @@ impl TestL1 {
         Self { anvil, beacon: format!("http://{addr}").parse().unwrap(), _adapter: adapter }
     }
 
+    /// Stops anvil's interval mining (0) or mines every `seconds` again.
+    async fn set_interval_mining(&self, seconds: u64) {
+        let _: serde_json::Value = ProviderBuilder::new()
+            .connect_http(self.anvil.url())
+            .raw_request("evm_setIntervalMining".into(), (seconds,))
+            .await
+            .unwrap();
+    }
+
+    /// Replaces the last `depth` L1 blocks with empty ones (anvil drops their transactions).
+    async fn reorg(&self, depth: u64) {
+        let _: serde_json::Value = ProviderBuilder::new()
+            .connect_http(self.anvil.url())
+            .raw_request("anvil_reorg".into(), (depth, Vec::<serde_json::Value>::new()))
+            .await
+            .unwrap();
+    }
+
     /// Our batcher's transactions in L1 blocks `0..=head`, as derivation reads them.
     async fn batcher_data(&self, rollup: &RollupConfig) -> Vec<PostedTransaction> {
         let l1 = ProviderBuilder::new().connect_http(self.anvil.url());
@@ -347,10 +365,7 @@ async fn an_l1_reorg_that_drops_a_batch_is_healed() {
     let head = provider.get_block_number().await.unwrap();
     let first_batch_block = txs.first().unwrap().l1_block.number;
     let depth = head - first_batch_block + 1;
-    let _: serde_json::Value = provider
-        .raw_request("anvil_reorg".into(), (depth, Vec::<serde_json::Value>::new()))
-        .await
-        .unwrap();
+    l1.reorg(depth).await;
     let after = posted_on_l1(&l1, &rollup).await;
     assert!(
         !(1..=5).all(|n| after.contains(&n)),
@@ -514,6 +529,24 @@ async fn an_unfunded_account_is_named_and_failed_sends_never_raise_the_fees() {
     );
 }
 
+/// A span calldata batcher of `blocks` L2 blocks for an L1 whose mining is stopped: channels
+/// close when full (no L1 block would close one on its duration), one transaction at a time;
+/// `adjust` changes the config further.
+fn start_on_a_still_l1(
+    l1: &TestL1,
+    rollup: &Arc<RollupConfig>,
+    blocks: usize,
+    adjust: impl FnOnce(&mut SubmitterConfig),
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let l2 = FixtureChain::default();
+    *l2.0.lock().unwrap() = chain(rollup, blocks);
+    let mut config = config(l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata);
+    config.max_pending_transactions = 1;
+    config.max_frame_size = 200;
+    adjust(&mut config);
+    spawn(BatchSubmitter::new(config, signer(), l2, genesis_safe_head(rollup)))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_previous_runs_stuck_transaction_is_replaced_not_waited_on_forever() {
     let l1 = TestL1::start().await;
@@ -521,16 +554,9 @@ async fn a_previous_runs_stuck_transaction_is_replaced_not_waited_on_forever() {
     let provider = ProviderBuilder::new()
         .wallet(alloy_network::EthereumWallet::from(signer()))
         .connect_http(l1.anvil.url());
-    let set_interval_mining = |seconds: u64| {
-        let provider = provider.clone();
-        async move {
-            let _: serde_json::Value =
-                provider.raw_request("evm_setIntervalMining".into(), (seconds,)).await.unwrap();
-        }
-    };
     // A previous run's transaction that L1 does not mine: anvil stops mining. (anvil drops a
     // transaction it cannot include, so an underpriced one would not stay.)
-    set_interval_mining(0).await;
+    l1.set_interval_mining(0).await;
     let fees = provider.estimate_eip1559_fees().await.unwrap();
     let stuck = alloy_rpc_types_eth::TransactionRequest::default()
         .to(rollup.batch_inbox_address)
@@ -541,15 +567,7 @@ async fn a_previous_runs_stuck_transaction_is_replaced_not_waited_on_forever() {
     let stuck = *provider.send_transaction(stuck).await.unwrap().tx_hash();
     assert_eq!(provider.get_transaction_count(signer().address()).pending().await.unwrap(), 1);
 
-    let l2 = FixtureChain::default();
-    *l2.0.lock().unwrap() = chain(&rollup, 4);
-    let mut config = config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata);
-    // Channels that close when full, one transaction at a time: L1 does not advance, so no
-    // channel would close on its duration.
-    config.max_pending_transactions = 1;
-    config.max_frame_size = 200;
-    let submitter = BatchSubmitter::new(config, signer(), l2, genesis_safe_head(&rollup));
-    let (token, handle) = spawn(submitter);
+    let (token, handle) = start_on_a_still_l1(&l1, &rollup, 4, |_| {});
 
     // After two resubmission timeouts (10 s) a batch frame replaces it at nonce 0.
     let mut replaced = false;
@@ -560,7 +578,7 @@ async fn a_previous_runs_stuck_transaction_is_replaced_not_waited_on_forever() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    set_interval_mining(1).await;
+    l1.set_interval_mining(1).await;
     assert!(replaced, "the previous run's transaction was replaced while L1 did not mine it");
     let posted = wait_posted(&l1, &rollup, 4).await;
     token.cancel();
@@ -686,10 +704,7 @@ async fn a_reorg_under_batches_already_safe_posts_them_again() {
     let txs = l1.batcher_data(&rollup).await;
     let head = provider.get_block_number().await.unwrap();
     let depth = head - txs.first().unwrap().l1_block.number + 1;
-    let _: serde_json::Value = provider
-        .raw_request("anvil_reorg".into(), (depth, Vec::<serde_json::Value>::new()))
-        .await
-        .unwrap();
+    l1.reorg(depth).await;
     assert!(posted_on_l1(&l1, &rollup).await.is_empty(), "the reorg took every batch out");
 
     let healed = wait_posted(&l1, &rollup, 5).await;
@@ -709,25 +724,12 @@ async fn a_transaction_reorged_out_before_its_receipt_was_seen_is_sent_again() {
     let l1 = TestL1::start().await;
     let rollup = rollup();
     let provider = ProviderBuilder::new().connect_http(l1.anvil.url());
-    let set_interval_mining = |seconds: u64| {
-        let provider = provider.clone();
-        async move {
-            let _: serde_json::Value =
-                provider.raw_request("evm_setIntervalMining".into(), (seconds,)).await.unwrap();
-        }
-    };
-    set_interval_mining(0).await;
+    l1.set_interval_mining(0).await;
 
-    let l2 = FixtureChain::default();
-    *l2.0.lock().unwrap() = chain(&rollup, 4);
-    let mut config = config(&l1, rollup.clone(), BatchKind::Span, DataAvailability::Calldata);
-    // Channels that close when full, one transaction at a time (L1 stands still), and ticks far
-    // enough apart for a block to be mined and reorged out between two of them.
-    config.max_pending_transactions = 1;
-    config.max_frame_size = 200;
-    config.poll_interval = Duration::from_secs(2);
-    let submitter = BatchSubmitter::new(config, signer(), l2, genesis_safe_head(&rollup));
-    let (token, handle) = spawn(submitter);
+    // Ticks far enough apart for a block to be mined and reorged out between two of them.
+    let (token, handle) = start_on_a_still_l1(&l1, &rollup, 4, |config| {
+        config.poll_interval = Duration::from_secs(2);
+    });
 
     let batcher = signer().address();
     for _ in 0..300 {
@@ -738,14 +740,11 @@ async fn a_transaction_reorged_out_before_its_receipt_was_seen_is_sent_again() {
     }
     assert_eq!(provider.get_transaction_count(batcher).pending().await.unwrap(), 1, "sent");
     let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
-    let _: serde_json::Value = provider
-        .raw_request("anvil_reorg".into(), (1, Vec::<serde_json::Value>::new()))
-        .await
-        .unwrap();
+    l1.reorg(1).await;
     assert_eq!(provider.get_transaction_count(batcher).pending().await.unwrap(), 0, "dropped");
     // Empty blocks: the base fee falls to a few percent of what the transaction offered.
     let _: serde_json::Value = provider.raw_request("anvil_mine".into(), (30,)).await.unwrap();
-    set_interval_mining(1).await;
+    l1.set_interval_mining(1).await;
 
     let posted = wait_posted(&l1, &rollup, 4).await;
     token.cancel();

@@ -224,14 +224,7 @@ impl BeaconAdapter {
     /// The beacon genesis time: L1 block 0's timestamp, read once.
     async fn genesis_time(&self) -> Result<u64, String> {
         self.genesis_time
-            .get_or_try_init(|| async {
-                self.provider
-                    .get_block_by_number(0.into())
-                    .await
-                    .map_err(|e| format!("L1 block 0: {e}"))?
-                    .map(|block| block.header.timestamp)
-                    .ok_or_else(|| "L1 has no block 0".to_string())
-            })
+            .get_or_try_init(|| self.timestamp(BlockNumberOrTag::Number(0)))
             .await
             .copied()
     }
@@ -261,12 +254,17 @@ impl BeaconAdapter {
 
     /// The timestamp of L1 block `at`.
     async fn timestamp(&self, at: BlockNumberOrTag) -> Result<u64, String> {
+        // Block numbers in messages in decimal, as everywhere else in the logs.
+        let name = match at {
+            BlockNumberOrTag::Number(number) => number.to_string(),
+            tag => tag.to_string(),
+        };
         self.provider
             .get_block_by_number(at)
             .await
-            .map_err(|e| format!("L1 block {at}: {e}"))?
+            .map_err(|e| format!("L1 block {name}: {e}"))?
             .map(|block| block.header.timestamp)
-            .ok_or_else(|| format!("L1 block {at} is gone"))
+            .ok_or_else(|| format!("L1 block {name} is gone"))
     }
 
     /// Sets anvil's block timestamp interval to the slot time: from now on every block anvil

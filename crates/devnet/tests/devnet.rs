@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use alloy_consensus::Header;
-use alloy_eips::eip4844::IndexedBlobHash;
+use alloy_eips::eip4844::{BlobTransactionSidecar, IndexedBlobHash};
 use alloy_eips::{BlockNumHash, eip1559::BaseFeeParams, eip2935, eip4788};
 use alloy_genesis::Genesis;
 use alloy_network::{TransactionBuilder, TransactionBuilder4844};
@@ -203,10 +203,7 @@ async fn unreachable_l1_is_one_clear_error() {
 #[tokio::test]
 async fn beacon_adapter_serves_what_kona_reads() {
     let anvil = Anvil::start();
-    let (addr, serve) =
-        BeaconAdapter::new(anvil.url(), 12).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let server = tokio::spawn(serve);
-    let base = format!("http://{addr}");
+    let (base, server) = serve_adapter(anvil.url(), 12).await;
 
     // kona's own beacon client, as its derivation pipeline uses it.
     let kona = OnlineBeaconClient::new_http(base.clone());
@@ -230,30 +227,11 @@ async fn beacon_adapter_serves_what_kona_reads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beacon_adapter_serves_blob_sidecars_that_kona_verifies() {
     let anvil = Anvil::start_with(anvil_testing::free_port(), &["--block-time", "1"]);
-    let (addr, serve) =
-        BeaconAdapter::new(anvil.url(), 1).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let server = tokio::spawn(serve);
-    let base = format!("http://{addr}");
-
-    let signer: PrivateKeySigner = anvil_testing::DEV_KEY_1.parse().unwrap();
-    let l1 = ProviderBuilder::new().wallet(signer).connect_http(anvil.url());
+    let (base, server) = serve_adapter(anvil.url(), 1).await;
     let payloads = [b"first frame".to_vec(), vec![0x5a; 40_000]];
-    let sidecar = blob::sidecar(blob::encode_blobs(&payloads).unwrap()).unwrap();
-    let tx = TransactionRequest::default()
-        .with_to(address!("ff00000000000000000000000000000000000901"))
-        .with_blob_sidecar(sidecar.clone());
-    let receipt = l1.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
-    let number = receipt.block_number.unwrap();
-    let block = l1.get_block_by_number(number.into()).await.unwrap().unwrap();
-    let block_ref =
-        BlockInfo::new(block.header.hash, number, block.header.parent_hash, block.header.timestamp);
+    let (sidecar, block_ref, hashes) = post_blobs(anvil.url(), &payloads).await;
 
     let mut kona = OnlineBlobProvider::init(OnlineBeaconClient::new_http(base.clone())).await;
-    let hashes: Vec<IndexedBlobHash> = sidecar
-        .versioned_hashes()
-        .enumerate()
-        .map(|(index, hash)| IndexedBlobHash { index: index as u64, hash })
-        .collect();
     let fetched = kona.get_blobs(&block_ref, &hashes).await.unwrap();
     assert_eq!(fetched.len(), 2);
     assert!(fetched.iter().zip(&sidecar.blobs).all(|(got, sent)| **got == *sent));
@@ -284,10 +262,8 @@ async fn the_beacon_genesis_survives_an_anvil_restart() {
     let genesis = |anvil: &Anvil| {
         let url = anvil.url();
         async move {
-            let (addr, serve) =
-                BeaconAdapter::new(url, 1).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-            let server = tokio::spawn(serve);
-            let kona = OnlineBeaconClient::new_http(format!("http://{addr}"));
+            let (base, server) = serve_adapter(url, 1).await;
+            let kona = OnlineBeaconClient::new_http(base);
             let genesis = kona.beacon_genesis().await.unwrap().data.genesis_time;
             server.abort();
             genesis
@@ -308,6 +284,44 @@ async fn the_beacon_genesis_survives_an_anvil_restart() {
             .unwrap();
     assert_ne!(anvils_own["data"]["genesis_time"], before.to_string(), "anvil's own genesis moved");
     assert_eq!(genesis(&anvil).await, before, "the adapter's did not");
+}
+
+/// The adapter in front of the L1 at `l1` with `seconds_per_slot`, on a free port: its base URL
+/// and its task.
+async fn serve_adapter(
+    l1: url::Url,
+    seconds_per_slot: u64,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let (addr, serve) = BeaconAdapter::new(l1, seconds_per_slot)
+        .bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    (format!("http://{addr}"), tokio::spawn(serve))
+}
+
+/// A blob transaction carrying `payloads`, mined on the L1 at `l1`: its sidecar, the L1 block it
+/// is in, and the indexed hashes kona asks for that block's blobs by.
+async fn post_blobs(
+    l1: url::Url,
+    payloads: &[Vec<u8>],
+) -> (BlobTransactionSidecar, BlockInfo, Vec<IndexedBlobHash>) {
+    let signer: PrivateKeySigner = anvil_testing::DEV_KEY_1.parse().unwrap();
+    let wallet = ProviderBuilder::new().wallet(signer).connect_http(l1);
+    let sidecar = blob::sidecar(blob::encode_blobs(payloads).unwrap()).unwrap();
+    let tx = TransactionRequest::default()
+        .with_to(address!("ff00000000000000000000000000000000000901"))
+        .with_blob_sidecar(sidecar.clone());
+    let receipt = wallet.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    let number = receipt.block_number.unwrap();
+    let block = wallet.get_block_by_number(number.into()).await.unwrap().unwrap();
+    let block_ref =
+        BlockInfo::new(block.header.hash, number, block.header.parent_hash, block.header.timestamp);
+    let hashes = sidecar
+        .versioned_hashes()
+        .enumerate()
+        .map(|(index, hash)| IndexedBlobHash { index: index as u64, hash })
+        .collect();
+    (sidecar, block_ref, hashes)
 }
 
 /// Block timestamps `1..=head` of the L1 at `url`.
@@ -342,10 +356,8 @@ async fn wait_for_l1_block(url: url::Url, number: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_slot_is_served_after_an_anvil_reorg() {
     let anvil = Anvil::start_with(anvil_testing::free_port(), &["--block-time", "1"]);
-    let (addr, serve) =
-        BeaconAdapter::new(anvil.url(), 1).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let server = tokio::spawn(serve);
-    let beacon = BeaconApiClient::new(&format!("http://{addr}").parse().unwrap());
+    let (base, server) = serve_adapter(anvil.url(), 1).await;
+    let beacon = BeaconApiClient::new(&base.parse().unwrap());
     let mut kona = OnlineBlobProvider::init(beacon.clone()).await;
 
     wait_for_l1_block(anvil.url(), 3).await;
@@ -353,16 +365,9 @@ async fn every_slot_is_served_after_an_anvil_reorg() {
     let () =
         l1.raw_request("anvil_reorg".into(), (2, Vec::<serde_json::Value>::new())).await.unwrap();
 
-    let signer: PrivateKeySigner = anvil_testing::DEV_KEY_1.parse().unwrap();
-    let wallet = ProviderBuilder::new().wallet(signer).connect_http(anvil.url());
-    let sidecar =
-        blob::sidecar(blob::encode_blobs(&[b"after the reorg".to_vec()]).unwrap()).unwrap();
-    let tx = TransactionRequest::default()
-        .with_to(address!("ff00000000000000000000000000000000000901"))
-        .with_blob_sidecar(sidecar.clone());
-    let receipt = wallet.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
-    let blob_block = receipt.block_number.unwrap();
-    wait_for_l1_block(anvil.url(), blob_block + 2).await;
+    let (sidecar, block_ref, hashes) =
+        post_blobs(anvil.url(), &[b"after the reorg".to_vec()]).await;
+    wait_for_l1_block(anvil.url(), block_ref.number + 2).await;
 
     let timestamps = l1_timestamps(anvil.url()).await;
     let genesis = kona.genesis_time;
@@ -376,18 +381,6 @@ async fn every_slot_is_served_after_an_anvil_reorg() {
             .await
             .unwrap_or_else(|e| panic!("slot {slot} of L1 block {number}: {e}"));
     }
-    let block = l1.get_block_by_number(blob_block.into()).await.unwrap().unwrap();
-    let block_ref = BlockInfo::new(
-        block.header.hash,
-        blob_block,
-        block.header.parent_hash,
-        block.header.timestamp,
-    );
-    let hashes: Vec<IndexedBlobHash> = sidecar
-        .versioned_hashes()
-        .enumerate()
-        .map(|(index, hash)| IndexedBlobHash { index: index as u64, hash })
-        .collect();
     let fetched = kona.get_blobs(&block_ref, &hashes).await.unwrap();
     assert_eq!(*fetched[0], sidecar.blobs[0]);
     server.abort();
@@ -398,9 +391,7 @@ async fn every_slot_is_served_after_an_anvil_reorg() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slot_holding_two_blocks_is_refused_with_its_cause() {
     let anvil = Anvil::start();
-    let (addr, serve) =
-        BeaconAdapter::new(anvil.url(), 2).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let server = tokio::spawn(serve);
+    let (base, server) = serve_adapter(anvil.url(), 2).await;
     let l1 = ProviderBuilder::new().connect_http(anvil.url());
     let genesis = l1.get_block_by_number(0.into()).await.unwrap().unwrap();
     let _: serde_json::Value = l1
@@ -411,9 +402,7 @@ async fn a_slot_holding_two_blocks_is_refused_with_its_cause() {
     let block = l1.get_block_by_number(1.into()).await.unwrap().unwrap();
     assert_eq!(block.header.timestamp, genesis.header.timestamp + 1);
 
-    let mut kona =
-        OnlineBlobProvider::init(BeaconApiClient::new(&format!("http://{addr}").parse().unwrap()))
-            .await;
+    let mut kona = OnlineBlobProvider::init(BeaconApiClient::new(&base.parse().unwrap())).await;
     let block_ref =
         BlockInfo::new(block.header.hash, 1, block.header.parent_hash, block.header.timestamp);
     let hash = IndexedBlobHash {
@@ -437,9 +426,7 @@ async fn an_l1_that_stood_still_resumes_on_the_clock() {
             - 3_600;
     let anvil =
         Anvil::start_with(anvil_testing::free_port(), &["--timestamp", &hour_ago.to_string()]);
-    let (_, serve) =
-        BeaconAdapter::new(anvil.url(), 2).bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let server = tokio::spawn(serve);
+    let (_, server) = serve_adapter(anvil.url(), 2).await;
     let l1 = ProviderBuilder::new().connect_http(anvil.url());
     for _ in 0..3 {
         let _: serde_json::Value = l1.raw_request("evm_mine".into(), ()).await.unwrap();

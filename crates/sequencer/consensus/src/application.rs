@@ -87,6 +87,13 @@ pub trait Execution: Clone + Send + Sync + 'static {
     fn block(&self, hash: B256) -> impl Future<Output = Option<ProposedBlock>> + Send;
 }
 
+/// A stored block and its encoded size.
+#[derive(Debug)]
+struct StoredBlock {
+    block: ProposedBlock,
+    size: usize,
+}
+
 /// The last block handed to the node, and the blocks consensus is working on.
 #[derive(Debug)]
 struct Store {
@@ -112,16 +119,7 @@ impl Store {
             decided,
         }
     }
-}
 
-/// A stored block and its encoded size.
-#[derive(Debug)]
-struct StoredBlock {
-    block: ProposedBlock,
-    size: usize,
-}
-
-impl Store {
     /// Stores `block` unless its hash is stored already: a stored block is never replaced, so
     /// the block a validator verified is the one it commits. (Blocks from peers come in only
     /// after their body was checked against their header, so a second copy is the same block.)
@@ -346,17 +344,18 @@ where
         match message.split_first() {
             Some((&TAG_BLOCK, rest)) => match ProposedBlock::decode(rest) {
                 Ok(block) => {
+                    // The cheap look first: hashing the body is work done only for a block
+                    // that would be kept.
+                    if !self.store().wanted(&block) {
+                        metrics::counter!(m::BLOCKS_DROPPED, "reason" => "unwanted").increment(1);
+                        return;
+                    }
                     if let Err(e) = block.check_body() {
                         metrics::counter!(m::BLOCKS_DROPPED, "reason" => "body").increment(1);
                         debug!(target: "sequencer::consensus", %peer, %e, "dropping a block from a peer");
                         return;
                     }
-                    let mut store = self.store();
-                    if store.wanted(&block) {
-                        store.insert(block);
-                    } else {
-                        metrics::counter!(m::BLOCKS_DROPPED, "reason" => "unwanted").increment(1);
-                    }
+                    self.store().insert(block);
                 }
                 Err(e) => {
                     debug!(target: "sequencer::consensus", %peer, %e, "undecodable block from peer")

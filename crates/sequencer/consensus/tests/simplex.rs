@@ -450,9 +450,7 @@ async fn start_body_tamperer(
     oracle: &Oracle<PublicKey, deterministic::Context>,
     v: &Validator,
 ) {
-    let control = oracle.control(v.public.clone());
-    let (mut sender, mut receiver) =
-        control.register(CHANNEL_BLOCKS, Quota::per_second(NonZeroU32::MAX)).await.unwrap();
+    let (mut sender, mut receiver) = block_channel(oracle, v).await;
     context.child("tamperer").spawn(move |_| async move {
         let mut seen: HashMap<B256, ProposedBlock> = HashMap::new();
         while let Ok((peer, message)) = receiver.recv().await {
@@ -475,27 +473,52 @@ async fn start_body_tamperer(
     });
 }
 
+/// What the fourth member does; it runs no consensus.
+#[derive(Clone, Copy)]
+enum Faulty {
+    /// [`start_body_tamperer`].
+    Tamperer,
+    /// [`start_flooder`].
+    Flooder,
+}
+
+/// The chain three honest validators decided beside a `faulty` fourth member, once each decided
+/// `height` blocks (checked to be one chain). The three are a quorum only if every one of them
+/// votes for every block.
+fn decided_beside(seed: u64, faulty: Faulty, height: usize) -> Vec<ProposedBlock> {
+    runner(seed).start(|context| async move {
+        let (vs, set) = validators(4);
+        let oracle = network(&context, &vs).await;
+        link_all(&oracle, &vs, &[0, 1, 2, 3]).await;
+        let mut outs = Vec::new();
+        for (i, v) in vs.iter().take(3).enumerate() {
+            outs.push(start_validator(&context, &oracle, &set, v, i, Builds::Honest).await);
+        }
+        match faulty {
+            Faulty::Tamperer => start_body_tamperer(&context, &oracle, &vs[3]).await,
+            Faulty::Flooder => start_flooder(&context, &oracle, &vs[3]).await,
+        }
+        wait_for(&context, &outs, height).await;
+        assert_one_chain(&set, &outs, height)
+    })
+}
+
+/// The block channel of member `v`, registered without a rate limit.
+async fn block_channel(oracle: &Oracle<PublicKey, deterministic::Context>, v: &Validator) -> Sim {
+    oracle
+        .control(v.public.clone())
+        .register(CHANNEL_BLOCKS, Quota::per_second(NonZeroU32::MAX))
+        .await
+        .unwrap()
+}
+
 #[test]
 fn a_member_relaying_altered_bodies_changes_nothing() {
     for seed in 0..3 {
-        runner(seed).start(|context| async move {
-            let (vs, set) = validators(4);
-            let oracle = network(&context, &vs).await;
-            link_all(&oracle, &vs, &[0, 1, 2, 3]).await;
-            let mut outs = Vec::new();
-            for (i, v) in vs.iter().take(3).enumerate() {
-                outs.push(start_validator(&context, &oracle, &set, v, i, Builds::Honest).await);
-            }
-            // The fourth member only tampers: the three honest ones are a quorum only if every
-            // one of them votes for every block.
-            start_body_tamperer(&context, &oracle, &vs[3]).await;
-            wait_for(&context, &outs, 12).await;
-            let chain = assert_one_chain(&set, &outs, 12);
-            for block in &chain {
-                block.check_body().expect("the committed body is the header's");
-                assert!(block.block().body.withdrawals.as_ref().is_some_and(|w| w.is_empty()));
-            }
-        });
+        for block in decided_beside(seed, Faulty::Tamperer, 12) {
+            block.check_body().expect("the committed body is the header's");
+            assert!(block.block().body.withdrawals.as_ref().is_some_and(|w| w.is_empty()));
+        }
     }
 }
 
@@ -507,9 +530,7 @@ async fn start_flooder(
     oracle: &Oracle<PublicKey, deterministic::Context>,
     v: &Validator,
 ) {
-    let control = oracle.control(v.public.clone());
-    let (mut sender, mut receiver) =
-        control.register(CHANNEL_BLOCKS, Quota::per_second(NonZeroU32::MAX)).await.unwrap();
+    let (mut sender, mut receiver) = block_channel(oracle, v).await;
     context.child("flooder").spawn(move |_| async move {
         let mut junk = 0u32;
         while let Ok((_, message)) = receiver.recv().await {
@@ -534,19 +555,8 @@ async fn start_flooder(
 #[test]
 fn a_member_flooding_blocks_and_requests_does_not_stop_the_chain() {
     for seed in 0..2 {
-        runner(seed).start(|context| async move {
-            let (vs, set) = validators(4);
-            let oracle = network(&context, &vs).await;
-            link_all(&oracle, &vs, &[0, 1, 2, 3]).await;
-            let mut outs = Vec::new();
-            for (i, v) in vs.iter().take(3).enumerate() {
-                outs.push(start_validator(&context, &oracle, &set, v, i, Builds::Honest).await);
-            }
-            start_flooder(&context, &oracle, &vs[3]).await;
-            wait_for(&context, &outs, 12).await;
-            let chain = assert_one_chain(&set, &outs, 12);
-            let builders: HashSet<u8> = chain.iter().map(builder).collect();
-            assert_eq!(builders, HashSet::from([0, 1, 2]), "seed {seed}");
-        });
+        let chain = decided_beside(seed, Faulty::Flooder, 12);
+        let builders: HashSet<u8> = chain.iter().map(builder).collect();
+        assert_eq!(builders, HashSet::from([0, 1, 2]), "seed {seed}");
     }
 }
