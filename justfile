@@ -34,6 +34,14 @@ derivation-e2e DA="calldata": build-rollup
     cargo build --release --locked -p rollup-devnet
     BATCHER_DA={{DA}} ./tests/e2e/derivation_e2e.sh
 
+# A real OP chain end to end (Rust harness, typed clients): portal, bridge, contract-creating and reverting
+# deposits, SystemConfig gas limit and fee scalars, Isthmus activating mid-chain; on a sequencer, a P2P
+# validator and an L1-only validator.
+e2e-op-chain: build-rollup
+    cargo build --release --locked -p rollup-devnet
+    ROLLUP_BIN="$CARGO_TARGET_DIR/release/rollup" DEVNET_BIN="$CARGO_TARGET_DIR/release/rollup-devnet" \
+        cargo nextest run --locked -p rollup-op-chain-e2e --run-ignored ignored-only --no-capture
+
 # The devnet started from an empty state folder RUNS times in a row; each start's first blocks are checked.
 devnet-fresh-starts RUNS="20": build-rollup
     cargo build --release --locked -p rollup-devnet

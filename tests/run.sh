@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# anvil (a real L1) from npm, into a project-local folder; tests find it through ANVIL_BIN.
-if [ ! -x tests/node_modules/.bin/anvil ]; then
+# anvil (a real L1) and the OP contracts' forge artifacts from npm, into a project-local folder;
+# tests find anvil through ANVIL_BIN.
+if [ ! -x tests/node_modules/.bin/anvil ] \
+    || [ ! -f tests/node_modules/@eth-optimism/contracts-bedrock/package.json ]; then
     npm ci --prefix tests --no-audit --no-fund --silent
 fi
 export ANVIL_BIN="$PWD/tests/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"

@@ -9,7 +9,8 @@
 # derive from L1 only, e.g. "2"), BATCHER (1: on), BATCHER_DA (calldata or blobs: how the batcher
 # posts; blobs are served to kona by the beacon adapter with real KZG proofs), L2_BLOCK_TIME, L1_BLOCK_TIME,
 # L1_SLOTS_PER_EPOCH (anvil finalizes latest - 2 x this), L1_HISTORY_SECS (a fresh devnet whose
-# L1 and L2 start that long ago: the sequencer catches up as fast as it builds), SEQUENCER_FLAGS
+# L1 and L2 start that long ago: the sequencer catches up as fast as it builds), ISTHMUS_DELAY
+# (seconds after L2 genesis, default 180; 0 = at genesis), SEQUENCER_FLAGS
 # (extra `rollup node` flags), ROLLUP_BIN, DEVNET_BIN, and the ports below; validator N uses each
 # sequencer port + 10 x N.
 set -euo pipefail
@@ -27,6 +28,9 @@ L2_BLOCK_TIME=${L2_BLOCK_TIME:-2}
 L1_BLOCK_TIME=${L1_BLOCK_TIME:-2}
 L1_SLOTS_PER_EPOCH=${L1_SLOTS_PER_EPOCH:-2}
 L1_HISTORY_SECS=${L1_HISTORY_SECS:-0}
+# Seconds after L2 genesis at which Isthmus activates (0: at genesis; the forks before it are
+# active at genesis). The default lets the chain run on Holocene first, as live chains did.
+ISTHMUS_DELAY=${ISTHMUS_DELAY:-180}
 SEQUENCER_FLAGS=${SEQUENCER_FLAGS:-}
 L1_PORT=${L1_PORT:-8545}
 BEACON_PORT=${BEACON_PORT:-5052}
@@ -69,7 +73,8 @@ if [ ! -x "$DEVNET" ]; then
     log "building rollup-devnet into $TARGET/release"
     CARGO_TARGET_DIR="$TARGET" cargo build --release --locked -p rollup-devnet
 fi
-[ -x tests/node_modules/.bin/anvil ] || npm ci --prefix tests --no-audit --no-fund --silent
+{ [ -x tests/node_modules/.bin/anvil ] && [ -f tests/node_modules/@eth-optimism/contracts-bedrock/package.json ]; } \
+    || npm ci --prefix tests --no-audit --no-fund --silent
 mkdir -p "$STATE"
 
 pids=()
@@ -99,33 +104,34 @@ start_beacon_adapter() {
     log "beacon adapter: http://127.0.0.1:$BEACON_PORT (anvil pinned to ${L1_BLOCK_TIME}s slots)"
 }
 
-init_origin=()
+# init_devnet: deploy the OP L1 contracts and write genesis.json, rollup.json, addresses.json.
+init_devnet() {
+    "$DEVNET" init --l1-rpc "http://127.0.0.1:$L1_PORT" --out "$STATE" --block-time "$L2_BLOCK_TIME" \
+        --isthmus-delay "$ISTHMUS_DELAY"
+    log "OP contracts deployed on L1 ($STATE/addresses.json); genesis written: $STATE/genesis.json, $STATE/rollup.json"
+}
+
 if [ "$L1_HISTORY_SECS" -gt 0 ] && [ ! -f "$STATE/rollup.json" ]; then
-    # L1 blocks every L1_BLOCK_TIME from L1_HISTORY_SECS ago until now, then on the clock.
+    # L1 blocks every L1_BLOCK_TIME from L1_HISTORY_SECS ago until now, then on the clock. The
+    # OP contracts go in first: the L2 chain starts right after them, at the start of the history.
     keep_log "$STATE/anvil.log"
     "${anvil[@]}" --timestamp "$(( $(date +%s) - L1_HISTORY_SECS ))" > "$STATE/anvil.log" 2>&1 &
     pids+=($!)
     wait_for "http://127.0.0.1:$L1_PORT" eth_chainId "L1 (anvil)"
+    init_devnet
     rpc_with "http://127.0.0.1:$L1_PORT" anvil_mine "[\"$(printf '0x%x' $((L1_HISTORY_SECS / L1_BLOCK_TIME)))\",\"$(printf '0x%x' "$L1_BLOCK_TIME")\"]" > /dev/null
     start_beacon_adapter
     rpc_with "http://127.0.0.1:$L1_PORT" evm_setIntervalMining "[$L1_BLOCK_TIME]" > /dev/null
-    init_origin=(--l1-origin 0)
-    log "L1 history: $((L1_HISTORY_SECS / L1_BLOCK_TIME)) blocks over the last ${L1_HISTORY_SECS}s; L2 starts at L1 genesis"
+    log "L1 history: $((L1_HISTORY_SECS / L1_BLOCK_TIME)) blocks over the last ${L1_HISTORY_SECS}s; L2 starts after the contracts, at its beginning"
 else
     keep_log "$STATE/anvil.log"
     "${anvil[@]}" --block-time "$L1_BLOCK_TIME" > "$STATE/anvil.log" 2>&1 &
     pids+=($!)
     wait_for "http://127.0.0.1:$L1_PORT" eth_chainId "L1 (anvil)"
     start_beacon_adapter
+    if [ ! -f "$STATE/rollup.json" ]; then init_devnet; else log "resuming from $STATE"; fi
 fi
 log "L1 up: http://127.0.0.1:$L1_PORT (anvil, ${L1_BLOCK_TIME}s blocks, finalized = latest - $((2 * L1_SLOTS_PER_EPOCH)))"
-
-if [ ! -f "$STATE/rollup.json" ]; then
-    "$DEVNET" init --l1-rpc "http://127.0.0.1:$L1_PORT" --out "$STATE" --block-time "$L2_BLOCK_TIME" "${init_origin[@]}"
-    log "genesis written: $STATE/genesis.json, $STATE/rollup.json"
-else
-    log "resuming from $STATE"
-fi
 ( umask 077; printf '%s' "$DEV_SEQUENCER_KEY" > "$STATE/sequencer.key"; printf '%s' "$DEV_BATCHER_KEY" > "$STATE/batcher.key" )
 
 # start_node NAME INDEX EXTRA_FLAGS...: one `rollup node`, its ports offset by 10 x INDEX.

@@ -10,8 +10,10 @@ mod engine;
 mod exex;
 
 use clap::Parser;
+use reth_chainspec::ForkCondition;
 use reth_node_builder::{EngineApiExt, Node as _};
 use reth_optimism_cli::{Cli, chainspec::OpChainSpecParser, commands::Commands};
+use reth_optimism_forks::{OpHardfork, OpHardforks};
 use reth_optimism_node::{OpEngineApiBuilder, OpEngineValidatorBuilder, OpNode, args::RollupArgs};
 use rollup_cli::{KonaArgs, NodeCliConfig};
 
@@ -46,7 +48,11 @@ fn main() {
                 .args(command.ext.kona.clone())
                 .l2_chain_id(chain_id)
                 .build()
-            {
+                .and_then(|config| {
+                    let execution = execution_forks(command.chain.as_ref());
+                    rollup_cli::check_execution_forks(&config.rollup_config, &execution)?;
+                    Ok(config)
+                }) {
                 Ok(config) => Some(config),
                 Err(err) => {
                     eprintln!("error: {err}");
@@ -87,4 +93,31 @@ fn main() {
         eprintln!("Error: {err:?}");
         std::process::exit(1);
     }
+}
+
+/// The OP forks the execution chain spec (`--chain`) schedules, named as the rollup config names
+/// them, so that the two layers can be checked to agree before either starts.
+fn execution_forks(chain: &impl OpHardforks) -> Vec<(&'static str, Option<u64>)> {
+    [
+        ("Canyon", OpHardfork::Canyon),
+        ("Ecotone", OpHardfork::Ecotone),
+        ("Fjord", OpHardfork::Fjord),
+        ("Granite", OpHardfork::Granite),
+        ("Holocene", OpHardfork::Holocene),
+        ("Isthmus", OpHardfork::Isthmus),
+        ("Jovian", OpHardfork::Jovian),
+        ("Interop", OpHardfork::Interop),
+    ]
+    .into_iter()
+    .map(|(name, fork)| {
+        let time = match chain.op_fork_activation(fork) {
+            ForkCondition::Never => None,
+            ForkCondition::Timestamp(time) => Some(time),
+            // OP forks after Bedrock are timestamp forks; a block or TTD condition means active
+            // from genesis.
+            _ => Some(0),
+        };
+        (name, time)
+    })
+    .collect()
 }

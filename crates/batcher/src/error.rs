@@ -276,6 +276,10 @@ pub enum BatcherError {
         multiplier: u64,
     },
 
+    /// The L1 SystemConfig answered something that is not a batcher hash.
+    #[error("{0}")]
+    SystemConfig(String),
+
     /// The blocking task that encodes a channel panicked or was cancelled.
     #[error("channel encoder: {0}")]
     Encoder(String),
@@ -290,7 +294,7 @@ impl BatcherError {
             Self::L1(_) => "l1",
             Self::Send(_) => "send",
             Self::L2Chain(_) => "l2",
-            Self::Beacon(_) | Self::ReadBack(_) => "l1",
+            Self::Beacon(_) | Self::ReadBack(_) | Self::SystemConfig(_) => "l1",
             _ => "encoding",
         }
     }

@@ -151,6 +151,9 @@ pub trait L2Chain: Send + Sync {
     async fn block(&self, number: u64) -> Result<Option<(B256, Arc<OpBlock>)>, L2ChainError>;
 }
 
+/// `SystemConfig.batcherHash()`: the first four bytes of its signature's keccak256.
+const BATCHER_HASH_SELECTOR: [u8; 4] = [0xe8, 0x1b, 0x2c, 0x6d];
+
 /// Names of the batcher's metrics (recorded through the `metrics` facade).
 #[derive(Debug, Clone, Copy)]
 pub struct BatcherMetrics;
@@ -184,6 +187,9 @@ impl BatcherMetrics {
     /// Times everything after the safe head was posted again, by `reason` (l1_reorg, l2_reorg,
     /// safe_head_stalled, safe_head_back, nonce).
     pub const REPOSTS: &'static str = "kona_batcher_reposts_total";
+    /// 1 while the L1 SystemConfig names this key as the batcher (or the rollup has none), 0
+    /// while it names another: the batcher then posts nothing.
+    pub const AUTHORIZED: &'static str = "kona_batcher_authorized";
 
     /// Describes every batcher metric.
     pub fn describe() {
@@ -198,6 +204,10 @@ impl BatcherMetrics {
         describe_counter!(Self::TXS_CONFIRMED, "Batcher transactions confirmed on L1");
         describe_counter!(Self::BYTES_POSTED, "Batcher data bytes posted to L1, by da");
         describe_counter!(Self::BLOBS_POSTED, "Blobs posted to L1");
+        describe_gauge!(
+            Self::AUTHORIZED,
+            "1 while the L1 SystemConfig names this key as the batcher, 0 while it names another"
+        );
         describe_counter!(
             Self::FAILURES,
             "Batcher failures, by kind (l1, l2, send, encoding, reverted, insufficient_funds, \
@@ -501,6 +511,8 @@ pub struct BatchSubmitter<L> {
     failures: u32,
     /// The kind of the last failure logged, and when.
     last_logged: Option<(&'static str, Instant)>,
+    /// The batcher the L1 SystemConfig named at an L1 head: read once per L1 block.
+    authorized_batcher: Option<(u64, Address)>,
 }
 
 impl<L: L2Chain> BatchSubmitter<L> {
@@ -534,6 +546,7 @@ impl<L: L2Chain> BatchSubmitter<L> {
             waiting_since: None,
             failures: 0,
             last_logged: None,
+            authorized_batcher: None,
         }
     }
 
@@ -598,6 +611,9 @@ impl<L: L2Chain> BatchSubmitter<L> {
             return Ok(());
         };
         let l1_head = self.l1.get_block_number().await.map_err(BatcherError::L1)?;
+        if !self.authorized(l1_head).await? {
+            return Ok(());
+        }
         if self.next_block.is_none() && !self.resume(&safe, l1_head).await? {
             return Ok(());
         }
@@ -612,6 +628,47 @@ impl<L: L2Chain> BatchSubmitter<L> {
         self.submit().await?;
         gauge!(BatcherMetrics::IN_FLIGHT).set(self.submissions.len() as f64);
         Ok(())
+    }
+
+    /// Whether the L1 SystemConfig names this key as the batcher at `l1_head` (always, for a
+    /// rollup without one). Derivation ignores batcher transactions from any other account, so
+    /// after a rotation (`SystemConfig.setBatcherHash`) to another key this batcher stops posting
+    /// instead of paying for data nobody reads, and the sequencer restarted with the new key
+    /// posts from the safe head on.
+    async fn authorized(&mut self, l1_head: u64) -> Result<bool, BatcherError> {
+        let system_config = self.config.rollup.l1_system_config_address;
+        if system_config.is_zero() {
+            return Ok(true);
+        }
+        let previous = self.authorized_batcher.map(|(_, batcher)| batcher);
+        let current = match self.authorized_batcher {
+            Some((head, batcher)) if head == l1_head => batcher,
+            _ => {
+                let call = TransactionRequest::default()
+                    .with_to(system_config)
+                    .with_input(BATCHER_HASH_SELECTOR.to_vec());
+                let word = self.l1.call(call).await.map_err(BatcherError::L1)?;
+                if word.len() != 32 {
+                    return Err(BatcherError::SystemConfig(format!(
+                        "SystemConfig {system_config} answered batcherHash() with {} bytes, not 32",
+                        word.len()
+                    )));
+                }
+                let batcher = Address::from_word(B256::from_slice(&word));
+                self.authorized_batcher = Some((l1_head, batcher));
+                batcher
+            }
+        };
+        let authorized = current == self.batcher;
+        if previous != Some(current) {
+            if authorized {
+                info!(target: "batcher", batcher = %self.batcher, l1_head, "the L1 SystemConfig names this key as the batcher; posting");
+            } else {
+                warn!(target: "batcher", batcher = %self.batcher, system_config_batcher = %current, l1_head, "the L1 SystemConfig names another batcher: derivation would ignore this key's transactions, so nothing is posted until it names this key again");
+            }
+        }
+        gauge!(BatcherMetrics::AUTHORIZED).set(if authorized { 1.0 } else { 0.0 });
+        Ok(authorized)
     }
 
     /// Picks the first L2 block to batch: after the safe head and after what our transactions

@@ -751,3 +751,65 @@ async fn a_transaction_reorged_out_before_its_receipt_was_seen_is_sent_again() {
     handle.await.unwrap();
     assert_eq!(posted, (1..=4).collect::<Vec<_>>());
 }
+
+/// Sends `call` to `to` on the test L1 from anvil's first key (the contracts' owner).
+async fn owner_sends(l1: &TestL1, to: alloy_primitives::Address, call: Vec<u8>) {
+    use alloy_network::{EthereumWallet, TransactionBuilder};
+    let owner: PrivateKeySigner = anvil_testing::DEV_KEY_0.parse().unwrap();
+    let provider =
+        ProviderBuilder::new().wallet(EthereumWallet::from(owner)).connect_http(l1.anvil.url());
+    let tx = alloy_rpc_types_eth::TransactionRequest::default().with_to(to).with_input(call);
+    let receipt = provider.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batcher_posts_only_while_the_l1_system_config_names_it() {
+    use alloy_network::EthereumWallet;
+    use alloy_sol_types::SolCall;
+    use rollup_op_contracts::{ContractsPackage, L1DeployConfig, L1Deployer, bindings};
+    let l1 = TestL1::start().await;
+    let owner: PrivateKeySigner = anvil_testing::DEV_KEY_0.parse().unwrap();
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(owner.clone()))
+        .connect_http(l1.anvil.url());
+    let package = ContractsPackage::open(anvil_testing::contracts_package_dir()).unwrap();
+    let mut rollup = (*rollup()).clone();
+    let other_batcher = alloy_primitives::address!("00000000000000000000000000000000000ba7c4");
+    let config = L1DeployConfig {
+        l2_chain_id: rollup.l2_chain_id.id(),
+        l2_block_time: rollup.block_time,
+        batcher: other_batcher,
+        unsafe_block_signer: owner.address(),
+        proposer: owner.address(),
+        challenger: owner.address(),
+        guardian: owner.address(),
+        gas_limit: 30_000_000,
+        basefee_scalar: 1_000_000,
+        blobbasefee_scalar: 0,
+        batch_inbox: rollup.batch_inbox_address,
+        submission_interval: 10,
+        finalization_period: 12,
+    };
+    let deployment =
+        L1Deployer::new(&provider, owner.address(), &package, config).deploy().await.unwrap();
+    rollup.l1_system_config_address = deployment.system_config_proxy;
+    let rollup = Arc::new(rollup);
+
+    let (token, handle) = start_span_calldata(&l1, &rollup, chain(&rollup, 6));
+    // Several L1 blocks while the SystemConfig names another batcher: nothing is posted.
+    let start = provider.get_block_number().await.unwrap();
+    while provider.get_block_number().await.unwrap() < start + 4 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(posted_on_l1(&l1, &rollup).await, Vec::<u64>::new(), "not the named batcher");
+
+    // The batcher is rotated to this key: every block is posted, once, in order.
+    let rotate =
+        bindings::SystemConfig::setBatcherHashCall { _batcherHash: signer().address().into_word() };
+    owner_sends(&l1, deployment.system_config_proxy, rotate.abi_encode()).await;
+    let posted = wait_posted(&l1, &rollup, 6).await;
+    token.cancel();
+    handle.await.unwrap();
+    assert_eq!(posted, (1..=6).collect::<Vec<_>>());
+}

@@ -159,6 +159,7 @@ impl NodeCliConfigBuilder {
             load_rollup_config(self.rollup_config, args.config_file.as_deref(), chain_id)?;
         let rollup_config = args.overrides.apply(rollup_config);
         check_rollup_config(&rollup_config)?;
+        crate::check_fork_ceiling(&rollup_config, &rollup_config_source)?;
 
         let network = network_config(&args.p2p, &rollup_config, mode)?;
         let batcher = batcher_config(&args.batcher, mode, &rollup_config)?;
@@ -295,7 +296,14 @@ fn batcher_config(
     let key = keys::read_key_file(flag, path, true)?;
     let signer = PrivateKeySigner::from_bytes(&key)
         .map_err(|e| CliError::Key { flag, why: e.to_string() })?;
-    let expected = rollup.genesis.system_config.map(|c| c.batcher_address);
+    // With an L1 SystemConfig, the batcher is whoever it names now (a rotation with
+    // setBatcherHash moves it away from the genesis batcher); the batcher reads it from L1 and
+    // posts only while it is named. Without one, the genesis batcher is the batcher for good.
+    let expected = rollup
+        .genesis
+        .system_config
+        .filter(|_| rollup.l1_system_config_address.is_zero())
+        .map(|c| c.batcher_address);
     if expected.is_some_and(|expected| expected != signer.address()) {
         return Err(CliError::Key {
             flag,
@@ -505,21 +513,9 @@ fn check_rollup_config(config: &RollupConfig) -> Result<(), CliError> {
     }
     // Forks activate in order; an override that puts a fork before its predecessor produces a
     // chain no other node follows.
-    let forks = &config.hardforks;
-    let ordered = [
-        ("--kona.override.canyon", forks.canyon_time),
-        ("--kona.override.delta", forks.delta_time),
-        ("--kona.override.ecotone", forks.ecotone_time),
-        ("--kona.override.fjord", forks.fjord_time),
-        ("--kona.override.granite", forks.granite_time),
-        ("--kona.override.holocene", forks.holocene_time),
-        ("--kona.override.isthmus", forks.isthmus_time),
-        ("--kona.override.jovian", forks.jovian_time),
-        ("--kona.override.interop", forks.interop_time),
-    ];
     let mut previous: Option<(&'static str, u64)> = None;
-    for (flag, time) in ordered {
-        let Some(time) = time else { continue };
+    for fork in crate::scheduled_forks(config) {
+        let (flag, Some(time)) = (fork.override_flag, fork.time) else { continue };
         if let Some((prev_flag, prev_time)) = previous
             && time < prev_time
         {

@@ -129,6 +129,35 @@ pub enum CliError {
         /// The L2 chain id.
         chain_id: u64,
     },
+    /// The chain schedules a hard fork this build does not implement.
+    #[error(
+        "{origin} schedules {fork} at {time}; this build runs OP Stack forks through {ceiling} \
+         only (kona-node 0.1.3, the last crates.io release, implements no later fork), so it \
+         refuses to start rather than fork off the chain at {time}",
+        ceiling = crate::LAST_SUPPORTED_FORK
+    )]
+    ForkBeyondCeiling {
+        /// Where the schedule came from.
+        origin: String,
+        /// The fork.
+        fork: &'static str,
+        /// Its activation timestamp.
+        time: u64,
+    },
+    /// The execution layer's chain spec and the rollup config disagree on a fork.
+    #[error(
+        "the execution chain spec activates {fork} at {execution} but the rollup config at \
+         {rollup}; the two layers would fork off each other: make --chain and the rollup config \
+         agree"
+    )]
+    ForkMismatch {
+        /// The fork.
+        fork: &'static str,
+        /// Its activation in the rollup config (a timestamp or "never").
+        rollup: String,
+        /// Its activation in the execution chain spec.
+        execution: String,
+    },
     /// The builder was used without a required input (a programming error of the host binary).
     #[error("NodeCliConfig builder: {0} was not set")]
     BuilderIncomplete(&'static str),

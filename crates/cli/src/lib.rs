@@ -13,6 +13,9 @@
 //!   `SequencerConfig`, `NodeMode`, `RollupConfig`), from which the ExEx builds kona's actors
 //!   (kona's `RollupNode` is not used: it requires an engine RPC URL and a JWT secret).
 //!
+//! - [`check_fork_ceiling`] and [`check_execution_forks`]: the refusal to start on a chain that
+//!   schedules a fork after [`LAST_SUPPORTED_FORK`], or whose two layers disagree on a fork.
+//!
 //! kona-cli's log and metrics flags are deliberately absent: reth owns logging (`-v`, `--log.*`)
 //! and the Prometheus endpoint (`--metrics`) for the whole process.
 
@@ -28,5 +31,11 @@ pub use config::{BatcherConfig, NodeCliConfig, NodeCliConfigBuilder, RollupConfi
 
 mod error;
 pub use error::CliError;
+
+mod forks;
+pub use forks::{
+    LAST_SUPPORTED_FORK, SUPERCHAIN_JOVIAN, ScheduledFork, SuperchainActivation,
+    check_execution_forks, check_fork_ceiling, scheduled_forks,
+};
 
 mod keys;

@@ -80,8 +80,16 @@ fn base(extra: &[&str]) -> KonaArgs {
     parse(&args).unwrap()
 }
 
+/// Builds the config; OP Sepolia's registry config is handed over by the host. From the
+/// registry itself OP Sepolia is refused (its Superchain has run Jovian since 2025-11-19, see
+/// `registry_chain_past_jovian_is_refused`), and these tests are about flags.
 fn build(args: KonaArgs, chain_id: u64) -> Result<NodeCliConfig, CliError> {
-    NodeCliConfig::builder().args(args).l2_chain_id(chain_id).build()
+    let builder = NodeCliConfig::builder().args(args).l2_chain_id(chain_id);
+    let builder = match kona_registry::ROLLUP_CONFIGS.get(&chain_id) {
+        Some(config) if chain_id == OP_SEPOLIA => builder.rollup_config(config.clone()),
+        _ => builder,
+    };
+    builder.build()
 }
 
 /// A rollup config file for the devnet chain, derived from OP Sepolia's.
@@ -216,9 +224,21 @@ fn exit_on_failure_reaches_the_config() {
 }
 
 #[test]
-fn registry_chain_builds_with_registry_config_and_signer() {
+fn registry_chain_past_jovian_is_refused() {
+    let from_registry = NodeCliConfig::builder().args(base(&[])).l2_chain_id(OP_SEPOLIA).build();
+    assert_eq!(
+        from_registry.unwrap_err().to_string(),
+        "L2 chain 11155420: its Sepolia Superchain (Upgrade 17, after kona's compiled-in \
+         registry) schedules Jovian at 1763568001; this build runs OP Stack forks through \
+         Isthmus only (kona-node 0.1.3, the last crates.io release, implements no later fork), \
+         so it refuses to start rather than fork off the chain at 1763568001"
+    );
+}
+
+#[test]
+fn registry_chain_config_carries_its_registered_signer() {
     let config = build(base(&[]), OP_SEPOLIA).unwrap();
-    assert_eq!(config.rollup_config_source, RollupConfigSource::Registry);
+    assert_eq!(config.rollup_config_source, RollupConfigSource::Host);
     assert_eq!(config.l2_chain_id(), OP_SEPOLIA);
     assert_eq!(config.node_mode(), NodeMode::Validator);
     let registered = kona_registry::OPCHAINS[&OP_SEPOLIA].roles.as_ref().unwrap();
@@ -335,13 +355,48 @@ fn sequencer_mode_carries_into_kona() {
 #[test]
 fn hardfork_overrides_apply_and_keep_the_rest() {
     let args =
-        base(&["--kona.override.isthmus", "1900000000", "--kona.override.jovian", "1900000001"]);
+        base(&["--kona.override.holocene", "1800000000", "--kona.override.isthmus", "1900000000"]);
     let config = build(args, OP_SEPOLIA).unwrap();
     let registry = &kona_registry::ROLLUP_CONFIGS[&OP_SEPOLIA];
+    assert_eq!(config.rollup_config.hardforks.holocene_time, Some(1_800_000_000));
     assert_eq!(config.rollup_config.hardforks.isthmus_time, Some(1_900_000_000));
-    assert_eq!(config.rollup_config.hardforks.jovian_time, Some(1_900_000_001));
-    assert_eq!(config.rollup_config.hardforks.holocene_time, registry.hardforks.holocene_time);
+    assert_eq!(config.rollup_config.hardforks.granite_time, registry.hardforks.granite_time);
     assert_eq!(config.rollup_config.genesis, registry.genesis);
+}
+
+#[test]
+fn forks_after_isthmus_are_refused_from_flags_and_files() {
+    let msg = err(base(&["--kona.override.jovian", "1900000001"]), OP_SEPOLIA);
+    assert!(msg.starts_with("the rollup config (or a --kona.override.* flag) schedules Jovian at 1900000001; this build runs OP Stack forks through Isthmus only"), "{msg}");
+    let msg = err(base(&["--kona.override.interop", "1900000001"]), OP_SEPOLIA);
+    assert!(msg.contains("schedules Interop at 1900000001"), "{msg}");
+
+    let mut config = kona_registry::ROLLUP_CONFIGS[&OP_SEPOLIA].clone();
+    config.l2_chain_id = DEVNET.into();
+    config.hardforks.jovian_time = Some(2_000_000_000);
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(serde_json::to_string(&config).unwrap().as_bytes()).unwrap();
+    let msg = err(base(&["--kona.config-file", file.path().to_str().unwrap()]), DEVNET);
+    assert!(
+        msg.starts_with(&format!(
+            "--kona.config-file {} (or a --kona.override.* flag) schedules Jovian at 2000000000",
+            file.path().display()
+        )),
+        "{msg}"
+    );
+}
+
+#[test]
+fn unknown_fork_field_in_config_file_is_refused() {
+    let config = kona_registry::ROLLUP_CONFIGS[&OP_SEPOLIA].clone();
+    let mut json = serde_json::to_value(&config).unwrap();
+    json["l2_chain_id"] = DEVNET.into();
+    // A fork this kona release has never heard of.
+    json["karst_time"] = 2_000_000_000u64.into();
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(json.to_string().as_bytes()).unwrap();
+    let msg = err(base(&["--kona.config-file", file.path().to_str().unwrap()]), DEVNET);
+    assert!(msg.contains("karst_time"), "{msg}");
 }
 
 #[test]
@@ -704,11 +759,20 @@ fn help_is_stable() {
 const BATCHER_KEY: &str = "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const BATCHER_ADDRESS: Address = address!("70997970C51812dc3A010C7d01b50e0d17dc79C8");
 
-/// A rollup file whose batcher is [`BATCHER_ADDRESS`], and a batcher key file with `mode`.
+/// A rollup file whose batcher is [`BATCHER_ADDRESS`] for good (no L1 SystemConfig), and a
+/// batcher key file with `mode`.
 fn batcher_setup(mode: u32) -> (tempfile::NamedTempFile, tempfile::NamedTempFile) {
+    batcher_setup_with(mode, Address::ZERO)
+}
+
+fn batcher_setup_with(
+    mode: u32,
+    system_config: Address,
+) -> (tempfile::NamedTempFile, tempfile::NamedTempFile) {
     use std::os::unix::fs::PermissionsExt;
     let mut config = kona_registry::ROLLUP_CONFIGS.get(&OP_SEPOLIA).unwrap().clone();
     config.l2_chain_id = DEVNET.into();
+    config.l1_system_config_address = system_config;
     config.genesis.system_config.as_mut().unwrap().batcher_address = BATCHER_ADDRESS;
     let mut rollup = tempfile::NamedTempFile::new().unwrap();
     rollup.write_all(serde_json::to_string(&config).unwrap().as_bytes()).unwrap();
@@ -839,4 +903,17 @@ fn batcher_key_must_be_private_and_the_rollups_batcher() {
         DEVNET,
     );
     assert!(e.contains("is not the rollup's batcher address"), "{e}");
+}
+
+#[test]
+fn with_an_l1_system_config_a_rotated_batcher_key_is_accepted() {
+    // The L1 SystemConfig may name another batcher than the genesis one (setBatcherHash): the
+    // batcher checks it on L1 while it runs, so the key is not held to the genesis batcher.
+    let system_config = address!("00000000000000000000000000000000000c0f16");
+    let (rollup, key) = batcher_setup_with(0o600, system_config);
+    std::fs::write(key.path(), DEV_KEY.to_string()).unwrap();
+    let args =
+        sequencer_with_batcher(&rollup, &["--batcher.key.path", key.path().to_str().unwrap()]);
+    let config = build(args, DEVNET).unwrap();
+    assert_eq!(config.batcher.unwrap().signer.address(), DEV_ADDRESS);
 }

@@ -27,6 +27,9 @@ pub enum DevnetError {
         /// The I/O error.
         source: io::Error,
     },
+    /// The OP contracts could not be loaded, deployed or built into the genesis.
+    #[error(transparent)]
+    Contracts(#[from] rollup_op_contracts::OpContractsError),
     /// The beacon adapter could not serve.
     #[error("beacon adapter: {0}")]
     Beacon(String),

@@ -3,11 +3,16 @@
 use crate::DevnetError;
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, constants::EMPTY_WITHDRAWALS};
 use alloy_eips::{BlockNumHash, eip1559::BaseFeeParams, eip7685::EMPTY_REQUESTS_HASH};
-use alloy_genesis::Genesis;
+use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{Address, B64, B256, Bytes, U256, address};
-use alloy_trie::{EMPTY_ROOT_HASH, root::state_root_ref_unhashed};
+use alloy_trie::{
+    EMPTY_ROOT_HASH,
+    root::{state_root_ref_unhashed, storage_root_unhashed},
+};
 use kona_genesis::{BaseFeeConfig, ChainGenesis, HardForkConfig, RollupConfig, SystemConfig};
+use rollup_op_contracts::{L1Deployment, predeploys};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// anvil's and Hardhat's well-known development accounts (mnemonic "test test … junk").
 pub const DEV_ACCOUNTS: [Address; 10] = [
@@ -23,8 +28,14 @@ pub const DEV_ACCOUNTS: [Address; 10] = [
     address!("a0Ee7A142d267C1f36714E4a8F75612F20a79720"),
 ];
 
-/// The L2 fee recipient predeploy (SequencerFeeVault), the coinbase of every OP block.
-const SEQUENCER_FEE_VAULT: Address = address!("4200000000000000000000000000000000000011");
+/// The devnet's Ecotone base fee scalar (the system config's and the genesis's).
+pub const BASEFEE_SCALAR: u32 = 1_000_000;
+/// The devnet's Ecotone blob base fee scalar.
+pub const BLOBBASEFEE_SCALAR: u32 = 0;
+
+/// How long after genesis Isthmus activates by default: long enough for the chain to run a few
+/// minutes on Holocene first, so the upgrade transactions run as on live chains.
+pub const DEFAULT_ISTHMUS_DELAY: u64 = 180;
 
 /// The devnet's EIP-1559 parameters: the OP Stack's (elasticity 6, denominator 50 before Canyon and
 /// 250 from Canyon on).
@@ -82,6 +93,9 @@ pub struct DevnetSpec {
     pub balance: U256,
     /// Address of the batcher (the system config's `batcherAddr`).
     pub batcher: Address,
+    /// Seconds after genesis at which Isthmus activates (0: at genesis). Every earlier fork is
+    /// active at genesis.
+    pub isthmus_delay: u64,
 }
 
 impl Default for DevnetSpec {
@@ -94,8 +108,18 @@ impl Default for DevnetSpec {
             // 10 000 000 ETH each.
             balance: U256::from(10u64).pow(U256::from(25u64)),
             batcher: DEV_ACCOUNTS[1],
+            isthmus_delay: DEFAULT_ISTHMUS_DELAY,
         }
     }
+}
+
+/// The OP contracts of a devnet: deployed on L1, and the predeploys its L2 genesis holds.
+#[derive(Debug, Clone)]
+pub struct OpChainContracts {
+    /// The L1 deployment.
+    pub l1: L1Deployment,
+    /// The L2 predeploy accounts.
+    pub predeploys: BTreeMap<Address, GenesisAccount>,
 }
 
 /// The files a devnet starts from.
@@ -110,32 +134,57 @@ pub struct DevnetArtifacts {
 }
 
 impl DevnetSpec {
-    /// The L2 genesis JSON, with every OP hard fork through Isthmus active at genesis.
+    /// The Isthmus activation time of a chain whose genesis is at `genesis_time`.
+    pub const fn isthmus_time(&self, genesis_time: u64) -> u64 {
+        genesis_time.saturating_add(self.isthmus_delay)
+    }
+
+    /// The L2 genesis JSON: every OP hard fork through Holocene active at genesis, Isthmus
+    /// [`Self::isthmus_delay`] later, the OP predeploys and the funded accounts.
     ///
     /// The L2 genesis time equals the L1 origin's: kona's sequencer picks L1 origins by
     /// `l2_time - l1_time`, which must never be negative.
-    pub fn genesis_json(&self, origin: &L1Origin) -> Result<serde_json::Value, DevnetError> {
-        let mut alloc: serde_json::Map<_, _> = self
-            .funded
+    pub fn genesis_json(
+        &self,
+        origin: &L1Origin,
+        contracts: &OpChainContracts,
+    ) -> Result<serde_json::Value, DevnetError> {
+        let mut alloc: serde_json::Map<_, _> = contracts
+            .predeploys
             .iter()
-            .map(|a| (format!("{a:?}"), json!({ "balance": format!("{:#x}", self.balance) })))
-            .collect();
-        // The system contracts the forks active at genesis call into every block, as the OP
-        // Stack's L2 genesis preinstalls them: EIP-4788's beacon roots (Ecotone) and EIP-2935's
-        // block hash history (Isthmus). A chain whose forks are active from genesis never runs
-        // the upgrade transactions that would deploy them later.
-        for (address, code) in [
-            (alloy_eips::eip4788::BEACON_ROOTS_ADDRESS, &alloy_eips::eip4788::BEACON_ROOTS_CODE),
-            (
+            .map(|(address, account)| {
+                serde_json::to_value(account)
+                    .map(|account| (format!("{address:?}"), account))
+                    .map_err(|e| DevnetError::Spec(format!("predeploy {address}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        for funded in &self.funded {
+            alloc.insert(
+                format!("{funded:?}"),
+                json!({ "balance": format!("{:#x}", self.balance) }),
+            );
+        }
+        // The system contracts the forks active at genesis call into every block, preinstalled
+        // as an OP genesis has them: EIP-4788's beacon roots (Ecotone). EIP-2935's block hash
+        // history (Isthmus) only when Isthmus is active at genesis: otherwise Isthmus's upgrade
+        // transactions deploy it at the fork, as on live chains.
+        let mut system = vec![(
+            alloy_eips::eip4788::BEACON_ROOTS_ADDRESS,
+            &alloy_eips::eip4788::BEACON_ROOTS_CODE,
+        )];
+        if self.isthmus_delay == 0 {
+            system.push((
                 alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS,
                 &alloy_eips::eip2935::HISTORY_STORAGE_CODE,
-            ),
-        ] {
+            ));
+        }
+        for (address, code) in system {
             alloc.insert(
                 format!("{address:?}"),
                 json!({ "balance": "0x0", "nonce": "0x1", "code": code }),
             );
         }
+        let isthmus = self.isthmus_time(origin.timestamp);
         Ok(json!({
             "config": {
                 "chainId": self.l2_chain_id,
@@ -143,9 +192,9 @@ impl DevnetSpec {
                 "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0,
                 "istanbulBlock": 0, "muirGlacierBlock": 0, "berlinBlock": 0, "londonBlock": 0,
                 "arrowGlacierBlock": 0, "grayGlacierBlock": 0, "mergeNetsplitBlock": 0,
-                "shanghaiTime": 0, "cancunTime": 0, "pragueTime": 0,
+                "shanghaiTime": 0, "cancunTime": 0, "pragueTime": isthmus,
                 "bedrockBlock": 0, "regolithTime": 0, "canyonTime": 0, "ecotoneTime": 0,
-                "fjordTime": 0, "graniteTime": 0, "holoceneTime": 0, "isthmusTime": 0,
+                "fjordTime": 0, "graniteTime": 0, "holoceneTime": 0, "isthmusTime": isthmus,
                 "terminalTotalDifficulty": 0, "terminalTotalDifficultyPassed": true,
                 "depositContractAddress": Address::ZERO,
                 "optimism": {
@@ -160,7 +209,7 @@ impl DevnetSpec {
             "gasLimit": format!("{:#x}", self.gas_limit),
             "difficulty": "0x0",
             "mixHash": B256::ZERO,
-            "coinbase": SEQUENCER_FEE_VAULT,
+            "coinbase": predeploys::SEQUENCER_FEE_VAULT,
             "baseFeePerGas": format!("{GENESIS_BASE_FEE:#x}"),
             "number": "0x0",
             "alloc": alloc,
@@ -168,7 +217,11 @@ impl DevnetSpec {
     }
 
     /// The genesis JSON, its hash, and the matching rollup config.
-    pub fn build(&self, origin: &L1Origin) -> Result<DevnetArtifacts, DevnetError> {
+    pub fn build(
+        &self,
+        origin: &L1Origin,
+        contracts: &OpChainContracts,
+    ) -> Result<DevnetArtifacts, DevnetError> {
         if self.block_time == 0 {
             return Err(DevnetError::Spec("block time must be at least 1 second".into()));
         }
@@ -178,23 +231,34 @@ impl DevnetSpec {
                 self.l2_chain_id
             )));
         }
-        let genesis = self.genesis_json(origin)?;
+        let genesis = self.genesis_json(origin, contracts)?;
         let parsed: Genesis = serde_json::from_value(genesis.clone())
             .map_err(|e| DevnetError::Spec(format!("genesis does not parse: {e}")))?;
         let genesis_hash = genesis_header(&parsed).hash_slow();
-        let rollup = self.rollup_config(origin, genesis_hash);
+        let rollup = self.rollup_config(origin, genesis_hash, &contracts.l1);
         Ok(DevnetArtifacts { genesis, genesis_hash, rollup })
     }
 
-    fn rollup_config(&self, origin: &L1Origin, l2_genesis: B256) -> RollupConfig {
-        // Ecotone-style scalar: version byte 1, blob base fee scalar 0, base fee scalar 1e6.
-        let mut scalar = [0u8; 32];
-        scalar[0] = 1;
-        scalar[28..32].copy_from_slice(&1_000_000u32.to_be_bytes());
-        // The batch inbox convention: 0xff00…00 followed by the L2 chain id.
+    /// The batch inbox: the OP convention, `0xff00…00` followed by the L2 chain id.
+    pub fn batch_inbox(&self) -> Address {
         let mut inbox = [0u8; 20];
         inbox[0] = 0xff;
         inbox[12..20].copy_from_slice(&self.l2_chain_id.to_be_bytes());
+        Address::from(inbox)
+    }
+
+    fn rollup_config(
+        &self,
+        origin: &L1Origin,
+        l2_genesis: B256,
+        l1: &L1Deployment,
+    ) -> RollupConfig {
+        // Ecotone-style scalar, as SystemConfig.initialize stores it: version byte 1, then the
+        // blob base fee scalar and the base fee scalar as the last two big-endian u32s.
+        let mut scalar = [0u8; 32];
+        scalar[0] = 1;
+        scalar[24..28].copy_from_slice(&BLOBBASEFEE_SCALAR.to_be_bytes());
+        scalar[28..32].copy_from_slice(&BASEFEE_SCALAR.to_be_bytes());
         RollupConfig {
             genesis: ChainGenesis {
                 l1: origin.block,
@@ -223,10 +287,12 @@ impl DevnetSpec {
                 fjord_time: Some(0),
                 granite_time: Some(0),
                 holocene_time: Some(0),
-                isthmus_time: Some(0),
+                isthmus_time: Some(self.isthmus_time(origin.timestamp)),
                 ..Default::default()
             },
-            batch_inbox_address: Address::from(inbox),
+            batch_inbox_address: self.batch_inbox(),
+            deposit_contract_address: l1.optimism_portal_proxy,
+            l1_system_config_address: l1.system_config_proxy,
             chain_op_config: BaseFeeConfig {
                 eip1559_elasticity: EIP1559_ELASTICITY.into(),
                 eip1559_denominator: EIP1559_DENOMINATOR.into(),
@@ -237,14 +303,25 @@ impl DevnetSpec {
     }
 }
 
-/// The genesis header op-reth derives from `genesis` when every fork through Isthmus (Prague on
-/// the Ethereum side) is active at genesis and no L2ToL1MessagePasser storage is allocated.
+/// The genesis header op-reth v1.6.0 derives from `genesis` (`make_op_genesis_header`), for a
+/// genesis with every fork through Holocene active (Shanghai and Cancun on the Ethereum side) and
+/// Isthmus (Prague) active at genesis or later.
 ///
 /// What each fork asks of it: Canyon (Shanghai) an empty withdrawals list; Ecotone (Cancun) zero
-/// blob gas and a zero parent beacon block root; Isthmus the L2ToL1MessagePasser's storage root
-/// as withdrawals root (empty here: the account is not allocated) and the empty requests hash
-/// (OP chains carry no EIP-7685 requests); Holocene the EIP-1559 parameters in `extraData`.
+/// blob gas and a zero parent beacon block root; Holocene the EIP-1559 parameters in
+/// `extraData`; Isthmus, when active at genesis, the L2ToL1MessagePasser's storage root as
+/// withdrawals root and the empty requests hash (OP chains carry no EIP-7685 requests).
 pub fn genesis_header(genesis: &Genesis) -> Header {
+    let isthmus_at_genesis = genesis.config.prague_time.is_some_and(|t| t <= genesis.timestamp);
+    let message_passer_root = genesis
+        .alloc
+        .get(&predeploys::L2_TO_L1_MESSAGE_PASSER)
+        .and_then(|account| account.storage.as_ref())
+        .map(|storage| storage_root_unhashed(storage.iter().map(|(k, v)| (*k, (*v).into()))));
+    let withdrawals_root = match (isthmus_at_genesis, message_passer_root) {
+        (true, Some(root)) => root,
+        _ => EMPTY_WITHDRAWALS,
+    };
     Header {
         parent_hash: B256::ZERO,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
@@ -261,11 +338,11 @@ pub fn genesis_header(genesis: &Genesis) -> Header {
         mix_hash: genesis.mix_hash,
         nonce: genesis.nonce.into(),
         base_fee_per_gas: Some(genesis.base_fee_per_gas.map_or(GENESIS_BASE_FEE, |fee| fee as u64)),
-        withdrawals_root: Some(EMPTY_WITHDRAWALS),
+        withdrawals_root: Some(withdrawals_root),
         blob_gas_used: Some(genesis.blob_gas_used.unwrap_or(0)),
         excess_blob_gas: Some(genesis.excess_blob_gas.unwrap_or(0)),
         parent_beacon_block_root: Some(B256::ZERO),
-        requests_hash: Some(EMPTY_REQUESTS_HASH),
+        requests_hash: isthmus_at_genesis.then_some(EMPTY_REQUESTS_HASH),
         ..Default::default()
     }
 }

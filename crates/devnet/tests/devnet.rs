@@ -1,5 +1,5 @@
-//! Devnet genesis and rollup config (golden values measured with real op-reth v1.6.0), the
-//! no-overwrite rule, and the beacon adapter in front of a real anvil (spec, genesis and blob
+//! Devnet genesis and rollup config with the OP contracts (golden values measured with real
+//! op-reth v1.6.0), the deployment on a real anvil, the no-overwrite rule, and the beacon adapter in front of a real anvil (spec, genesis and blob
 //! sidecars with real KZG proofs).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -8,11 +8,11 @@ use alloy_eips::eip4844::{BlobTransactionSidecar, IndexedBlobHash};
 use alloy_eips::{BlockNumHash, eip1559::BaseFeeParams, eip2935, eip4788};
 use alloy_genesis::Genesis;
 use alloy_network::{TransactionBuilder, TransactionBuilder4844};
-use alloy_primitives::{address, b256};
+use alloy_primitives::{Address, U256, address, b256};
 use alloy_provider::{Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_signer_local::PrivateKeySigner;
-use anvil_testing::Anvil;
+use anvil_testing::{Anvil, contracts_package_dir};
 use kona_derive::BlobProvider;
 use kona_genesis::RollupConfig;
 use kona_protocol::BlockInfo;
@@ -20,8 +20,9 @@ use kona_providers_alloy::{BeaconClient, OnlineBeaconClient, OnlineBlobProvider}
 use op_alloy_consensus::decode_holocene_extra_data;
 use rollup_batcher::blob;
 use rollup_devnet::{
-    BeaconAdapter, DevnetError, DevnetSpec, GENESIS_BASE_FEE, L1Origin, base_fee_params,
-    genesis_header, holocene_genesis_extra_data, latest_l1_origin, write_all_atomically,
+    BeaconAdapter, DevnetError, DevnetSpec, GENESIS_BASE_FEE, L1Origin, OpChainContracts,
+    base_fee_params, deploy_op_chain, genesis_header, holocene_genesis_extra_data,
+    latest_l1_origin, write_all_atomically,
 };
 use rollup_providers_beacon::BeaconApiClient;
 
@@ -36,12 +37,69 @@ const ORIGIN: L1Origin = L1Origin {
     chain_id: 31_337,
 };
 
+/// Fixed L1 contract addresses, so the genesis (and its hash) is the same in every run.
+fn l1_deployment() -> rollup_op_contracts::L1Deployment {
+    let at = |n: u8| Address::with_last_byte(n);
+    rollup_op_contracts::L1Deployment {
+        proxy_admin: at(1),
+        superchain_config_proxy: at(2),
+        system_config_proxy: at(3),
+        optimism_portal_proxy: at(4),
+        l2_output_oracle_proxy: at(5),
+        l1_cross_domain_messenger_proxy: at(6),
+        l1_standard_bridge_proxy: at(7),
+        l1_erc721_bridge_proxy: at(8),
+        optimism_mintable_erc20_factory_proxy: at(9),
+        implementations: Default::default(),
+        deployed_at_block: 0,
+    }
+}
+
+/// The OP contracts of a devnet on [`l1_deployment`]'s L1.
+fn contracts() -> OpChainContracts {
+    let package = rollup_op_contracts::ContractsPackage::open(contracts_package_dir()).unwrap();
+    let l1 = l1_deployment();
+    let config = rollup_op_contracts::L2PredeployConfig {
+        l1_chain_id: ORIGIN.chain_id,
+        l2_chain_id: DevnetSpec::default().l2_chain_id,
+        l1_cross_domain_messenger: l1.l1_cross_domain_messenger_proxy,
+        l1_standard_bridge: l1.l1_standard_bridge_proxy,
+        l1_erc721_bridge: l1.l1_erc721_bridge_proxy,
+        proxy_admin_owner: rollup_devnet::DEV_ACCOUNTS[0],
+        fee_vault_recipient: rollup_devnet::DEV_ACCOUNTS[0],
+        fee_vault_min_withdrawal: U256::from(10u64).pow(U256::from(19u64)),
+        ecotone_at_genesis: true,
+        fjord_at_genesis: true,
+    };
+    let predeploys =
+        rollup_op_contracts::L2PredeployBuilder::new(&package, config).build().unwrap();
+    OpChainContracts { l1, predeploys }
+}
+
+fn build(spec: &DevnetSpec) -> rollup_devnet::DevnetArtifacts {
+    spec.build(&ORIGIN, &contracts()).unwrap()
+}
+
+/// Both shapes of genesis header op-reth v1.6.0 derives: Isthmus later (empty withdrawals root,
+/// no requests hash) and Isthmus at genesis (the L2ToL1MessagePasser's storage root as
+/// withdrawals root). The hashes are what `rollup init --chain genesis.json` printed.
 #[test]
 fn genesis_hash_matches_op_reth() {
-    let artifacts = DevnetSpec::default().build(&ORIGIN).unwrap();
+    let later = build(&DevnetSpec::default());
+    let at_genesis = build(&DevnetSpec { isthmus_delay: 0, ..DevnetSpec::default() });
+    // To measure again: DEVNET_GENESIS_OUT=<dir>, then `rollup init --chain <dir>/<file>`.
+    if let Some(dir) = std::env::var_os("DEVNET_GENESIS_OUT") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::write(dir.join("later.json"), later.genesis.to_string()).unwrap();
+        std::fs::write(dir.join("at_genesis.json"), at_genesis.genesis.to_string()).unwrap();
+    }
     assert_eq!(
-        artifacts.genesis_hash,
-        b256!("86a5642eeb3bc6d60d6eb422e63d528fb013ef82d797a34270b2f3274a5793cc")
+        later.genesis_hash,
+        b256!("d265bf3db68a956cb4e46c157597be0a18ce17b315703a932099fcab6391326a")
+    );
+    assert_eq!(
+        at_genesis.genesis_hash,
+        b256!("14587c1a4da64b358101635af34918939ca5e542cb6052f6c4883d4d16dd0241")
     );
 }
 
@@ -61,7 +119,7 @@ fn op_reth_next_base_fee(parent: &Header, chain: BaseFeeParams) -> Option<u64> {
 
 #[test]
 fn genesis_extra_data_carries_the_holocene_eip1559_parameters() {
-    let artifacts = DevnetSpec::default().build(&ORIGIN).unwrap();
+    let artifacts = build(&DevnetSpec::default());
     let genesis: Genesis = serde_json::from_value(artifacts.genesis.clone()).unwrap();
     assert!(artifacts.rollup.is_holocene_active(genesis.timestamp));
     // op-alloy's decoder, the one op-reth validates and computes base fees with.
@@ -75,7 +133,7 @@ fn genesis_extra_data_carries_the_holocene_eip1559_parameters() {
 
 #[test]
 fn block_one_has_the_eip1559_successor_of_the_genesis_base_fee() {
-    let artifacts = DevnetSpec::default().build(&ORIGIN).unwrap();
+    let artifacts = build(&DevnetSpec::default());
     let genesis: Genesis = serde_json::from_value(artifacts.genesis.clone()).unwrap();
     let header = genesis_header(&genesis);
     assert_eq!(header.hash_slow(), artifacts.genesis_hash);
@@ -110,22 +168,27 @@ fn block_one_has_the_eip1559_successor_of_the_genesis_base_fee() {
 
 #[test]
 fn genesis_preinstalls_the_system_contracts_of_its_forks() {
-    let artifacts = DevnetSpec::default().build(&ORIGIN).unwrap();
-    let genesis: Genesis = serde_json::from_value(artifacts.genesis).unwrap();
-    for (address, code) in [
-        (eip4788::BEACON_ROOTS_ADDRESS, &eip4788::BEACON_ROOTS_CODE),
-        (eip2935::HISTORY_STORAGE_ADDRESS, &eip2935::HISTORY_STORAGE_CODE),
-    ] {
+    let check = |genesis: &Genesis, address, code: &alloy_primitives::Bytes| {
         let account = genesis.alloc.get(&address).unwrap_or_else(|| panic!("{address} allocated"));
         assert_eq!(account.code.as_ref(), Some(code));
         assert_eq!(account.nonce, Some(1));
-    }
+    };
+    let artifacts = build(&DevnetSpec { isthmus_delay: 0, ..DevnetSpec::default() });
+    let genesis: Genesis = serde_json::from_value(artifacts.genesis).unwrap();
+    check(&genesis, eip4788::BEACON_ROOTS_ADDRESS, &eip4788::BEACON_ROOTS_CODE);
+    check(&genesis, eip2935::HISTORY_STORAGE_ADDRESS, &eip2935::HISTORY_STORAGE_CODE);
+    // Isthmus later: its upgrade transactions deploy the block hash history contract at the
+    // fork, so the genesis must not hold it already.
+    let artifacts = build(&DevnetSpec::default());
+    let genesis: Genesis = serde_json::from_value(artifacts.genesis).unwrap();
+    check(&genesis, eip4788::BEACON_ROOTS_ADDRESS, &eip4788::BEACON_ROOTS_CODE);
+    assert!(!genesis.alloc.contains_key(&eip2935::HISTORY_STORAGE_ADDRESS));
 }
 
 #[test]
 fn rollup_config_matches_the_genesis_and_the_l1() {
     let spec = DevnetSpec { block_time: 1, ..DevnetSpec::default() };
-    let artifacts = spec.build(&ORIGIN).unwrap();
+    let artifacts = build(&spec);
     // What kona reads back from rollup.json.
     let json = serde_json::to_string(&artifacts.rollup).unwrap();
     let rollup: RollupConfig = serde_json::from_str(&json).unwrap();
@@ -139,7 +202,13 @@ fn rollup_config_matches_the_genesis_and_the_l1() {
     assert_eq!(rollup.l1_chain_id, 31_337);
     assert_eq!(rollup.l2_chain_id.id(), 42_069);
     assert_eq!(rollup.block_time, 1);
-    assert!(rollup.is_isthmus_active(ORIGIN.timestamp), "every fork through Isthmus at genesis");
+    assert!(rollup.is_holocene_active(ORIGIN.timestamp), "every fork through Holocene at genesis");
+    assert!(!rollup.is_isthmus_active(ORIGIN.timestamp + 179));
+    assert!(rollup.is_isthmus_active(ORIGIN.timestamp + 180), "Isthmus 3 minutes later");
+    assert_eq!(artifacts.genesis["config"]["isthmusTime"], ORIGIN.timestamp + 180);
+    assert_eq!(artifacts.genesis["config"]["pragueTime"], ORIGIN.timestamp + 180);
+    assert_eq!(rollup.deposit_contract_address, l1_deployment().optimism_portal_proxy);
+    assert_eq!(rollup.l1_system_config_address, l1_deployment().system_config_proxy);
     assert_eq!(rollup.batch_inbox_address, address!("ff0000000000000000000000000000000000a455"));
     let system = rollup.genesis.system_config.unwrap();
     assert_eq!(system.batcher_address, address!("70997970C51812dc3A010C7d01b50e0d17dc79C8"));
@@ -147,17 +216,24 @@ fn rollup_config_matches_the_genesis_and_the_l1() {
     assert_eq!(artifacts.genesis["config"]["chainId"], 42_069);
     assert_eq!(
         artifacts.genesis["alloc"].as_object().unwrap().len(),
-        12,
-        "10 funded, 2 preinstalls"
+        contracts().predeploys.len() + 10 + 1,
+        "predeploys, 10 funded, the beacon roots contract"
+    );
+    assert_eq!(
+        artifacts.genesis["coinbase"],
+        serde_json::json!(rollup_op_contracts::predeploys::SEQUENCER_FEE_VAULT)
     );
 }
 
 #[test]
 fn bad_specs_are_rejected() {
-    let err = DevnetSpec { block_time: 0, ..DevnetSpec::default() }.build(&ORIGIN).unwrap_err();
+    let err = DevnetSpec { block_time: 0, ..DevnetSpec::default() }
+        .build(&ORIGIN, &contracts())
+        .unwrap_err();
     assert_eq!(err.to_string(), "invalid devnet spec: block time must be at least 1 second");
-    let err =
-        DevnetSpec { l2_chain_id: 31_337, ..DevnetSpec::default() }.build(&ORIGIN).unwrap_err();
+    let err = DevnetSpec { l2_chain_id: 31_337, ..DevnetSpec::default() }
+        .build(&ORIGIN, &contracts())
+        .unwrap_err();
     assert!(err.to_string().contains("equals the L1 chain id"), "{err}");
 }
 
@@ -182,14 +258,51 @@ fn files_are_never_overwritten_without_force() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary files left");
 }
 
-#[tokio::test]
-async fn init_reads_the_l1_origin_from_anvil() {
+#[tokio::test(flavor = "multi_thread")]
+async fn init_deploys_the_contracts_and_starts_after_them() {
     let anvil = Anvil::start();
-    let origin = latest_l1_origin(&anvil.url()).await.unwrap();
+    let package = rollup_op_contracts::ContractsPackage::open(contracts_package_dir()).unwrap();
+    let spec = DevnetSpec::default();
+    let (origin, chain) = deploy_op_chain(&anvil.url(), &package, &spec, None).await.unwrap();
     assert_eq!(origin.chain_id, 31_337);
-    assert_eq!(origin.block.number, 0, "a fresh anvil is at genesis");
-    let artifacts = DevnetSpec::default().build(&origin).unwrap();
+    assert!(origin.block.number >= chain.l1.deployed_at_block && chain.l1.deployed_at_block > 0);
+    let artifacts = spec.build(&origin, &chain).unwrap();
     assert_eq!(artifacts.rollup.genesis.l1, origin.block);
+    assert_eq!(artifacts.rollup.deposit_contract_address, chain.l1.optimism_portal_proxy);
+
+    // What the contracts on L1 hold is what the rollup config says.
+    let provider = ProviderBuilder::new().connect_http(anvil.url());
+    let read = |to: Address, data: Vec<u8>| {
+        let provider = &provider;
+        async move {
+            provider.call(TransactionRequest::default().with_to(to).with_input(data)).await.unwrap()
+        }
+    };
+    use alloy_sol_types::SolCall;
+    use rollup_op_contracts::bindings::{L2OutputOracle, SystemConfig};
+    let system = artifacts.rollup.genesis.system_config.unwrap();
+    let out = read(chain.l1.system_config_proxy, SystemConfig::scalarCall {}.abi_encode()).await;
+    assert_eq!(SystemConfig::scalarCall::abi_decode_returns(&out).unwrap(), system.scalar);
+    let out =
+        read(chain.l1.system_config_proxy, SystemConfig::batcherHashCall {}.abi_encode()).await;
+    assert_eq!(
+        SystemConfig::batcherHashCall::abi_decode_returns(&out).unwrap(),
+        system.batcher_address.into_word()
+    );
+    let oracle = chain.l1.l2_output_oracle_proxy;
+    let out = read(oracle, L2OutputOracle::startingTimestampCall {}.abi_encode()).await;
+    assert_eq!(
+        L2OutputOracle::startingTimestampCall::abi_decode_returns(&out).unwrap(),
+        U256::from(artifacts.rollup.genesis.l2_time)
+    );
+
+    // An origin before the contracts exist is refused by name.
+    let err = deploy_op_chain(&anvil.url(), &package, &spec, Some(0)).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid devnet spec: L1 origin 0 is before the OP contracts' deployment"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
