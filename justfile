@@ -28,19 +28,17 @@ e2e: build-rollup
     cargo build --release --locked -p rollup-devnet
     ./tests/e2e/devnet_e2e.sh
 
-# Derivation end to end: sequencer + batcher + P2P and L1-only validators; safe/finalized heads, L1 reorg,
-# batcher restart, validator SIGKILL. DA=blobs runs it with the batcher posting blobs.
-derivation-e2e DA="calldata": build-rollup
+# A real OP chain end to end (Rust harness, typed clients, on a sequencer, a P2P validator and an
+# L1-only validator): portal, bridge, contract-creating and reverting deposits, SystemConfig gas limit,
+# fee scalars and batcher, Isthmus activating mid-chain; and derivation through an L1 reorg, a
+# validator SIGKILL and a devnet restart. DA=blobs has the batcher post blobs. FILTER picks tests.
+e2e-op-chain DA="calldata" FILTER="": build-rollup
     cargo build --release --locked -p rollup-devnet
-    BATCHER_DA={{DA}} ./tests/e2e/derivation_e2e.sh
+    ROLLUP_BIN="$CARGO_TARGET_DIR/release/rollup" DEVNET_BIN="$CARGO_TARGET_DIR/release/rollup-devnet" BATCHER_DA={{DA}} \
+        cargo nextest run --locked -p rollup-op-chain-e2e --run-ignored ignored-only --no-capture {{FILTER}}
 
-# A real OP chain end to end (Rust harness, typed clients): portal, bridge, contract-creating and reverting
-# deposits, SystemConfig gas limit and fee scalars, Isthmus activating mid-chain; on a sequencer, a P2P
-# validator and an L1-only validator.
-e2e-op-chain: build-rollup
-    cargo build --release --locked -p rollup-devnet
-    ROLLUP_BIN="$CARGO_TARGET_DIR/release/rollup" DEVNET_BIN="$CARGO_TARGET_DIR/release/rollup-devnet" \
-        cargo nextest run --locked -p rollup-op-chain-e2e --run-ignored ignored-only --no-capture
+# Derivation end to end (the Rust harness's derivation test). DA=blobs has the batcher post blobs.
+derivation-e2e DA="calldata": (e2e-op-chain DA "derivation")
 
 # The devnet started from an empty state folder RUNS times in a row; each start's first blocks are checked.
 devnet-fresh-starts RUNS="20": build-rollup

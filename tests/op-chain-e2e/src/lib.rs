@@ -39,6 +39,15 @@ impl Node {
     /// All three.
     pub const ALL: [Self; 3] = [Self::Sequencer, Self::P2pValidator, Self::L1Validator];
 
+    /// The node's folder in the devnet state.
+    pub const fn dir(self) -> &'static str {
+        match self {
+            Self::Sequencer => "sequencer",
+            Self::P2pValidator => "validator-1",
+            Self::L1Validator => "validator-2",
+        }
+    }
+
     const fn index(self) -> u16 {
         match self {
             Self::Sequencer => 0,
@@ -48,57 +57,155 @@ impl Node {
     }
 }
 
+/// How the devnet runs; every field has the harness default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevnetSettings {
+    /// Isthmus activation, seconds after L2 genesis.
+    pub isthmus_delay: u64,
+    /// L2 block time, seconds.
+    pub l2_block_time: u64,
+    /// L1 block (slot) time, seconds.
+    pub l1_block_time: u64,
+    /// Whether the batcher posts blobs (else calldata).
+    pub blobs: bool,
+}
+
+impl Default for DevnetSettings {
+    /// Isthmus 150 s after genesis, 2 s L2 and L1 blocks, and the batcher posting what
+    /// `BATCHER_DA` says (`blobs`, or calldata by default).
+    fn default() -> Self {
+        let blobs = std::env::var("BATCHER_DA").is_ok_and(|da| da == "blobs");
+        Self { isthmus_delay: 150, l2_block_time: 2, l1_block_time: 2, blobs }
+    }
+}
+
+impl DevnetSettings {
+    /// Isthmus `seconds` after genesis.
+    pub const fn isthmus_delay(self, seconds: u64) -> Self {
+        Self { isthmus_delay: seconds, ..self }
+    }
+
+    /// L2 blocks every `seconds`.
+    pub const fn l2_block_time(self, seconds: u64) -> Self {
+        Self { l2_block_time: seconds, ..self }
+    }
+}
+
 /// A running devnet.
 #[derive(Debug)]
 pub struct Devnet {
     child: Child,
+    /// Nodes the harness restarted itself: reaped when the devnet stops (a node that exited but
+    /// was never waited for keeps its pid, and reth takes a database lock held by a live pid).
+    restarted: Vec<Child>,
     dir: tempfile::TempDir,
-    /// Isthmus activation, seconds after L2 genesis.
-    pub isthmus_delay: u64,
+    /// How it runs.
+    pub settings: DevnetSettings,
 }
 
 impl Devnet {
-    /// Starts the devnet with Isthmus `isthmus_delay` seconds after genesis and waits until all
-    /// three nodes answer over RPC.
-    pub async fn start(isthmus_delay: u64) -> Self {
-        let rollup = std::env::var_os("ROLLUP_BIN").map(PathBuf::from).expect(
-            "ROLLUP_BIN must name a release `rollup` build (cargo build --release in bin/rollup)",
-        );
-        assert!(rollup.is_file(), "ROLLUP_BIN={} is not a file", rollup.display());
-        let root = repo_root();
+    /// Starts the devnet and waits until all three nodes answer over RPC.
+    pub async fn start(settings: DevnetSettings) -> Self {
         let dir = tempfile::Builder::new().prefix("op-chain-e2e-").tempdir().unwrap();
-        let log = std::fs::File::create(dir.path().join("devnet.out")).unwrap();
-        let mut command = Command::new(root.join("etc/devnet/devnet.sh"));
-        command
-            .env("DEVNET_DIR", dir.path().join("state"))
-            .env("ROLLUP_BIN", &rollup)
-            .env("VALIDATORS", "2")
-            .env("NO_P2P_VALIDATORS", "2")
-            .env("ISTHMUS_DELAY", isthmus_delay.to_string())
-            .env("L1_PORT", (PORT_BASE + 8545).to_string())
-            .env("BEACON_PORT", (PORT_BASE + 5052).to_string())
-            .env("L2_HTTP_PORT", (PORT_BASE + 9545).to_string())
-            .env("KONA_RPC_PORT", (PORT_BASE + 9546).to_string())
-            .env("METRICS_PORT", (PORT_BASE + 9001).to_string())
-            .env("L2_P2P_PORT", (PORT_BASE + 10303).to_string())
-            .env("L2_AUTH_PORT", (PORT_BASE + 8551).to_string())
-            .env("KONA_P2P_PORT", (PORT_BASE + 9222).to_string())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .stdin(Stdio::null());
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let child = command.spawn().expect("start etc/devnet/devnet.sh");
-        let devnet = Self { child, dir, isthmus_delay };
-        for node in Node::ALL {
-            let url = devnet.l2(node);
-            wait_until(|| {
-                let url = url.clone();
-                async move { rpc(&url, "eth_chainId", serde_json::json!([])).await }
-            })
-            .within(Duration::from_secs(600), &format!("{node:?} answers on {url}"))
-            .await;
-        }
+        let child = spawn_devnet(dir.path(), &settings);
+        let mut devnet = Self { child, restarted: Vec::new(), dir, settings };
+        devnet.wait_for_nodes().await;
         devnet
+    }
+
+    /// Stops the devnet (every node, gracefully) and starts it again from its state: the
+    /// sequencer, its batcher and the validators resume where they were.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.child = spawn_devnet(self.dir.path(), &self.settings);
+        self.wait_for_nodes().await;
+    }
+
+    /// Waits until every node answers over RPC; fails at once if devnet.sh gave up.
+    async fn wait_for_nodes(&mut self) {
+        let started = Instant::now();
+        for node in Node::ALL {
+            let url = self.l2(node);
+            while rpc(&url, "eth_chainId", serde_json::json!([])).await.is_none() {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    panic!(
+                        "devnet.sh exited ({status}) before {node:?} answered; see {}",
+                        self.dir.path().join("devnet.out").display()
+                    );
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(600),
+                    "{node:?} did not answer on {url} within 600 s"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+
+    /// The pid of a node's `rollup` process.
+    pub fn node_pid(&self, node: Node) -> Option<u32> {
+        node_pid(&self.state(), node)
+    }
+
+    /// Kills a node with SIGKILL (no shutdown at all) and starts it again with the same
+    /// command line, in the devnet's process group so that it is stopped with the devnet.
+    pub async fn kill_and_restart(&mut self, node: Node) {
+        let pid = self.node_pid(node).expect("the node runs");
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let mut args = cmdline
+            .split(|b| *b == 0)
+            .filter(|arg| !arg.is_empty())
+            .map(|arg| String::from_utf8_lossy(arg).into_owned());
+        let program = args.next().unwrap();
+        Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+        wait_until(|| async move { (!Path::new(&format!("/proc/{pid}")).exists()).then_some(()) })
+            .within(Duration::from_secs(10), "the killed node gone")
+            .await;
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.state().join(node.dir()).join("rollup.log"))
+            .unwrap();
+        let mut command = Command::new(program);
+        command.args(args).stdout(log.try_clone().unwrap()).stderr(log).stdin(Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut command, self.child.id() as i32);
+        self.restarted.push(command.spawn().unwrap());
+    }
+
+    fn stop(&mut self) {
+        // devnet.sh stops the nodes it started on TERM; a node the harness restarted itself is
+        // signalled by pid as well. A node still holding its database lock would keep the next
+        // start's node from opening it, so this returns only once every node is gone.
+        let group = format!("-{}", self.child.id());
+        let state = self.state();
+        let signal_all = |signal: &str| {
+            let _ = Command::new("kill").args([signal, "--", &group]).status();
+            for pid in Node::ALL.iter().filter_map(|node| node_pid(&state, *node)) {
+                let _ = Command::new("kill").args([signal, &pid.to_string()]).status();
+            }
+        };
+        signal_all("-TERM");
+        for (signal, limit) in [(None, 30), (Some("-KILL"), 10)] {
+            if let Some(signal) = signal {
+                signal_all(signal);
+            }
+            let deadline = Instant::now() + Duration::from_secs(limit);
+            while Instant::now() < deadline {
+                let exited = matches!(self.child.try_wait(), Ok(Some(_)))
+                    && self
+                        .restarted
+                        .iter_mut()
+                        .all(|child| matches!(child.try_wait(), Ok(Some(_))));
+                if exited && Node::ALL.iter().all(|node| node_pid(&state, *node).is_none()) {
+                    self.restarted.clear();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let _ = self.child.wait();
+        for mut child in self.restarted.drain(..) {
+            let _ = child.wait();
+        }
     }
 
     /// The devnet's state folder (genesis, rollup config, addresses, logs).
@@ -114,6 +221,11 @@ impl Devnet {
     /// A node's L2 JSON-RPC.
     pub fn l2(&self, node: Node) -> Url {
         local(PORT_BASE + 9545 + 10 * node.index())
+    }
+
+    /// The port reth's engine API (auth) server would listen on for a node.
+    pub const fn auth_port(&self, node: Node) -> u16 {
+        PORT_BASE + 8551 + 10 * node.index()
     }
 
     /// A node's Prometheus endpoint.
@@ -157,18 +269,7 @@ impl Devnet {
 
 impl Drop for Devnet {
     fn drop(&mut self) {
-        // devnet.sh stops its nodes on TERM; the whole group gets it in case the script is gone.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
+        self.stop();
         if std::thread::panicking() {
             // Keep what explains the failure.
             let kept =
@@ -177,6 +278,54 @@ impl Drop for Devnet {
             eprintln!("devnet state and logs kept in {}", kept.display());
         }
     }
+}
+
+/// The pid of the `rollup` process of `node` in the devnet whose state is `state`.
+fn node_pid(state: &Path, node: Node) -> Option<u32> {
+    let datadir = state.join(node.dir()).join("data");
+    let out = Command::new("pgrep")
+        .args(["-f", &format!("datadir {}", datadir.display())])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).lines().next()?.trim().parse().ok()
+}
+
+/// Starts `etc/devnet/devnet.sh` on the harness ports with its state in `dir/state`, in a
+/// process group of its own; its output goes to `dir/devnet.out` (earlier runs' kept beside it).
+fn spawn_devnet(dir: &Path, settings: &DevnetSettings) -> Child {
+    let rollup = std::env::var_os("ROLLUP_BIN").map(PathBuf::from).expect(
+        "ROLLUP_BIN must name a release `rollup` build (cargo build --release in bin/rollup)",
+    );
+    assert!(rollup.is_file(), "ROLLUP_BIN={} is not a file", rollup.display());
+    let out = dir.join("devnet.out");
+    if out.exists() {
+        let runs = std::fs::read_dir(dir).unwrap().count();
+        std::fs::rename(&out, dir.join(format!("devnet.out.{runs}"))).unwrap();
+    }
+    let log = std::fs::File::create(out).unwrap();
+    let mut command = Command::new(repo_root().join("etc/devnet/devnet.sh"));
+    command
+        .env("DEVNET_DIR", dir.join("state"))
+        .env("ROLLUP_BIN", &rollup)
+        .env("VALIDATORS", "2")
+        .env("NO_P2P_VALIDATORS", "2")
+        .env("ISTHMUS_DELAY", settings.isthmus_delay.to_string())
+        .env("L2_BLOCK_TIME", settings.l2_block_time.to_string())
+        .env("L1_BLOCK_TIME", settings.l1_block_time.to_string())
+        .env("BATCHER_DA", if settings.blobs { "blobs" } else { "calldata" })
+        .env("L1_PORT", (PORT_BASE + 8545).to_string())
+        .env("BEACON_PORT", (PORT_BASE + 5052).to_string())
+        .env("L2_HTTP_PORT", (PORT_BASE + 9545).to_string())
+        .env("KONA_RPC_PORT", (PORT_BASE + 9546).to_string())
+        .env("METRICS_PORT", (PORT_BASE + 9001).to_string())
+        .env("L2_P2P_PORT", (PORT_BASE + 10303).to_string())
+        .env("L2_AUTH_PORT", (PORT_BASE + 8551).to_string())
+        .env("KONA_P2P_PORT", (PORT_BASE + 9222).to_string())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command.spawn().expect("start etc/devnet/devnet.sh")
 }
 
 fn local(port: u16) -> Url {

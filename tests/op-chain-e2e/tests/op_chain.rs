@@ -16,7 +16,7 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolEvent};
 use op_alloy_network::Optimism;
 use op_alloy_rpc_types::{OpTransactionReceipt, OpTransactionRequest};
-use rollup_op_chain_e2e::{Devnet, Node, wait_until};
+use rollup_op_chain_e2e::{Devnet, DevnetSettings, Node, wait_until};
 use rollup_op_contracts::{bindings, predeploys};
 use std::time::Duration;
 
@@ -114,7 +114,7 @@ async fn l2_call<C: SolCall>(
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs ROLLUP_BIN, a release rollup build: just e2e-op-chain"]
 async fn op_chain_deposits_system_config_and_isthmus() {
-    let devnet = Devnet::start(150).await;
+    let devnet = Devnet::start(DevnetSettings::default().isthmus_delay(150)).await;
     let contracts = devnet.addresses();
     let config = devnet.rollup_config();
     assert_eq!(config.deposit_contract_address, contracts.optimism_portal_proxy);
