@@ -10,7 +10,8 @@
 # posts; blobs are served to kona by the beacon adapter with real KZG proofs), L2_BLOCK_TIME, L1_BLOCK_TIME,
 # L1_SLOTS_PER_EPOCH (anvil finalizes latest - 2 x this), L1_HISTORY_SECS (a fresh devnet whose
 # L1 and L2 start that long ago: the sequencer catches up as fast as it builds), ISTHMUS_DELAY
-# (seconds after L2 genesis, default 180; 0 = at genesis), SEQUENCER_FLAGS
+# (seconds after L2 genesis, default 180; 0 = at genesis), BATCHER_KEY (hex key the batcher posts
+# with; default anvil's second dev key, the genesis batcher), SEQUENCER_FLAGS
 # (extra `rollup node` flags), ROLLUP_BIN, DEVNET_BIN, and the ports below; validator N uses each
 # sequencer port + 10 x N.
 set -euo pipefail
@@ -52,6 +53,9 @@ DEV_SEQUENCER_KEY=ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff
 DEV_SEQUENCER_ADDRESS=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
 # anvil's second development key: the devnet's batcher (the genesis system config's batcher).
 DEV_BATCHER_KEY=59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
+# The key the built-in batcher posts with: after `SystemConfig.setBatcherHash` to another
+# account, restart with BATCHER_KEY=<its hex key> (the batcher posts only while L1 names it).
+BATCHER_KEY=${BATCHER_KEY:-$DEV_BATCHER_KEY}
 
 LOG_TAG=devnet
 # shellcheck source=etc/devnet-lib.sh
@@ -132,7 +136,7 @@ else
     if [ ! -f "$STATE/rollup.json" ]; then init_devnet; else log "resuming from $STATE"; fi
 fi
 log "L1 up: http://127.0.0.1:$L1_PORT (anvil, ${L1_BLOCK_TIME}s blocks, finalized = latest - $((2 * L1_SLOTS_PER_EPOCH)))"
-( umask 077; printf '%s' "$DEV_SEQUENCER_KEY" > "$STATE/sequencer.key"; printf '%s' "$DEV_BATCHER_KEY" > "$STATE/batcher.key" )
+( umask 077; printf '%s' "$DEV_SEQUENCER_KEY" > "$STATE/sequencer.key"; printf '%s' "$BATCHER_KEY" > "$STATE/batcher.key" )
 
 # start_node NAME INDEX EXTRA_FLAGS...: one `rollup node`, its ports offset by 10 x INDEX.
 start_node() {

@@ -68,6 +68,8 @@ pub struct DevnetSettings {
     pub l1_block_time: u64,
     /// Whether the batcher posts blobs (else calldata).
     pub blobs: bool,
+    /// The hex key the batcher posts with (`None`: the devnet's genesis batcher).
+    pub batcher_key: Option<&'static str>,
 }
 
 impl Default for DevnetSettings {
@@ -75,7 +77,7 @@ impl Default for DevnetSettings {
     /// `BATCHER_DA` says (`blobs`, or calldata by default).
     fn default() -> Self {
         let blobs = std::env::var("BATCHER_DA").is_ok_and(|da| da == "blobs");
-        Self { isthmus_delay: 150, l2_block_time: 2, l1_block_time: 2, blobs }
+        Self { isthmus_delay: 150, l2_block_time: 2, l1_block_time: 2, blobs, batcher_key: None }
     }
 }
 
@@ -83,6 +85,11 @@ impl DevnetSettings {
     /// Isthmus `seconds` after genesis.
     pub const fn isthmus_delay(self, seconds: u64) -> Self {
         Self { isthmus_delay: seconds, ..self }
+    }
+
+    /// The batcher posts with `key` (hex).
+    pub const fn batcher_key(self, key: &'static str) -> Self {
+        Self { batcher_key: Some(key), ..self }
     }
 
     /// L2 blocks every `seconds`.
@@ -116,6 +123,13 @@ impl Devnet {
     /// Stops the devnet (every node, gracefully) and starts it again from its state: the
     /// sequencer, its batcher and the validators resume where they were.
     pub async fn restart(&mut self) {
+        self.restart_with(self.settings).await;
+    }
+
+    /// [`Self::restart`] with other settings (a new batcher key, say). Settings that shape the
+    /// chain (block times, Isthmus) only matter at the first start.
+    pub async fn restart_with(&mut self, settings: DevnetSettings) {
+        self.settings = settings;
         self.stop();
         self.child = spawn_devnet(self.dir.path(), &self.settings);
         self.wait_for_nodes().await;
@@ -324,6 +338,9 @@ fn spawn_devnet(dir: &Path, settings: &DevnetSettings) -> Child {
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .stdin(Stdio::null());
+    if let Some(key) = settings.batcher_key {
+        command.env("BATCHER_KEY", key);
+    }
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     command.spawn().expect("start etc/devnet/devnet.sh")
 }

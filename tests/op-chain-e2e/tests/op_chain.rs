@@ -25,6 +25,8 @@ const OWNER_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7
 /// anvil's fourth key (0x90F7…b906): a user depositing from L1.
 const USER_KEY: &str = "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
 const USER: Address = address!("90F79bf6EB2c4f870365E785982E1f101E93b906");
+/// anvil's sixth key (0x9965…A4dc): the batcher the test rotates to.
+const NEW_BATCHER_KEY: &str = "8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba";
 /// Derivation of a deposit takes the sequencer's L1 confirmations (4 blocks) plus a few L2 blocks.
 const DERIVED: Duration = Duration::from_secs(120);
 
@@ -111,10 +113,26 @@ async fn l2_call<C: SolCall>(
     C::abi_decode_returns(&out).ok()
 }
 
+/// `Some` once the sequencer's batcher reports `kona_batcher_authorized` = `want`.
+async fn batcher_authorized(devnet: &Devnet, want: f64) -> Option<()> {
+    let value = devnet.metric(Node::Sequencer, "kona_batcher_authorized").await?;
+    (value == want).then_some(())
+}
+
+/// Waits until the L1-only validator's safe head passes `number`.
+async fn safe_past(devnet: &Devnet, number: u64, what: &str) {
+    wait_until(|| async move {
+        let (_, safe, _) = devnet.heads(Node::L1Validator).await?;
+        (safe > number).then_some(())
+    })
+    .within(Duration::from_secs(180), what)
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs ROLLUP_BIN, a release rollup build: just e2e-op-chain"]
 async fn op_chain_deposits_system_config_and_isthmus() {
-    let devnet = Devnet::start(DevnetSettings::default().isthmus_delay(150)).await;
+    let mut devnet = Devnet::start(DevnetSettings::default().isthmus_delay(150)).await;
     let contracts = devnet.addresses();
     let config = devnet.rollup_config();
     assert_eq!(config.deposit_contract_address, contracts.optimism_portal_proxy);
@@ -376,36 +394,47 @@ async fn op_chain_deposits_system_config_and_isthmus() {
             .abi_encode()
     };
     let batcher = config.genesis.system_config.unwrap().batcher_address;
-    let authorized = |want: f64| {
-        let devnet = &devnet;
-        async move {
-            let value = devnet.metric(Node::Sequencer, "kona_batcher_authorized").await?;
-            (value == want).then_some(())
-        }
-    };
     let elsewhere = address!("00000000000000000000000000000000000ba7c4");
     send_l1(&devnet, OWNER_KEY, contracts.system_config_proxy, batcher_hash(elsewhere), U256::ZERO)
         .await;
-    wait_until(|| authorized(0.0))
+    wait_until(|| batcher_authorized(&devnet, 0.0))
         .within(Duration::from_secs(30), "the batcher seeing another batcher named on L1")
         .await;
     send_l1(&devnet, OWNER_KEY, contracts.system_config_proxy, batcher_hash(batcher), U256::ZERO)
         .await;
-    wait_until(|| authorized(1.0))
+    wait_until(|| batcher_authorized(&devnet, 1.0))
         .within(Duration::from_secs(30), "the batcher seeing itself named again")
         .await;
     let (unsafe_now, _, _) = devnet.heads(Node::Sequencer).await.unwrap();
-    wait_until(|| {
-        let devnet = &devnet;
-        async move {
-            let (_, safe, _) = devnet.heads(Node::L1Validator).await?;
-            (safe > unsafe_now).then_some(())
-        }
-    })
-    .within(Duration::from_secs(180), "the L1-only validator's safe head past the rotation")
-    .await;
+    safe_past(&devnet, unsafe_now, "the L1-only validator's safe head past the pause").await;
 
-    // 9. All three agree on one safe block well past everything above.
+    // 9. The batcher rotated to a new key: named on L1, then the sequencer restarted with it.
+    //    The old key stops; the new one posts, and derivation takes its batches.
+    let new_batcher: PrivateKeySigner = NEW_BATCHER_KEY.parse().unwrap();
+    send_l1(
+        &devnet,
+        OWNER_KEY,
+        contracts.system_config_proxy,
+        batcher_hash(new_batcher.address()),
+        U256::ZERO,
+    )
+    .await;
+    wait_until(|| batcher_authorized(&devnet, 0.0))
+        .within(Duration::from_secs(30), "the old batcher key seeing the rotation")
+        .await;
+    let l1 = RootProvider::<alloy_network::Ethereum>::new_http(devnet.l1());
+    let new_nonce_before = l1.get_transaction_count(new_batcher.address()).await.unwrap();
+    let settings = devnet.settings.batcher_key(NEW_BATCHER_KEY);
+    devnet.restart_with(settings).await;
+    wait_until(|| batcher_authorized(&devnet, 1.0))
+        .within(Duration::from_secs(60), "the new batcher key named on L1")
+        .await;
+    let (unsafe_now, _, _) = devnet.heads(Node::Sequencer).await.unwrap();
+    safe_past(&devnet, unsafe_now, "the L1-only validator's safe head past the rotation").await;
+    let new_nonce = l1.get_transaction_count(new_batcher.address()).await.unwrap();
+    assert!(new_nonce > new_nonce_before, "the new key posted the batches");
+
+    // 10. All three agree on one safe block well past everything above.
     let (_, safe, _) = devnet.heads(Node::L1Validator).await.unwrap();
     let mut safe_hashes = Vec::new();
     for node in Node::ALL {
