@@ -1,15 +1,19 @@
 //! The DA blob format: a signed batch of blocks.
 //!
 //! ```text
-//! "SEQB" | version 0x01 | validator ed25519 public key (32) | signature (64) | rlp(Vec<Block>)
-//! "SEQB" | version 0x02 | validator ed25519 public key (32) | signature (64) | rlp(Vec<[Block, certificate]>)
+//! "SEQB" | version 0x03 | validator ed25519 public key (32) | signature (64) | rlp(Vec<Block>)
+//! "SEQB" | version 0x04 | validator ed25519 public key (32) | signature (64) | rlp(Vec<[Block, certificate]>)
 //! ```
 //!
-//! The signature covers `keccak256(rlp)`. A follower reading the namespace can verify who
-//! posted a batch, decode the blocks and replay them into its own reth with `newPayload`.
-//! Version 2 is written by a validator set: each block carries the encoded Simplex finalization
-//! that finalized it or a descendant committed with it (empty when the poster has none), so
-//! firm history is verifiable from DA alone. A single validator writes version 1.
+//! The signature covers [`SIGNING_DOMAIN`] ‖ magic ‖ version ‖ `keccak256(rlp)`: the validator's
+//! ed25519 key also signs consensus messages, and a signature made for a batch must never be
+//! valid for anything else (nor a batch's for another version of it). A follower reading the
+//! namespace can verify who posted a batch, decode the blocks and replay them into its own reth
+//! with `newPayload`. Version 4 is written by a validator set: each block carries the encoded
+//! Simplex finalization that finalized it or a descendant committed with it (empty when the
+//! poster has none), so firm history is verifiable from DA alone. A single validator writes
+//! version 3. Versions 1 and 2 (the same layouts, signed over `keccak256(rlp)` alone) are
+//! refused by name: they were written by an earlier build.
 
 use crate::NodeError;
 use alloy_consensus::{Block, TxEnvelope};
@@ -18,8 +22,13 @@ use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use sequencer_config::{ValidatorKey, ValidatorPublicKey};
 
 const MAGIC: &[u8; 4] = b"SEQB";
-const VERSION: u8 = 1;
-const VERSION_CERTIFIED: u8 = 2;
+const VERSION: u8 = 3;
+const VERSION_CERTIFIED: u8 = 4;
+/// The versions an earlier build wrote, signed without domain separation.
+const UNSEPARATED_VERSIONS: [u8; 2] = [1, 2];
+
+/// What every batch signature starts with: no other message this key signs does.
+pub const SIGNING_DOMAIN: &[u8] = b"sequencer/da-batch/v1";
 const HEADER_LEN: usize = 4 + 1 + 32 + 64;
 
 /// A block in a version 2 batch, with its finality certificate (empty bytes: none).
@@ -45,8 +54,18 @@ pub fn encode_certified_batch(key: &ValidatorKey, blocks: &[CertifiedBlock]) -> 
     signed(key, VERSION_CERTIFIED, rlp)
 }
 
+/// The message a batch's signature covers.
+fn signing_message(version: u8, rlp: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(SIGNING_DOMAIN.len() + MAGIC.len() + 1 + 32);
+    message.extend_from_slice(SIGNING_DOMAIN);
+    message.extend_from_slice(MAGIC);
+    message.push(version);
+    message.extend_from_slice(keccak256(rlp).as_slice());
+    message
+}
+
 fn signed(key: &ValidatorKey, version: u8, rlp: Vec<u8>) -> Bytes {
-    let sig = key.sign(keccak256(&rlp).as_slice());
+    let sig = key.sign(&signing_message(version, &rlp));
     let mut out = Vec::with_capacity(HEADER_LEN + rlp.len());
     out.extend_from_slice(MAGIC);
     out.push(version);
@@ -74,6 +93,12 @@ pub fn decode_certified_batch(
         return Err(bad("not a sequencer batch (magic)"));
     }
     let version = blob[4];
+    if UNSEPARATED_VERSIONS.contains(&version) {
+        return Err(NodeError::Batch(format!(
+            "batch version {version} was written by an earlier build (its signature is not \
+             domain-separated); this build reads versions {VERSION} and {VERSION_CERTIFIED}"
+        )));
+    }
     if version != VERSION && version != VERSION_CERTIFIED {
         return Err(NodeError::Batch(format!("unknown batch version {version}")));
     }
@@ -83,7 +108,7 @@ pub fn decode_certified_batch(
         blob[37..HEADER_LEN].try_into().map_err(|_| bad("signature length"))?;
     let sig = ed25519_dalek::Signature::from_bytes(&sig_bytes);
     let rlp = &blob[HEADER_LEN..];
-    if !signer.verify(keccak256(rlp).as_slice(), &sig) {
+    if !signer.verify(&signing_message(version, rlp), &sig) {
         return Err(bad("signature does not verify"));
     }
     let mut buf = rlp;
@@ -130,6 +155,37 @@ mod tests {
         tampered[last] ^= 1;
         assert!(decode_batch(&tampered).is_err());
         assert!(decode_batch(b"nope").is_err());
+    }
+
+    #[test]
+    fn the_signature_covers_domain_magic_and_version() {
+        let key = ValidatorKey::from_secret_bytes([3; 32]);
+        let block = Block::<TxEnvelope> {
+            header: Header { number: 1, ..Default::default() },
+            body: BlockBody::default(),
+        };
+        let blob = encode_batch(&key, std::slice::from_ref(&block)).to_vec();
+        let rlp = &blob[HEADER_LEN..];
+        // A signature over the bare RLP hash (what versions 1 and 2 signed) does not verify.
+        let mut bare = blob.clone();
+        bare[37..HEADER_LEN].copy_from_slice(&key.sign(keccak256(rlp).as_slice()).to_bytes());
+        assert_eq!(
+            decode_batch(&bare).unwrap_err().to_string(),
+            NodeError::Batch("signature does not verify".into()).to_string()
+        );
+        // The same bytes relabelled as the certified version do not verify either: the version
+        // is signed.
+        let mut relabelled = blob.clone();
+        relabelled[4] = VERSION_CERTIFIED;
+        assert_eq!(
+            decode_certified_batch(&relabelled).unwrap_err().to_string(),
+            NodeError::Batch("signature does not verify".into()).to_string()
+        );
+        // What an earlier build wrote is refused by name, not as a bad signature.
+        let mut old = blob;
+        old[4] = 1;
+        let err = decode_batch(&old).unwrap_err().to_string();
+        assert!(err.contains("batch version 1 was written by an earlier build"), "{err}");
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub(crate) struct DaJob {
 }
 
 impl<D: DaClient> DaTask<D> {
-    /// A batch blob of `jobs`: version 2 with certificates when any block has one (a validator
-    /// set), version 1 otherwise. The same jobs always encode to the same blob.
+    /// A batch blob of `jobs`: the certified version when any block has a certificate (a
+    /// validator set), the plain one otherwise. The same jobs always encode to the same blob.
     fn encode<'a>(&self, jobs: impl Iterator<Item = &'a DaJob>) -> Bytes {
         let jobs: Vec<&DaJob> = jobs.collect();
         if jobs.iter().any(|j| j.certificate.is_some()) {

@@ -34,7 +34,8 @@
 //!   (built and executed through `RethExecution`), committed when the set finalizes them, and
 //!   posted to DA with their finality certificates (crate `sequencer-consensus`).
 //! - [`rpc`]: `eth_sendRawTransaction`, `eth_chainId` and `sequencer_*` status methods.
-//! - [`batch`]: the DA blob format (signed RLP batch of blocks; version 2 with certificates).
+//! - [`batch`]: the DA blob format (a domain-separated signed RLP batch of blocks; version 4 with
+//!   certificates).
 //! - [`history`]: the chain's history read back from DA alone (`sequencer da-history`).
 
 pub mod batch;
