@@ -411,6 +411,8 @@ struct Submission {
     replace: bool,
     mined: Option<BlockInfo>,
     confirmed: bool,
+    /// The L1 node counted this nonce as used while none of our transactions had a receipt.
+    nonce_taken: bool,
 }
 
 impl Submission {
@@ -424,6 +426,7 @@ impl Submission {
             replace: false,
             mined: None,
             confirmed: false,
+            nonce_taken: false,
         }
     }
 
@@ -848,6 +851,14 @@ impl<L: L2Chain> BatchSubmitter<L> {
                 continue;
             }
             if chain_nonce > nonce {
+                // The L1 node may count a nonce as used a moment before it serves the receipt
+                // of the transaction that used it (seen with anvil and blob transactions, once
+                // in CI: a batch posted twice): believed on the next look, not the first.
+                if !submission.nonce_taken {
+                    submission.nonce_taken = true;
+                    debug!(target: "batcher", nonce, "nonce counted as used before any of our receipts; looking again");
+                    continue;
+                }
                 // Mined, but none of ours: a previous run's transaction, or another sender
                 // using the key, took the nonce.
                 warn!(target: "batcher", nonce, sends = submission.sends.len(), "the nonce was used by a transaction this batcher did not send for it");
