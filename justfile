@@ -28,10 +28,11 @@ e2e: build-rollup
     cargo build --release --locked -p rollup-devnet
     ./tests/e2e/devnet_e2e.sh
 
-# A real OP chain end to end (Rust harness, typed clients, on a sequencer, a P2P validator and an
-# L1-only validator): portal, bridge, contract-creating and reverting deposits, SystemConfig gas limit,
-# fee scalars and batcher, Isthmus activating mid-chain; and derivation through an L1 reorg, a
-# validator SIGKILL and a devnet restart. DA=blobs has the batcher post blobs. FILTER picks tests.
+# Rust harness on a sequencer, a P2P validator and an L1-only validator: portal, bridge, contract-creating
+# and reverting deposits, SystemConfig gas limit, fee scalars and batcher, Isthmus mid-chain; derivation
+# through an L1 reorg, a validator SIGKILL and a devnet restart. FILTER picks tests.
+
+# A real OP chain end to end (tests/op-chain-e2e). DA=blobs has the batcher post blobs.
 e2e-op-chain DA="calldata" FILTER="": build-rollup
     cargo build --release --locked -p rollup-devnet
     ROLLUP_BIN="$CARGO_TARGET_DIR/release/rollup" DEVNET_BIN="$CARGO_TARGET_DIR/release/rollup-devnet" BATCHER_DA={{DA}} \
