@@ -41,6 +41,15 @@ e2e-op-chain DA="calldata" FILTER="": build-rollup
 # Derivation end to end (the Rust harness's derivation test). DA=blobs has the batcher post blobs.
 derivation-e2e DA="calldata": (e2e-op-chain DA "derivation")
 
+# Withdrawals end to end: the built-in proposer (SIGKILLed once), prove and finalize, safe-head DB.
+withdrawals-e2e DA="calldata": (e2e-op-chain DA "withdrawals")
+
+# Prove, then finalize, the withdrawal L2 transaction TX started, on the running devnet.
+devnet-withdraw TX:
+    cargo build --release --locked -p rollup-devnet
+    "$CARGO_TARGET_DIR/release/rollup-devnet" withdraw prove --tx {{TX}}
+    "$CARGO_TARGET_DIR/release/rollup-devnet" withdraw finalize --tx {{TX}}
+
 # The devnet started from an empty state folder RUNS times in a row; each start's first blocks are checked.
 devnet-fresh-starts RUNS="20": build-rollup
     cargo build --release --locked -p rollup-devnet

@@ -11,7 +11,9 @@
 # L1_SLOTS_PER_EPOCH (anvil finalizes latest - 2 x this), L1_HISTORY_SECS (a fresh devnet whose
 # L1 and L2 start that long ago: the sequencer catches up as fast as it builds), ISTHMUS_DELAY
 # (seconds after L2 genesis, default 180; 0 = at genesis), BATCHER_KEY (hex key the batcher posts
-# with; default anvil's second dev key, the genesis batcher), SEQUENCER_FLAGS
+# with; default anvil's second dev key, the genesis batcher), PROPOSER (1: a node proposes output
+# roots to the L2OutputOracle), PROPOSER_NODE (which: 0 the sequencer, N validator N),
+# PROPOSER_HEAD (finalized or safe), SEQUENCER_FLAGS
 # (extra `rollup node` flags), ROLLUP_BIN, DEVNET_BIN, and the ports below; validator N uses each
 # sequencer port + 10 x N.
 set -euo pipefail
@@ -56,6 +58,15 @@ DEV_BATCHER_KEY=59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
 # The key the built-in batcher posts with: after `SystemConfig.setBatcherHash` to another
 # account, restart with BATCHER_KEY=<its hex key> (the batcher posts only while L1 names it).
 BATCHER_KEY=${BATCHER_KEY:-$DEV_BATCHER_KEY}
+# anvil's third development key: the proposer the devnet's L2OutputOracle names.
+DEV_PROPOSER_KEY=5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
+PROPOSER=${PROPOSER:-1}
+PROPOSER_NODE=${PROPOSER_NODE:-0}
+PROPOSER_HEAD=${PROPOSER_HEAD:-finalized}
+# How far back the nodes answer eth_getProof (reth: the latest block only, by default); proving a
+# withdrawal reads the message passer's storage proof at the block of its output. A week of L2
+# blocks at the default block time.
+ETH_PROOF_WINDOW=${ETH_PROOF_WINDOW:-302400}
 
 LOG_TAG=devnet
 # shellcheck source=etc/devnet-lib.sh
@@ -136,7 +147,8 @@ else
     if [ ! -f "$STATE/rollup.json" ]; then init_devnet; else log "resuming from $STATE"; fi
 fi
 log "L1 up: http://127.0.0.1:$L1_PORT (anvil, ${L1_BLOCK_TIME}s blocks, finalized = latest - $((2 * L1_SLOTS_PER_EPOCH)))"
-( umask 077; printf '%s' "$DEV_SEQUENCER_KEY" > "$STATE/sequencer.key"; printf '%s' "$BATCHER_KEY" > "$STATE/batcher.key" )
+( umask 077; printf '%s' "$DEV_SEQUENCER_KEY" > "$STATE/sequencer.key"; printf '%s' "$BATCHER_KEY" > "$STATE/batcher.key"
+  printf '%s' "$DEV_PROPOSER_KEY" > "$STATE/proposer.key" )
 
 # start_node NAME INDEX EXTRA_FLAGS...: one `rollup node`, its ports offset by 10 x INDEX.
 start_node() {
@@ -151,6 +163,7 @@ start_node() {
         --http --http.port "$((L2_HTTP_PORT + off))" --http.api eth,net,web3,admin --metrics "127.0.0.1:$((METRICS_PORT + off))" --ipcdisable \
         --port "$((L2_P2P_PORT + off))" --disable-discovery "${auth_flags[@]}" \
         --engine.persistence-threshold 0 --engine.memory-block-buffer-target 0 \
+        --rpc.eth-proof-window "$ETH_PROOF_WINDOW" \
         --kona.config-file "$STATE/rollup.json" \
         --kona.l1-eth-rpc "http://127.0.0.1:$L1_PORT" --kona.l1-beacon "http://127.0.0.1:$BEACON_PORT" \
         --kona.l1-trust-rpc --kona.p2p.priv.path "$dir/p2p.key" \
@@ -163,6 +176,9 @@ start_node() {
 
 batcher_flags=()
 [ "$BATCHER" = 1 ] && batcher_flags=(--batcher.key.path "$STATE/batcher.key" --batcher.data-availability-type "$BATCHER_DA")
+# The proposer looks every L1 block (op-proposer's 6 s default is for 12 s L1 blocks).
+proposer_flags=()
+[ "$PROPOSER" = 1 ] && proposer_flags=(--proposer.key.path "$STATE/proposer.key" --proposer.head "$PROPOSER_HEAD" --proposer.poll-interval "$((L1_BLOCK_TIME * 1000))")
 # start_two_process_sequencer: op-reth (this binary without --kona flags) + kona-node.
 start_two_process_sequencer() {
     local dir="$STATE/sequencer"
@@ -186,11 +202,12 @@ start_two_process_sequencer() {
     log "sequencer: op-reth + kona-node ($KONA_NODE_BIN), engine API over http://127.0.0.1:$L2_AUTH_PORT with a JWT"
 }
 
+node_proposer_flags=(); [ "$PROPOSER_NODE" = 0 ] && node_proposer_flags=("${proposer_flags[@]}")
 if [ -n "$KONA_NODE_BIN" ]; then
     start_two_process_sequencer
 else
     # shellcheck disable=SC2086 # SEQUENCER_FLAGS is a list of flags
-    start_node sequencer 0 --kona.mode sequencer --kona.p2p.sequencer.key.path "$STATE/sequencer.key" "${batcher_flags[@]}" $SEQUENCER_FLAGS
+    start_node sequencer 0 --kona.mode sequencer --kona.p2p.sequencer.key.path "$STATE/sequencer.key" "${batcher_flags[@]}" "${node_proposer_flags[@]}" $SEQUENCER_FLAGS
 fi
 # The first run's logs stay where the e2e tests and benchmarks have always read them.
 ln -sf sequencer/rollup.log "$STATE/rollup.log"
@@ -201,7 +218,7 @@ for _ in $(seq 1 100); do
     [ "$((now))" -gt "$((start))" ] && break
     sleep 0.2
 done
-log "L2 producing blocks: head $((now)) (${L2_BLOCK_TIME}s blocks)$([ "$BATCHER" = 1 ] && echo ", batcher on ($BATCHER_DA)")"
+log "L2 producing blocks: head $((now)) (${L2_BLOCK_TIME}s blocks)$([ "$BATCHER" = 1 ] && echo ", batcher on ($BATCHER_DA)")$([ "$PROPOSER" = 1 ] && echo ", proposer on node $PROPOSER_NODE ($PROPOSER_HEAD blocks)")"
 
 peer_id=
 for _ in $(seq 1 50); do
@@ -218,7 +235,8 @@ print("enode://%s@127.0.0.1:%s" % (key, sys.argv[1]))' "$L2_P2P_PORT")
 for i in $(seq 1 "$VALIDATORS"); do
     p2p=(--kona.p2p.static-peers "$sequencer_peer" --trusted-peers "$sequencer_enode")
     case " $NO_P2P_VALIDATORS " in *" $i "*) p2p=();; esac
-    start_node "validator-$i" "$i" --kona.mode validator --kona.p2p.unsafe.block.signer "$DEV_SEQUENCER_ADDRESS" "${p2p[@]}"
+    node_proposer_flags=(); [ "$PROPOSER_NODE" = "$i" ] && node_proposer_flags=("${proposer_flags[@]}")
+    start_node "validator-$i" "$i" --kona.mode validator --kona.p2p.unsafe.block.signer "$DEV_SEQUENCER_ADDRESS" "${p2p[@]}" "${node_proposer_flags[@]}"
     log "validator-$i: http://127.0.0.1:$((L2_HTTP_PORT + 10 * i)), kona RPC :$((KONA_RPC_PORT + 10 * i))$([ ${#p2p[@]} -eq 0 ] && echo " (L1 only, no P2P)")"
 done
 

@@ -11,7 +11,10 @@ use reth_optimism_primitives::OpPrimitives;
 use reth_optimism_rpc::OpEngineApiServer;
 use reth_provider::{BlockNumReader, BlockReader, Chain};
 use rollup_cli::NodeCliConfig;
-use rollup_exex::{ExExHost, KonaExExError, KonaNodeExEx};
+use rollup_exex::{
+    ExExHost, KonaExExError, KonaNodeExEx,
+    safe_head_db::{self, SafeHeadDb},
+};
 use rollup_providers_local::{
     BufferedL2Provider, ChainStateEvent, L2BlockSource, SealedL2Block, SourceError,
 };
@@ -29,6 +32,9 @@ const KONA_STOP_WITHIN: std::time::Duration = std::time::Duration::from_millis(4
 /// Blocks read from reth's database into the buffer at start-up. Older blocks are served by the
 /// database fallback on demand; a restart therefore never leaves derivation blind.
 const STARTUP_SYNC_BLOCKS: u64 = 1024;
+
+/// The safe-head database's file, under reth's datadir for the chain.
+const SAFE_HEAD_DB_FILE: &str = "kona/safe_head.db";
 
 /// The ExEx future: sets kona up from reth's context and runs it until reth stops, or kona fails
 /// in a way a restart cannot cure (or `--kona.exit-on-failure` asks to stop on any failure).
@@ -53,7 +59,15 @@ where
         .with_ahead_wait(NOTIFICATION_WAIT);
     let window = provider.capacity();
 
-    let mut exex = KonaNodeExEx::new(config, engine, provider);
+    // For each L1 block derivation finished, the safe head it produced: served as
+    // `optimism_safeHeadAtL1Block`, kept across restarts in reth's datadir.
+    let safe_heads = SafeHeadDb::open(
+        ctx.config.datadir().data_dir().join(SAFE_HEAD_DB_FILE),
+        safe_head_db::DEFAULT_RETENTION,
+    )?;
+    info!(target: "kona_exex", path = %safe_heads.path().display(), entries = safe_heads.len(), "safe-head database open");
+    let mut exex =
+        KonaNodeExEx::new(config, engine, provider).with_safe_head_db(Arc::new(safe_heads));
     exex.sync_state(recent_blocks(ctx.provider())?)?;
 
     // reth's graceful shutdown (SIGINT/SIGTERM) stops kona through the shared token and holds

@@ -334,8 +334,9 @@ impl TxFees {
         }
     }
 
-    /// Each fee times `factor`.
-    fn times(self, factor: u64) -> Self {
+    /// Each fee times `factor`: the most a replacement may offer under a fee limit of
+    /// `factor` times the market's.
+    pub fn times(self, factor: u64) -> Self {
         let factor = u128::from(factor);
         Self {
             max_fee_per_gas: self.max_fee_per_gas.saturating_mul(factor),

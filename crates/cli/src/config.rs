@@ -2,7 +2,10 @@
 
 use crate::{
     CliError, KonaArgs, KonaMode,
-    args::{BatchType, BatcherArgs, CompressionAlgo, DataAvailabilityType, P2pArgs, SignerArgs},
+    args::{
+        BatchType, BatcherArgs, CompressionAlgo, DataAvailabilityType, P2pArgs, ProposerArgs,
+        SignerArgs,
+    },
     keys,
 };
 use alloy_primitives::Address;
@@ -74,6 +77,17 @@ pub struct NodeCliConfig {
     pub batcher: Option<BatcherConfig>,
     /// `--kona.p2p.static-peers`: peers kept connected, each with its peer id.
     pub static_peers: Vec<libp2p::Multiaddr>,
+    /// The built-in proposer (`--proposer.key.path`); `None` when off.
+    pub proposer: Option<ProposerConfig>,
+}
+
+/// The built-in proposer's validated settings.
+#[derive(Debug, Clone)]
+pub struct ProposerConfig {
+    /// The proposer's L1 key (the L2OutputOracle must name its address).
+    pub signer: PrivateKeySigner,
+    /// The `--proposer.*` flags, validated.
+    pub args: ProposerArgs,
 }
 
 /// The built-in batcher's validated settings.
@@ -163,6 +177,7 @@ impl NodeCliConfigBuilder {
 
         let network = network_config(&args.p2p, &rollup_config, mode)?;
         let batcher = batcher_config(&args.batcher, mode, &rollup_config)?;
+        let proposer = proposer_config(&args.proposer, &rollup_config)?;
         check_static_peers(&args.p2p.static_peers)?;
 
         Ok(NodeCliConfig {
@@ -179,6 +194,7 @@ impl NodeCliConfigBuilder {
             conductor_rpc_timeout: args.sequencer.conductor_rpc_timeout(),
             exit_on_failure: args.exit_on_failure,
             batcher,
+            proposer,
             static_peers: args.p2p.static_peers.clone(),
         })
     }
@@ -196,6 +212,50 @@ fn check_static_peers(peers: &[libp2p::Multiaddr]) -> Result<(), CliError> {
         }),
         None => Ok(()),
     }
+}
+
+/// Validates the `--proposer.*` flags; the proposer runs when a key is given, in either mode (a
+/// validator follows the same final chain a sequencer does).
+fn proposer_config(
+    args: &ProposerArgs,
+    rollup: &RollupConfig,
+) -> Result<Option<ProposerConfig>, CliError> {
+    let Some(path) = args.key_path.as_ref() else {
+        if *args != ProposerArgs::default() {
+            return Err(CliError::Missing {
+                flag: "--proposer.key.path",
+                why: "the other --proposer.* flags configure the proposer it turns on",
+            });
+        }
+        return Ok(None);
+    };
+    let flag = "--proposer.key.path";
+    let invalid = |flag, why: String| Err(CliError::Invalid { flag, why });
+    if args.l2oo_address.is_none() && rollup.deposit_contract_address.is_zero() {
+        return invalid(
+            "--proposer.l2oo-address",
+            "missing, and the rollup config names no OptimismPortal to read it from".into(),
+        );
+    }
+    if args.l2oo_address.is_some_and(|address| address.is_zero()) {
+        return invalid("--proposer.l2oo-address", "the zero address".into());
+    }
+    if args.poll_interval_ms < 100 {
+        return invalid("--proposer.poll-interval", "must be at least 100 ms".into());
+    }
+    if args.resubmission_timeout_secs == 0 {
+        return invalid("--proposer.resubmission-timeout", "must be at least 1 s".into());
+    }
+    if args.fee_limit_multiplier == 0 {
+        return invalid(
+            "--proposer.fee-limit-multiplier",
+            "0: must be at least 1 (1 never pays more than the market)".into(),
+        );
+    }
+    let key = keys::read_key_file(flag, path, true)?;
+    let signer = PrivateKeySigner::from_bytes(&key)
+        .map_err(|e| CliError::Key { flag, why: e.to_string() })?;
+    Ok(Some(ProposerConfig { signer, args: args.clone() }))
 }
 
 /// Validates the `--batcher.*` flags; the batcher runs when a key is given, in sequencer mode.

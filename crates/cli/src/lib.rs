@@ -22,12 +22,14 @@
 mod args;
 pub use args::{
     BatchType, BatcherArgs, CompressionAlgo, DEFAULT_KONA_RPC_PORT, DEFAULT_L1_CONFS,
-    DataAvailabilityType, HardforkOverrideArgs, KonaArgs, KonaMode, P2pArgs, RpcArgs, ScoringLevel,
-    SequencerArgs, SignerArgs,
+    DataAvailabilityType, HardforkOverrideArgs, KonaArgs, KonaMode, P2pArgs, ProposalHeadArg,
+    ProposerArgs, RpcArgs, ScoringLevel, SequencerArgs, SignerArgs,
 };
 
 mod config;
-pub use config::{BatcherConfig, NodeCliConfig, NodeCliConfigBuilder, RollupConfigSource};
+pub use config::{
+    BatcherConfig, NodeCliConfig, NodeCliConfigBuilder, ProposerConfig, RollupConfigSource,
+};
 
 mod error;
 pub use error::CliError;

@@ -7,7 +7,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use kona_genesis::RollupConfig;
 use kona_node_service::NodeMode;
 use rollup_cli::{
-    CliError, DEFAULT_KONA_RPC_PORT, KonaArgs, KonaMode, NodeCliConfig, RollupConfigSource,
+    CliError, DEFAULT_KONA_RPC_PORT, KonaArgs, KonaMode, NodeCliConfig, ProposalHeadArg,
+    RollupConfigSource,
 };
 use std::{io::Write, net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -916,4 +917,111 @@ fn with_an_l1_system_config_a_rotated_batcher_key_is_accepted() {
         sequencer_with_batcher(&rollup, &["--batcher.key.path", key.path().to_str().unwrap()]);
     let config = build(args, DEVNET).unwrap();
     assert_eq!(config.batcher.unwrap().signer.address(), DEV_ADDRESS);
+}
+
+/// anvil's third dev key and its address: the devnet's proposer.
+const PROPOSER_KEY: &str = "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+const PROPOSER_ADDRESS: Address = address!("3C44CdDdB6a900fa2b585dd299e03d12FA4293BC");
+
+/// A rollup file (OP Sepolia's, with the devnet's chain id) whose portal is `portal`, and a
+/// proposer key file with `mode`.
+fn proposer_setup(
+    mode: u32,
+    portal: Address,
+) -> (tempfile::NamedTempFile, tempfile::NamedTempFile) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut config = kona_registry::ROLLUP_CONFIGS.get(&OP_SEPOLIA).unwrap().clone();
+    config.l2_chain_id = DEVNET.into();
+    config.deposit_contract_address = portal;
+    let mut rollup = tempfile::NamedTempFile::new().unwrap();
+    rollup.write_all(serde_json::to_string(&config).unwrap().as_bytes()).unwrap();
+    let mut key = tempfile::NamedTempFile::new().unwrap();
+    key.write_all(PROPOSER_KEY.as_bytes()).unwrap();
+    std::fs::set_permissions(key.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+    (rollup, key)
+}
+
+fn validator_with(rollup: &tempfile::NamedTempFile, extra: &[&str]) -> KonaArgs {
+    let mut args = vec![
+        "--kona.config-file",
+        rollup.path().to_str().unwrap(),
+        "--kona.p2p.unsafe.block.signer",
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    ];
+    args.extend_from_slice(extra);
+    base(&args)
+}
+
+#[test]
+fn the_proposer_runs_with_its_key_in_either_mode() {
+    let portal = address!("1000000000000000000000000000000000000001");
+    let (rollup, key) = proposer_setup(0o600, portal);
+    let path = key.path().to_str().unwrap();
+
+    let config = build(validator_with(&rollup, &["--proposer.key.path", path]), DEVNET).unwrap();
+    let proposer = config.proposer.expect("proposer configured");
+    assert_eq!(proposer.signer.address(), PROPOSER_ADDRESS);
+    assert_eq!(proposer.args.head, ProposalHeadArg::Finalized, "finalized blocks by default");
+    assert_eq!(proposer.args.l2oo_address, None, "the oracle comes from the portal by default");
+    assert_eq!(proposer.args.poll_interval(), std::time::Duration::from_secs(6));
+
+    let oracle = "0x2000000000000000000000000000000000000002";
+    let args = sequencer_with_batcher(
+        &rollup,
+        &[
+            "--proposer.key.path",
+            path,
+            "--proposer.head",
+            "safe",
+            "--proposer.l2oo-address",
+            oracle,
+        ],
+    );
+    let proposer = build(args, DEVNET).unwrap().proposer.expect("proposer configured");
+    assert_eq!(proposer.args.head, ProposalHeadArg::Safe);
+    assert_eq!(proposer.args.l2oo_address, Some(oracle.parse().unwrap()));
+
+    let without = build(validator_with(&rollup, &[]), DEVNET).unwrap();
+    assert!(without.proposer.is_none(), "no key, no proposer");
+}
+
+#[test]
+fn proposer_flags_are_checked_before_the_node_starts() {
+    let portal = address!("1000000000000000000000000000000000000001");
+    let (rollup, key) = proposer_setup(0o600, portal);
+    let path = key.path().to_str().unwrap();
+    let e = err(validator_with(&rollup, &["--proposer.head", "safe"]), DEVNET);
+    assert!(e.contains("--proposer.key.path"), "{e}");
+    let e = err(
+        validator_with(&rollup, &["--proposer.key.path", path, "--proposer.poll-interval", "10"]),
+        DEVNET,
+    );
+    assert!(e.contains("--proposer.poll-interval"), "{e}");
+    let e = err(
+        validator_with(
+            &rollup,
+            &["--proposer.key.path", path, "--proposer.fee-limit-multiplier", "0"],
+        ),
+        DEVNET,
+    );
+    assert!(e.contains("--proposer.fee-limit-multiplier"), "{e}");
+
+    let (readable_rollup, readable_key) = proposer_setup(0o644, portal);
+    let e = err(
+        validator_with(
+            &readable_rollup,
+            &["--proposer.key.path", readable_key.path().to_str().unwrap()],
+        ),
+        DEVNET,
+    );
+    assert!(e.contains("--proposer.key.path") && e.contains("644"), "{e}");
+
+    // Without a portal in the rollup config the oracle must be named.
+    let (no_portal, key) = proposer_setup(0o600, Address::ZERO);
+    let path = key.path().to_str().unwrap();
+    let e = err(validator_with(&no_portal, &["--proposer.key.path", path]), DEVNET);
+    assert!(e.contains("--proposer.l2oo-address"), "{e}");
+    let oracle = ["--proposer.l2oo-address", "0x2000000000000000000000000000000000000002"];
+    let named = [&["--proposer.key.path", path][..], &oracle[..]].concat();
+    assert!(build(validator_with(&no_portal, &named), DEVNET).unwrap().proposer.is_some());
 }

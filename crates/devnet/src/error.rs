@@ -30,6 +30,9 @@ pub enum DevnetError {
     /// The OP contracts could not be loaded, deployed or built into the genesis.
     #[error(transparent)]
     Contracts(#[from] rollup_op_contracts::OpContractsError),
+    /// A withdrawal could not be proven or finalized.
+    #[error("withdrawal: {0}")]
+    Withdrawal(String),
     /// The beacon adapter could not serve.
     #[error("beacon adapter: {0}")]
     Beacon(String),

@@ -93,6 +93,8 @@ pub struct DevnetSpec {
     pub balance: U256,
     /// Address of the batcher (the system config's `batcherAddr`).
     pub batcher: Address,
+    /// Address the L2OutputOracle takes output proposals from.
+    pub proposer: Address,
     /// Seconds after genesis at which Isthmus activates (0: at genesis). Every earlier fork is
     /// active at genesis.
     pub isthmus_delay: u64,
@@ -108,6 +110,7 @@ impl Default for DevnetSpec {
             // 10 000 000 ETH each.
             balance: U256::from(10u64).pow(U256::from(25u64)),
             batcher: DEV_ACCOUNTS[1],
+            proposer: DEV_ACCOUNTS[2],
             isthmus_delay: DEFAULT_ISTHMUS_DELAY,
         }
     }

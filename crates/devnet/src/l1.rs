@@ -37,7 +37,7 @@ pub async fn l1_origin(l1_rpc: &Url, at: BlockNumberOrTag) -> Result<L1Origin, D
 }
 
 /// anvil's first development key ("test test … junk"): the devnet's deployer and the owner of
-/// its L1 contracts, proxy admins, guardian, proposer and challenger. Never use it anywhere real.
+/// its L1 contracts, proxy admins, guardian and challenger. Never use it anywhere real.
 pub const DEV_DEPLOYER_KEY: &str =
     "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
@@ -60,7 +60,7 @@ pub async fn deploy_op_chain(
         l2_block_time: spec.block_time,
         batcher: spec.batcher,
         unsafe_block_signer: owner,
-        proposer: owner,
+        proposer: spec.proposer,
         challenger: owner,
         guardian: owner,
         gas_limit: spec.gas_limit,

@@ -12,6 +12,8 @@
 //!   fork through Holocene is active at genesis; Isthmus activates [`DEFAULT_ISTHMUS_DELAY`]
 //!   seconds later unless told otherwise, so its upgrade transactions run as on live chains.
 //! - [`BeaconAdapter`]: the beacon API endpoints kona 0.1.3 needs and anvil does not serve.
+//! - [`WithdrawalClient`]: proving and finalizing an L2 → L1 withdrawal on the devnet's portal
+//!   with the output roots the node's built-in proposer posts (`rollup-devnet withdraw`).
 //!
 //! The predeploy set is the package's (0.17.3, the last on npm): no preinstalls beyond EIP-4788's
 //! beacon roots contract, and no governance token.
@@ -35,3 +37,6 @@ pub use genesis::{
 
 mod l1;
 pub use l1::{DEV_DEPLOYER_KEY, deploy_op_chain, l1_origin, latest_l1_origin};
+
+pub mod withdraw;
+pub use withdraw::{Proven, Withdrawal, WithdrawalClient};

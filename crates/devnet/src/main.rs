@@ -1,11 +1,15 @@
-//! `rollup-devnet`: write a devnet's genesis files, or run the beacon adapter.
+//! `rollup-devnet`: write a devnet's genesis files, run the beacon adapter, or take a withdrawal
+//! to L1.
 
+use alloy_primitives::B256;
+use alloy_signer_local::PrivateKeySigner;
 use clap::{Parser, Subcommand};
 use rollup_devnet::{
-    BeaconAdapter, DEFAULT_ISTHMUS_DELAY, DevnetSpec, deploy_op_chain, write_all_atomically,
+    BeaconAdapter, DEFAULT_ISTHMUS_DELAY, DEV_DEPLOYER_KEY, DevnetSpec, WithdrawalClient,
+    deploy_op_chain, write_all_atomically,
 };
-use rollup_op_contracts::{ContractsPackage, DEFAULT_PACKAGE_DIR};
-use std::{net::SocketAddr, path::PathBuf};
+use rollup_op_contracts::{ContractsPackage, DEFAULT_PACKAGE_DIR, L1Deployment};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use url::Url;
 
 #[derive(Debug, Parser)]
@@ -49,6 +53,14 @@ enum Command {
         #[arg(long, default_value = DEFAULT_PACKAGE_DIR)]
         contracts: PathBuf,
     },
+    /// Take a withdrawal from L2 to L1 through the devnet's OptimismPortal: prove it with the
+    /// output root the node's proposer posted, then finalize it after the finalization period.
+    Withdraw {
+        #[command(subcommand)]
+        step: WithdrawStep,
+        #[command(flatten)]
+        endpoints: WithdrawArgs,
+    },
     /// Serve the beacon API endpoints kona needs in front of anvil, and keep anvil's blocks one
     /// per slot (kona asks for blobs by slot).
     Beacon {
@@ -62,6 +74,44 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         seconds_per_slot: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum WithdrawStep {
+    /// Prove the withdrawal an L2 transaction started (L2ToL1MessagePasser.initiateWithdrawal,
+    /// or the L2 bridge's withdraw), against the first output proposed at or after its block.
+    Prove {
+        /// The L2 transaction that started the withdrawal.
+        #[arg(long, value_name = "HASH")]
+        tx: B256,
+    },
+    /// Finalize a proven withdrawal (waiting for the finalization period, up to --max-wait):
+    /// the portal makes its call on L1, e.g. sends the ETH.
+    Finalize {
+        /// The L2 transaction that started the withdrawal.
+        #[arg(long, value_name = "HASH")]
+        tx: B256,
+        /// Longest wait for the finalization period to pass, in seconds.
+        #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+        max_wait: u64,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct WithdrawArgs {
+    /// L1 JSON-RPC URL.
+    #[arg(long, global = true, default_value = "http://127.0.0.1:8545")]
+    l1_rpc: Url,
+    /// L2 JSON-RPC URL (a `rollup` node's; it proves against its chain).
+    #[arg(long, global = true, default_value = "http://127.0.0.1:9545")]
+    l2_rpc: Url,
+    /// The devnet's addresses.json (`init` wrote it): where the OptimismPortal is.
+    #[arg(long, global = true, default_value = ".devnet/addresses.json")]
+    addresses: PathBuf,
+    /// Hex private key of the L1 account that sends the proof and the finalization (anyone may;
+    /// default: anvil's first development key).
+    #[arg(long, global = true, env = "WITHDRAW_PRIVATE_KEY", hide_env_values = true)]
+    private_key: Option<String>,
 }
 
 #[tokio::main]
@@ -131,6 +181,46 @@ async fn run(cli: Cli) -> eyre::Result<()> {
                 chain.l1.optimism_portal_proxy,
                 chain.l1.system_config_proxy
             );
+        }
+        Command::Withdraw { step, endpoints } => {
+            let addresses = std::fs::read(&endpoints.addresses)
+                .map_err(|e| eyre::eyre!("cannot read {}: {e}", endpoints.addresses.display()))?;
+            let deployment: L1Deployment = serde_json::from_slice(&addresses)
+                .map_err(|e| eyre::eyre!("{}: {e}", endpoints.addresses.display()))?;
+            let key = endpoints.private_key.as_deref().unwrap_or(DEV_DEPLOYER_KEY);
+            let signer: PrivateKeySigner =
+                key.trim().parse().map_err(|e| eyre::eyre!("--private-key: {e}"))?;
+            let client = WithdrawalClient::new(
+                &endpoints.l1_rpc,
+                &endpoints.l2_rpc,
+                deployment.optimism_portal_proxy,
+                signer,
+            );
+            match step {
+                WithdrawStep::Prove { tx } => {
+                    let proven = client.prove(tx).await?;
+                    let how = match proven.tx {
+                        Some(tx) => format!("in L1 transaction {tx}"),
+                        None => "before".to_owned(),
+                    };
+                    println!(
+                        "withdrawal {} proven {how} against output {} (L2 block {})",
+                        proven.hash, proven.output_index, proven.output_block
+                    );
+                }
+                WithdrawStep::Finalize { tx, max_wait } => {
+                    let withdrawal = client.withdrawal(tx).await?;
+                    match client.finalize(tx, Duration::from_secs(max_wait)).await? {
+                        Some(l1_tx) => println!(
+                            "withdrawal {} finalized in L1 transaction {l1_tx}: {} wei to {}",
+                            withdrawal.hash,
+                            withdrawal.transaction.value,
+                            withdrawal.transaction.target
+                        ),
+                        None => println!("withdrawal {} was finalized before", withdrawal.hash),
+                    }
+                }
+            }
         }
         Command::Beacon { l1_rpc, listen, seconds_per_slot } => {
             let (_, serve) = BeaconAdapter::new(l1_rpc, seconds_per_slot).bind(listen).await?;

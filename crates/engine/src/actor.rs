@@ -3,6 +3,7 @@
 use crate::{
     EngineError, EngineMetrics, ExecutionEngine, L1BlockReader, L2Head, Severity,
     queue::{EngineCore, Task, sealed_block_info, warn_on_retry},
+    safe_heads::SafeHeadRecorder,
 };
 use alloy_eips::BlockNumberOrTag;
 use async_trait::async_trait;
@@ -10,9 +11,10 @@ use kona_derive::{ResetSignal, Signal};
 use kona_engine::{EngineQueries, EngineState};
 use kona_genesis::RollupConfig;
 use kona_node_service::{EngineContext, EngineInboundData, NodeActor, NodeMode};
-use kona_protocol::{BlockInfo, L2BlockInfo, OpAttributesWithParent, OutputRoot};
+use kona_protocol::{BlockInfo, L2BlockInfo, OpAttributesWithParent};
 use op_alloy_rpc_types_engine::OpExecutionPayloadEnvelope;
 use rollup_providers_local::{BufferedL2Provider, SealedL2Block};
+use rollup_safe_head_db::SafeHeadDb;
 use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration};
 use tokio::{
     sync::{mpsc, oneshot, watch},
@@ -51,6 +53,9 @@ pub struct EngineActorBuilder<E: ?Sized> {
     pub l2: BufferedL2Provider,
     /// L1 block reads, for resets.
     pub l1: Arc<dyn L1BlockReader>,
+    /// Where safe-head moves are recorded against the L1 block they were derived from
+    /// (`optimism_safeHeadAtL1Block`); nothing is recorded without one. It outlives the actor.
+    pub safe_heads: Option<Arc<SafeHeadDb>>,
 }
 
 impl<E: ?Sized> Clone for EngineActorBuilder<E> {
@@ -61,6 +66,7 @@ impl<E: ?Sized> Clone for EngineActorBuilder<E> {
             engine: self.engine.clone(),
             l2: self.l2.clone(),
             l1: self.l1.clone(),
+            safe_heads: self.safe_heads.clone(),
         }
     }
 }
@@ -70,6 +76,7 @@ impl<E: fmt::Debug + ?Sized> fmt::Debug for EngineActorBuilder<E> {
         f.debug_struct("EngineActorBuilder")
             .field("mode", &self.mode)
             .field("engine", &self.engine)
+            .field("safe_heads", &self.safe_heads)
             .finish_non_exhaustive()
     }
 }
@@ -89,6 +96,8 @@ pub struct InProcessEngineActor<E: ?Sized> {
     /// forkchoice update VALID). Until one has, derivation is not told that EL sync is complete:
     /// a reset while the execution layer syncs starts derivation from a stale safe head.
     synced_reset: bool,
+    /// Records safe-head moves, when the builder has a database.
+    safe_heads: Option<SafeHeadRecorder>,
 }
 
 #[async_trait]
@@ -118,6 +127,7 @@ impl<E: ExecutionEngine + ?Sized> NodeActor for InProcessEngineActor<E> {
             inbound_queries_tx,
             finalized_l1_block_tx,
         };
+        let safe_heads = builder.safe_heads.clone().map(SafeHeadRecorder::new);
         let actor = Self {
             builder,
             attributes_rx,
@@ -127,6 +137,7 @@ impl<E: ExecutionEngine + ?Sized> NodeActor for InProcessEngineActor<E> {
             build_request_rx,
             finalizer: Finalizer::new(finalized_l1_rx),
             synced_reset: false,
+            safe_heads,
         };
         (inbound, actor)
     }
@@ -141,6 +152,9 @@ impl<E: ExecutionEngine + ?Sized> NodeActor for InProcessEngineActor<E> {
         } = context;
         let EngineActorBuilder { config, engine, l2, l1, .. } = self.builder.clone();
         let mut core = EngineCore::new(config.clone(), engine.clone(), l2.clone(), l1);
+        if self.safe_heads.is_some() {
+            core.track_derived_safe_heads();
+        }
         let queries = tokio::spawn(serve_queries(
             std::mem::replace(&mut self.queries_rx, mpsc::channel(1).1),
             QueryContext {
@@ -205,7 +219,10 @@ impl<E: ExecutionEngine + ?Sized> InProcessEngineActor<E> {
         loop {
             // When the task at the head of the queue is due again after a temporary error.
             let mut retry_at = None;
-            match core.drain().await {
+            let drained = core.drain().await;
+            // Before any reset the result asks for: the reset removes what it voids.
+            self.record_safe_heads(core);
+            match drained {
                 Ok(at) => retry_at = at,
                 Err(err) => match err.severity() {
                     Severity::Critical => return Err(err),
@@ -310,6 +327,13 @@ impl<E: ExecutionEngine + ?Sized> InProcessEngineActor<E> {
         }
     }
 
+    /// Writes the safe-head moves of the last drain into the database, if there is one.
+    fn record_safe_heads(&mut self, core: &mut EngineCore<E>) {
+        if let Some(recorder) = &mut self.safe_heads {
+            recorder.record(core.take_derived_safe_heads());
+        }
+    }
+
     /// Resets the engine, then derivation to the new safe head. A reset that fails on a
     /// temporary error (an L1 read, say) is tried again in place instead of failing the actor.
     async fn reset(
@@ -318,6 +342,7 @@ impl<E: ExecutionEngine + ?Sized> InProcessEngineActor<E> {
         outputs: &Outputs,
         cancellation: &CancellationToken,
     ) -> Result<(), EngineError> {
+        self.record_safe_heads(core);
         let mut delay = RESET_RETRY_INITIAL;
         let mut attempts = 0u32;
         let (l2_safe_head, l1_origin, system_config) = loop {
@@ -343,6 +368,9 @@ impl<E: ExecutionEngine + ?Sized> InProcessEngineActor<E> {
                 }
             }
         };
+        if let Some(recorder) = &mut self.safe_heads {
+            recorder.reset(&l2_safe_head, self.builder.l1.as_ref()).await;
+        }
         let signal = ResetSignal { l2_safe_head, l1_origin, system_config: Some(system_config) };
         outputs
             .derivation
@@ -437,15 +465,7 @@ async fn answer<E: ExecutionEngine + ?Sized>(
         EngineQueries::OutputAtBlock { block, sender } => {
             let block = block_at(context, block).await?;
             let info = sealed_block_info(&block, &context.config)?;
-            let header = &block.block().header;
-            let storage_root = if context.config.is_isthmus_active(header.timestamp) {
-                header.withdrawals_root.ok_or_else(|| {
-                    EngineError::BlockNotFound("withdrawals root (Isthmus)".to_owned())
-                })?
-            } else {
-                context.engine.message_passer_storage_root(block.hash()).await?
-            };
-            let output = OutputRoot::from_parts(header.state_root, storage_root, block.hash());
+            let output = crate::output_root(&context.config, &*context.engine, &block).await?;
             let _ = sender.send((info, output, state));
         }
     }

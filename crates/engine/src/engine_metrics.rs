@@ -19,6 +19,9 @@ impl EngineMetrics {
     /// Forkchoice updates sent to learn whether the execution layer finished syncing, by the
     /// `status` it answered (`valid`, `syncing`, `error`).
     pub const EL_SYNC_CHECKS: &'static str = "rollup_engine_el_sync_checks_total";
+    /// Safe-head database operations that failed, by `op` (`record`, `reset`, `l1_reorg`), and
+    /// L1 reads of its canonicality check that failed (`op` = `l1_check`). The engine goes on.
+    pub const SAFE_HEAD_DB_ERRORS: &'static str = "rollup_engine_safe_head_db_errors_total";
 
     /// Describes the engine actor's metrics (kona's are described by kona-node-service's
     /// `Metrics::init`).
@@ -40,5 +43,10 @@ impl EngineMetrics {
             Self::EL_SYNC_CHECKS,
             "Forkchoice updates sent to check whether the execution layer finished syncing"
         );
+        describe_counter!(
+            Self::SAFE_HEAD_DB_ERRORS,
+            "Failed safe head database operations of the engine actor, by op"
+        );
+        rollup_safe_head_db::SafeHeadDbMetrics::describe();
     }
 }

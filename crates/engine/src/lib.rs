@@ -17,6 +17,9 @@
 //! - Block reads by number or hash come from the
 //!   [`BufferedL2Provider`](rollup_providers_local::BufferedL2Provider) (the block is in memory)
 //!   with the execution layer's database behind it; only labelled heads ask the engine.
+//! - With a [`SafeHeadDb`](rollup_safe_head_db::SafeHeadDb) the actor records every safe-head
+//!   move made by consolidation against the L1 block it was derived from, and on every reset
+//!   drops the entries the reset voided (`optimism_safeHeadAtL1Block` answers from it).
 
 mod api;
 pub use api::{ExecutionEngine, L1BlockReader, L2Head};
@@ -34,7 +37,12 @@ mod engine_metrics;
 pub use engine_metrics::EngineMetrics;
 
 mod queue;
-pub use queue::{EngineCore, TASK_RETRY_LIMIT, Task};
+pub use queue::{DerivedSafeHead, EngineCore, TASK_RETRY_LIMIT, Task};
+
+mod safe_heads;
+
+mod output;
+pub use output::output_root;
 
 mod reset;
 pub use reset::{StartingForkchoice, find_starting_forkchoice};

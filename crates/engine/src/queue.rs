@@ -150,6 +150,16 @@ impl Ord for Queued {
 /// at, and the system config at the safe head.
 pub(crate) type ResetOutcome = (L2BlockInfo, BlockInfo, SystemConfig);
 
+/// The safe head moved by consolidating derived attributes, and the L1 block those attributes
+/// were derived from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DerivedSafeHead {
+    /// The L1 block the attributes were derived from (their `derived_from`).
+    pub l1_block: BlockInfo,
+    /// The new safe head.
+    pub safe_head: L2BlockInfo,
+}
+
 /// The engine's state and task queue; see the module docs.
 #[derive(Debug)]
 pub struct EngineCore<E: ?Sized> {
@@ -165,6 +175,10 @@ pub struct EngineCore<E: ?Sized> {
     /// When the task at the head of the queue, which failed on a temporary error, is due again;
     /// the queue waits until then.
     retry_at: Option<tokio::time::Instant>,
+    /// Safe heads moved by consolidation since they were last taken; `None` unless
+    /// [`track_derived_safe_heads`](Self::track_derived_safe_heads) asked for them (nobody would
+    /// take them otherwise).
+    derived_safe_heads: Option<Vec<DerivedSafeHead>>,
 }
 
 impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
@@ -187,7 +201,21 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
             tasks: BinaryHeap::new(),
             arrivals: 0,
             retry_at: None,
+            derived_safe_heads: None,
         }
+    }
+
+    /// Keeps every safe-head move made by consolidation for
+    /// [`take_derived_safe_heads`](Self::take_derived_safe_heads), which must then be called
+    /// after every [`drain`](Self::drain).
+    pub fn track_derived_safe_heads(&mut self) {
+        self.derived_safe_heads.get_or_insert_with(Vec::new);
+    }
+
+    /// The safe-head moves made by consolidation since the last call, oldest first (none unless
+    /// [`track_derived_safe_heads`](Self::track_derived_safe_heads) was called).
+    pub fn take_derived_safe_heads(&mut self) -> Vec<DerivedSafeHead> {
+        self.derived_safe_heads.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// The current state.
@@ -311,7 +339,16 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
                 }
                 Err(err) => Err(err),
             },
-            Task::Consolidate { attributes } => self.consolidate(attributes).await,
+            Task::Consolidate { attributes } => {
+                let before = self.state.sync_state.safe_head();
+                let result = self.consolidate(attributes).await;
+                // Also after a Holocene flush error: the deposits-only replacement became safe.
+                let after = self.state.sync_state.safe_head();
+                if after != before && after.block_info.number == attributes.block_number() {
+                    self.derived_safe_head(attributes, after);
+                }
+                result
+            }
             Task::Finalize { number } => self.finalize(*number).await,
         }
     }
@@ -588,6 +625,16 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
             }
         }
         self.build(attributes, true, None).await.map(|_| ())
+    }
+
+    /// Notes that consolidating `attributes` made `safe_head` safe, when asked to.
+    fn derived_safe_head(&mut self, attributes: &OpAttributesWithParent, safe_head: L2BlockInfo) {
+        let Some(moves) = self.derived_safe_heads.as_mut() else { return };
+        let Some(l1_block) = attributes.derived_from else {
+            debug!(target: "engine", number = safe_head.block_info.number, "safe head from attributes without an L1 block; not recorded");
+            return;
+        };
+        moves.push(DerivedSafeHead { l1_block, safe_head });
     }
 
     /// Moves the finalized head to the safe block `number`.

@@ -6,7 +6,7 @@ mod common;
 
 use alloy_eips::BlockNumberOrTag;
 use common::{
-    CountingRecorder, L1Chain, L1Reader, MESSAGE_PASSER_ROOT, MemoryEngine, attributes,
+    CountingRecorder, L1Chain, MESSAGE_PASSER_ROOT, MemoryEngine, ReorgableL1, attributes,
     rollup_config, user_tx,
 };
 use kona_derive::Signal;
@@ -18,7 +18,11 @@ use rollup_engine::{
     EngineActorBuilder, EngineError, InProcessEngineActor, L2Head, TASK_RETRY_LIMIT,
 };
 use rollup_providers_local::BufferedL2Provider;
-use std::{sync::Arc, time::Duration};
+use rollup_safe_head_db::SafeHeadDb;
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -36,6 +40,8 @@ async fn eventually(what: &str, condition: impl Fn() -> bool) {
 
 struct Harness {
     l1: L1Chain,
+    /// What the engine reads L1 through: tests can reorg it.
+    l1_reader: Arc<ReorgableL1>,
     config: Arc<kona_genesis::RollupConfig>,
     engine: Arc<MemoryEngine>,
     inbound: EngineInboundData,
@@ -54,6 +60,19 @@ impl Harness {
 
     /// Starts the actor on the fixture's rollup config changed by `configure`.
     fn start_with(mode: NodeMode, configure: impl FnOnce(&mut kona_genesis::RollupConfig)) -> Self {
+        Self::start_full(mode, configure, None)
+    }
+
+    /// Starts the actor recording safe heads into `safe_heads`.
+    fn start_recording(mode: NodeMode, safe_heads: Arc<SafeHeadDb>) -> Self {
+        Self::start_full(mode, |_| {}, Some(safe_heads))
+    }
+
+    fn start_full(
+        mode: NodeMode,
+        configure: impl FnOnce(&mut kona_genesis::RollupConfig),
+        safe_heads: Option<Arc<SafeHeadDb>>,
+    ) -> Self {
         let _ =
             tracing_subscriber::fmt().with_env_filter("engine=debug").with_test_writer().try_init();
         let l1 = L1Chain::new(20);
@@ -63,13 +82,14 @@ impl Harness {
         let engine = MemoryEngine::new((*config).clone());
         let l2 =
             BufferedL2Provider::with_capacity(config.clone(), 64).with_fallback(engine.clone());
-        let l1_reader = Arc::new(L1Reader((0..20).map(|n| l1.info(n)).collect()));
+        let l1_reader = ReorgableL1::new(&l1);
         let builder = EngineActorBuilder {
             config: config.clone(),
             mode,
             engine: engine.clone(),
             l2,
-            l1: l1_reader,
+            l1: l1_reader.clone(),
+            safe_heads,
         };
         let (inbound, actor) = InProcessEngineActor::build(builder);
         let (signal_tx, signals) = mpsc::channel(16);
@@ -87,6 +107,7 @@ impl Harness {
         let actor = tokio::spawn(actor.start(context));
         Self {
             l1,
+            l1_reader,
             config,
             engine,
             inbound,
@@ -566,4 +587,145 @@ fn fixture_payloads_round_trip() {
     let back: op_alloy_consensus::OpBlock =
         envelope.execution_payload.try_into_block_with_sidecar(&sidecar).unwrap();
     assert_eq!(back.header, block.header);
+}
+
+/// A safe-head database in a temporary directory.
+fn safe_head_db() -> (tempfile::TempDir, Arc<SafeHeadDb>) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SafeHeadDb::open(dir.path().join("safe_head.db"), 1_000).unwrap();
+    (dir, Arc::new(db))
+}
+
+/// `(L1 number, L2 safe head number)` of every entry.
+fn entries(db: &SafeHeadDb) -> Vec<(u64, u64)> {
+    db.entries_above(0).iter().map(|e| (e.l1_block.number, e.safe_head.number)).collect()
+}
+
+impl Harness {
+    /// Derives blocks `1..` on the safe head from the L1 blocks `derived_from` (one each) and
+    /// waits until the last is safe. The blocks are built (nothing unsafe to consolidate with).
+    async fn derive(&mut self, derived_from: &[Option<u64>]) {
+        let first = self.state().await.sync_state.safe_head().block_info.number + 1;
+        for (number, from) in (first..).zip(derived_from) {
+            let parent = self.info(number - 1);
+            let attrs = attributes(&self.config, &self.l1, parent, 0, number, vec![], *from);
+            self.inbound.attributes_tx.send(attrs).await.unwrap();
+            self.wait_safe(number).await;
+        }
+    }
+
+    /// Requests a reset and waits for derivation's reset signal.
+    async fn reset_again(&mut self) {
+        self.inbound.reset_request_tx.send(()).await.unwrap();
+        loop {
+            if let Signal::Reset(_) = self.signal().await {
+                return;
+            }
+        }
+    }
+
+    /// Finalizes L1 up to `l1` and waits until L2 block `l2` is final.
+    async fn finalize(&self, l1: u64, l2: u64) {
+        self.inbound.finalized_l1_block_tx.send_replace(Some(self.l1.info(l1)));
+        eventually("the L2 block derived from final L1 is final", || {
+            self.engine.label_number(L2Head::Finalized) == Some(l2)
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn safe_head_moves_are_recorded_against_the_l1_block_they_were_derived_from() {
+    let (_dir, db) = safe_head_db();
+    let mut h = Harness::start_recording(NodeMode::Validator, db.clone());
+    h.reset().await;
+    // Blocks 1 and 2 from L1 #2, 3 from #3, 4 from #5; 5 from nowhere (not recorded).
+    h.derive(&[Some(2), Some(2), Some(3), Some(5), None]).await;
+    assert_eq!(
+        entries(&db),
+        vec![(2, 2), (3, 3), (5, 4)],
+        "one entry per L1 block, the last safe head"
+    );
+    let at = |l1| db.safe_head_at(l1).map(|e| (e.l1_block, e.safe_head));
+    assert_eq!(at(1), None, "nothing was safe before L1 #2");
+    assert_eq!(at(2), Some((h.l1.info(2).id(), h.info(2).block_info.id())));
+    assert_eq!(at(4), Some((h.l1.info(3).id(), h.info(3).block_info.id())));
+    assert_eq!(at(19), Some((h.l1.info(5).id(), h.info(4).block_info.id())));
+
+    // Gossiped blocks that derivation confirms (consolidation without a build) are recorded too.
+    let mut parent_block = h.engine.canonical_block(5).unwrap();
+    let mut derived = Vec::new();
+    for number in 6..=7 {
+        let parent =
+            L2BlockInfo::from_block_and_genesis(parent_block.block().as_ref(), &h.config.genesis)
+                .unwrap();
+        let attrs = attributes(&h.config, &h.l1, parent, 0, number, vec![user_tx(number)], Some(7));
+        let block = h.engine.block_for(&attrs.inner, parent_block.block());
+        h.inbound.unsafe_block_tx.send(MemoryEngine::payload(&block)).await.unwrap();
+        parent_block = rollup_providers_local::SealedL2Block::seal_slow(block);
+        derived.push(attrs);
+    }
+    eventually("the gossiped blocks are imported", || h.engine.head_number() >= 7).await;
+    let builds = h.engine.state.lock().builds;
+    for attrs in derived {
+        h.inbound.attributes_tx.send(attrs).await.unwrap();
+    }
+    h.wait_safe(7).await;
+    assert_eq!(h.engine.state.lock().builds, builds, "consolidated, not built");
+    assert_eq!(db.latest().unwrap().safe_head, h.info(7).block_info.id());
+    assert_eq!(entries(&db), vec![(2, 2), (3, 3), (5, 4), (7, 7)]);
+    h.stop().await;
+}
+
+/// A reset to an older safe head removes the entries above it; the next derived blocks are
+/// recorded again.
+#[tokio::test]
+async fn a_reset_removes_the_entries_above_its_safe_head() {
+    let (_dir, db) = safe_head_db();
+    let mut h = Harness::start_recording(NodeMode::Validator, db.clone());
+    h.reset().await;
+    h.derive(&[Some(2), Some(3), Some(5), Some(6)]).await;
+    assert_eq!(entries(&db), vec![(2, 1), (3, 2), (5, 3), (6, 4)]);
+    // The reset walks the safe head back to the finalized block 2.
+    h.finalize(3, 2).await;
+    h.reset_again().await;
+    assert_eq!(h.state().await.sync_state.safe_head(), h.info(2));
+    assert_eq!(entries(&db), vec![(2, 1), (3, 2)]);
+    assert_eq!(db.safe_head_at(10).unwrap().safe_head, h.info(2).block_info.id());
+
+    // Derivation goes on from block 3, now derived from L1 #4.
+    h.derive(&[Some(4)]).await;
+    assert_eq!(entries(&db), vec![(2, 1), (3, 2), (4, 3)]);
+    h.stop().await;
+}
+
+/// A reset removes, newest first, the entries whose L1 block left the canonical chain; an L1
+/// that cannot be read leaves them for the next reset, and the engine goes on.
+#[tokio::test]
+async fn a_reset_removes_the_entries_of_reorged_l1_blocks() {
+    let (_dir, db) = safe_head_db();
+    let mut h = Harness::start_recording(NodeMode::Validator, db.clone());
+    h.reset().await;
+    h.derive(&[Some(2), Some(3), Some(5), Some(6)]).await;
+    // Everything is final: the reset keeps safe head 4, so only the L1 check removes entries.
+    h.finalize(6, 4).await;
+    h.l1_reader.reorg(5);
+    h.l1_reader.reorg(6);
+
+    // The reset's own reads (L1 #0) work; the check's (L1 #6 first) fail.
+    h.l1_reader.fail_from.store(5, Ordering::SeqCst);
+    let recorder = CountingRecorder::global();
+    let failures =
+        || recorder.counter("rollup_engine_safe_head_db_errors_total", &[("op", "l1_check")]);
+    let failures_before = failures();
+    h.reset_again().await;
+    assert!(failures() > failures_before, "the failed check is counted");
+    assert_eq!(entries(&db), vec![(2, 1), (3, 2), (5, 3), (6, 4)], "nothing removed unchecked");
+    h.l1_reader.fail_from.store(u64::MAX, Ordering::SeqCst);
+
+    h.reset_again().await;
+    assert_eq!(h.state().await.sync_state.safe_head(), h.info(4));
+    assert_eq!(entries(&db), vec![(2, 1), (3, 2)], "L1 #5 and #6 were reorged");
+    assert!(!h.actor.is_finished(), "the actor still runs");
+    h.stop().await;
 }

@@ -12,7 +12,9 @@ use metrics::{counter, gauge};
 use rollup_batcher::BatchSubmitter;
 use rollup_cli::NodeCliConfig;
 use rollup_engine::ExecutionEngine;
+use rollup_proposer::OutputProposer;
 use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, ProviderError, SealedL2Block};
+use rollup_safe_head_db::SafeHeadDb;
 use std::{sync::Arc, time::Duration};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -29,8 +31,9 @@ pub const DEFAULT_RESTART_BACKOFF: Backoff =
 /// from its first step again.
 pub const DEFAULT_RESTART_RESET_AFTER: Duration = Duration::from_secs(300);
 
-/// Pause before a batcher that died unexpectedly is started again.
-const BATCHER_RESTART_DELAY: Duration = Duration::from_secs(5);
+/// Pause before a task beside kona (the batcher, the proposer) that died unexpectedly is
+/// started again.
+const SIDE_TASK_RESTART_DELAY: Duration = Duration::from_secs(5);
 
 /// The host side of the ExEx: where processed heights are reported.
 ///
@@ -73,7 +76,9 @@ pub struct KonaNodeExEx {
     l1_check_interval: Duration,
     l1_healthy: tokio::sync::watch::Sender<bool>,
     safe_head: tokio::sync::watch::Sender<Option<L2BlockInfo>>,
-    batcher: Option<tokio::task::JoinHandle<()>>,
+    safe_head_db: Option<Arc<SafeHeadDb>>,
+    batcher: SideTask,
+    proposer: SideTask,
     kona_stopped: tokio::sync::watch::Sender<bool>,
 }
 
@@ -103,7 +108,9 @@ impl KonaNodeExEx {
             l1_check_interval: DEFAULT_L1_CHECK_INTERVAL,
             l1_healthy: tokio::sync::watch::Sender::new(false),
             safe_head: tokio::sync::watch::Sender::new(None),
-            batcher: None,
+            safe_head_db: None,
+            batcher: SideTask::new("batcher"),
+            proposer: SideTask::new("proposer"),
             kona_stopped: tokio::sync::watch::Sender::new(true),
         }
     }
@@ -124,6 +131,14 @@ impl KonaNodeExEx {
     /// kona's safe head (`None` until kona's engine has one). It outlives kona restarts.
     pub fn safe_head(&self) -> tokio::sync::watch::Receiver<Option<L2BlockInfo>> {
         self.safe_head.subscribe()
+    }
+
+    /// Records kona's safe heads into `db`, against the L1 block each was derived from, and
+    /// serves `optimism_safeHeadAtL1Block` from it on kona's RPC. The database outlives kona
+    /// restarts: every run records into and answers from the same one.
+    pub fn with_safe_head_db(mut self, db: Arc<SafeHeadDb>) -> Self {
+        self.safe_head_db = Some(db);
+        self
     }
 
     /// Whether L1 answered the last check (false until the first one succeeded).
@@ -232,6 +247,7 @@ impl KonaNodeExEx {
         let healthy = self.l1_healthy.clone();
         let interval = self.l1_check_interval;
         let safe_head = self.safe_head.clone();
+        let safe_head_db = self.safe_head_db.clone();
         let stop_bound = self.shutdown_timeout + Duration::from_secs(1);
         let stopped = self.kona_stopped.clone();
         let instance = KonaInstance::spawn(
@@ -248,9 +264,12 @@ impl KonaNodeExEx {
                     let token = token.clone();
                     async move { readiness.monitor(interval, healthy, token).await }
                 });
-                let service =
+                let mut service =
                     KonaNodeService::new(&config, engine, provider, token, shutdown_timeout)
                         .with_safe_head(safe_head);
+                if let Some(db) = safe_head_db {
+                    service = service.with_safe_head_db(db);
+                }
                 let result = service.run().await;
                 monitor.abort();
                 result
@@ -355,11 +374,10 @@ impl KonaNodeExEx {
     {
         self.start()?;
         self.start_batcher();
+        self.start_proposer();
         let mut restart_at: Option<Instant> = None;
-        let mut batcher_restart_at: Option<Instant> = None;
         loop {
             let restart_due = restart_at.unwrap_or_else(Instant::now);
-            let batcher_due = batcher_restart_at.unwrap_or_else(Instant::now);
             tokio::select! {
                 biased;
                 _ = self.cancellation.cancelled() => return Ok(()),
@@ -398,23 +416,16 @@ impl KonaNodeExEx {
                     restart_at = None;
                     self.start()?;
                 }
-                ended = join_batcher(&mut self.batcher) => {
-                    // The batcher retries its own trouble and only returns when cancelled: this
-                    // is a panic (or a bug). Batching resumes from the safe head after a pause.
-                    self.batcher = None;
-                    let cause = match ended {
-                        Ok(()) => "returned on its own".to_string(),
-                        Err(join) if join.is_panic() => format!("panicked: {}", crate::supervisor::panic_message(join.into_panic())),
-                        Err(join) => join.to_string(),
-                    };
-                    counter!(ExExMetrics::BATCHER_RESTARTS).increment(1);
-                    error!(target: "kona_exex", %cause, restart_in_secs = BATCHER_RESTART_DELAY.as_secs(), "batcher stopped unexpectedly; restarting it");
-                    batcher_restart_at = Some(Instant::now() + BATCHER_RESTART_DELAY);
-                }
-                _ = tokio::time::sleep_until(batcher_due), if batcher_restart_at.is_some() => {
-                    batcher_restart_at = None;
-                    self.start_batcher();
-                }
+                // Batching resumes from the safe head after a pause.
+                event = self.batcher.next_event() => match event {
+                    SideTaskEvent::Ended => counter!(ExExMetrics::BATCHER_RESTARTS).increment(1),
+                    SideTaskEvent::RestartDue => self.start_batcher(),
+                },
+                // Proposing resumes from what the L2OutputOracle holds after a pause.
+                event = self.proposer.next_event() => match event {
+                    SideTaskEvent::Ended => counter!(ExExMetrics::PROPOSER_RESTARTS).increment(1),
+                    SideTaskEvent::RestartDue => self.start_proposer(),
+                },
                 next = notifications.next() => match next {
                     Some(Ok(event)) => {
                         if let Some(tip) = self.handle_notification(event).await? {
@@ -435,7 +446,7 @@ impl KonaNodeExEx {
     /// restart does not interrupt it, and its own trouble is retried inside it.
     fn start_batcher(&mut self) {
         let Some(batcher) = self.config.batcher.as_ref() else { return };
-        if self.batcher.is_some() {
+        if self.batcher.is_running() {
             return;
         }
         let submitter = BatchSubmitter::new(
@@ -444,7 +455,27 @@ impl KonaNodeExEx {
             BufferedChain(self.provider.clone()),
             self.safe_head.subscribe(),
         );
-        self.batcher = Some(tokio::spawn(submitter.run(self.cancellation.child_token())));
+        self.batcher.spawn(submitter.run(self.cancellation.child_token()));
+    }
+
+    /// Starts the built-in proposer when configured. Like the batcher it runs beside kona: it
+    /// reads final heads from the execution layer, which outlives kona runs.
+    fn start_proposer(&mut self) {
+        let Some(proposer) = self.config.proposer.as_ref() else { return };
+        if self.proposer.is_running() {
+            return;
+        }
+        let outputs = crate::NodeOutputs {
+            config: Arc::new(self.config.rollup_config.clone()),
+            engine: self.engine.clone(),
+            blocks: self.provider.clone(),
+        };
+        let task = OutputProposer::new(
+            crate::proposer_config(&self.config, proposer),
+            proposer.signer.clone(),
+            outputs,
+        );
+        self.proposer.spawn(task.run(self.cancellation.child_token()));
     }
 
     /// The delay before the next restart: the backoff's next step, or its first again when the
@@ -460,20 +491,13 @@ impl KonaNodeExEx {
     /// Cancels the token and waits for every actor to stop (bounded by the shutdown timeout).
     pub async fn shutdown(&mut self) -> Result<ShutdownReport, KonaExExError> {
         self.cancellation.cancel();
-        let (batcher, kona) = (self.batcher.take(), self.kona.take());
+        let kona = self.kona.take();
         if kona.is_some() {
             gauge!(ExExMetrics::KONA_RUNNING).set(0.0);
         }
-        // Both saw the token; stop them side by side so neither waits for the other.
+        // All saw the token; stop them side by side so none waits for another.
         let bound = self.shutdown_timeout;
-        let batcher = async move {
-            // It stops at its next poll; never let it hold the node's shutdown.
-            if let Some(batcher) = batcher
-                && tokio::time::timeout(bound, batcher).await.is_err()
-            {
-                warn!(target: "kona_exex", "batcher did not stop in time");
-            }
-        };
+        let side_tasks = futures::future::join(self.batcher.stop(bound), self.proposer.stop(bound));
         // The supervisor bounds the actors themselves; the margin covers the L1 wait's exit.
         let kona = async move {
             match kona {
@@ -481,18 +505,76 @@ impl KonaNodeExEx {
                 None => Ok(ShutdownReport::default()),
             }
         };
-        let ((), report) = tokio::join!(batcher, kona);
+        let (_, report) = tokio::join!(side_tasks, kona);
         report
     }
 }
 
-/// Waits for the batcher task (if any) to end; pending while none runs.
-async fn join_batcher(
-    batcher: &mut Option<tokio::task::JoinHandle<()>>,
-) -> Result<(), tokio::task::JoinError> {
-    match batcher {
-        Some(batcher) => batcher.await,
-        None => std::future::pending().await,
+/// What happened to a [`SideTask`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SideTaskEvent {
+    /// It ended unexpectedly; a restart is scheduled.
+    Ended,
+    /// Its restart is due.
+    RestartDue,
+}
+
+/// A task beside kona (the batcher, the proposer). It retries its own trouble and returns only
+/// when cancelled, so an end while the ExEx runs is a panic (or a bug): it is started again
+/// after a pause.
+#[derive(Debug)]
+struct SideTask {
+    name: &'static str,
+    handle: Option<tokio::task::JoinHandle<()>>,
+    restart_at: Option<Instant>,
+}
+
+impl SideTask {
+    const fn new(name: &'static str) -> Self {
+        Self { name, handle: None, restart_at: None }
+    }
+
+    const fn is_running(&self) -> bool {
+        self.handle.is_some()
+    }
+
+    fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.restart_at = None;
+        self.handle = Some(tokio::spawn(task));
+    }
+
+    /// Waits for the running task to end (then logs why and schedules its restart), or for its
+    /// restart to be due; pending while neither can happen.
+    async fn next_event(&mut self) -> SideTaskEvent {
+        let Some(handle) = self.handle.as_mut() else {
+            match self.restart_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+            return SideTaskEvent::RestartDue;
+        };
+        let cause = match handle.await {
+            Ok(()) => "returned on its own".to_string(),
+            Err(join) if join.is_panic() => {
+                format!("panicked: {}", crate::supervisor::panic_message(join.into_panic()))
+            }
+            Err(join) => join.to_string(),
+        };
+        self.handle = None;
+        self.restart_at = Some(Instant::now() + SIDE_TASK_RESTART_DELAY);
+        error!(target: "kona_exex", task = self.name, %cause, restart_in_secs = SIDE_TASK_RESTART_DELAY.as_secs(), "task beside kona stopped unexpectedly; restarting it");
+        SideTaskEvent::Ended
+    }
+
+    /// Waits for the (cancelled) task to stop, at most `bound`: it stops at its next poll, and
+    /// must never hold the node's shutdown.
+    async fn stop(&mut self, bound: Duration) {
+        self.restart_at = None;
+        if let Some(handle) = self.handle.take()
+            && tokio::time::timeout(bound, handle).await.is_err()
+        {
+            warn!(target: "kona_exex", task = self.name, "task beside kona did not stop in time");
+        }
     }
 }
 

@@ -37,6 +37,9 @@ mod instance;
 mod metrics;
 pub use metrics::ExExMetrics;
 
+mod proposer;
+pub use proposer::{NodeOutputs, proposer_config};
+
 mod preflight;
 pub use preflight::{Backoff, L1Readiness, L1Status};
 
@@ -47,10 +50,16 @@ pub use service::{
 };
 
 mod rpc;
-pub use rpc::{KonaRpcActor, P2P_READ_METHODS, RpcServerError, rpc_module};
+pub use rpc::{
+    KonaRpcActor, KonaRpcBuilder, P2P_READ_METHODS, RpcServerError, SAFE_HEAD_AT_L1_BLOCK,
+    SAFE_HEAD_NOT_FOUND, rpc_module,
+};
 
 mod sequencer_l2;
 pub use sequencer_l2::BufferedL2Transport;
+
+/// The safe-head database ([`KonaNodeExEx::with_safe_head_db`]), for hosts that open it.
+pub use rollup_safe_head_db as safe_head_db;
 
 mod supervisor;
 pub use supervisor::{ActorSupervisor, DEFAULT_SHUTDOWN_TIMEOUT, ShutdownReport};

@@ -31,6 +31,8 @@ impl ExExMetrics {
     pub const KONA_RUNNING: &'static str = "kona_exex_kona_running";
     /// Restarts of the built-in batcher after it died (a panic).
     pub const BATCHER_RESTARTS: &'static str = "kona_exex_batcher_restarts_total";
+    /// Restarts of the built-in proposer after it died (a panic).
+    pub const PROPOSER_RESTARTS: &'static str = "kona_exex_proposer_restarts_total";
     /// Failed L1 readiness checks, by `endpoint` (l1_rpc, l1_beacon).
     pub const L1_CHECK_FAILURES: &'static str = "kona_exex_l1_check_failures_total";
     /// Whether the L1 endpoints answered the last readiness check (1) or not (0).
@@ -57,8 +59,13 @@ impl ExExMetrics {
         describe_counter!(Self::RESTARTS, "Restarts of kona after a failure, by failed actor");
         describe_gauge!(Self::KONA_RUNNING, "Whether kona's actors are running");
         describe_counter!(Self::BATCHER_RESTARTS, "Restarts of the built-in batcher after it died");
+        describe_counter!(
+            Self::PROPOSER_RESTARTS,
+            "Restarts of the built-in proposer after it died"
+        );
         describe_counter!(Self::L1_CHECK_FAILURES, "Failed L1 readiness checks");
         rollup_batcher::BatcherMetrics::describe();
+        rollup_proposer::ProposerMetrics::describe();
         rollup_engine::EngineMetrics::describe();
         rollup_providers_beacon::BeaconMetrics::describe();
         describe_gauge!(

@@ -16,19 +16,29 @@
 //!
 //! The `opp2p_*` methods that change peering go behind the admin flag: cutting a node off from
 //! gossip is an admin action whoever asks for it.
+//!
+//! `optimism_safeHeadAtL1Block` (op-challenger and proposers call it) is answered from the
+//! [`SafeHeadDb`] the engine actor records into, when [`KonaRpcBuilder::safe_heads`] has one;
+//! kona 0.1.3 keeps no such record and answers "method not found", as this server does without
+//! a database. See [`SAFE_HEAD_AT_L1_BLOCK`] for what it answers.
 
+use alloy_eips::BlockNumberOrTag;
 use async_trait::async_trait;
 use jsonrpsee::{
     RpcModule,
     core::RegisterMethodError,
     server::{Server, ServerHandle, middleware::http::ProxyGetRequestLayer},
+    types::{ErrorObjectOwned, Params},
 };
 use kona_node_service::{NodeActor, RpcContext};
 use kona_rpc::{
-    AdminApiServer, AdminRpc, DevEngineApiServer, DevEngineRpc, HealthzResponse, OpP2PApiServer,
-    P2pRpc, RollupNodeApiServer, RollupRpc, RpcBuilder, WsRPC, WsServer,
+    AdminApiServer, AdminRpc, DevEngineApiServer, DevEngineRpc, HealthzResponse, L1WatcherQueries,
+    OpP2PApiServer, P2pRpc, RollupNodeApiServer, RollupRpc, RpcBuilder, SafeHeadResponse, WsRPC,
+    WsServer,
 };
-use std::time::Duration;
+use rollup_safe_head_db::SafeHeadDb;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info};
 
 /// The `opp2p_*` methods served without the admin namespace: the ones that only read. Every other
@@ -49,6 +59,50 @@ pub const P2P_READ_METHODS: [&str; 8] = [
 
 /// How long one request may take before the server answers with an error (kona's value).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The safe head once L1 up to a block was derived: `{"l1Block": {hash, number}, "safeHead":
+/// {hash, number}}` of the recorded entry with the highest L1 number at or below the one asked
+/// for (op-node's rule), or error [`SAFE_HEAD_NOT_FOUND`] when there is none (below the oldest
+/// entry kept, or nothing recorded yet).
+///
+/// op-node takes an L1 block number; kona's signature takes a block number or tag, and so does
+/// this server: `earliest` is L1 block 0, `latest` and `pending` answer the newest entry,
+/// `safe` and `finalized` look up L1's safe and finalized blocks as the L1 watcher last saw
+/// them (so `finalized` gives the safe head derived from final L1 data only).
+pub const SAFE_HEAD_AT_L1_BLOCK: &str = "optimism_safeHeadAtL1Block";
+
+/// JSON-RPC error code of [`SAFE_HEAD_AT_L1_BLOCK`] when no entry answers, or the L1 block a
+/// tag stands for is not known (the generic server error op-node answers with).
+pub const SAFE_HEAD_NOT_FOUND: i32 = -32000;
+
+/// What [`KonaRpcActor`] is built from: kona's RPC server config, and the safe-head database
+/// that answers [`SAFE_HEAD_AT_L1_BLOCK`] (kona's handler answers "method not found").
+#[derive(Debug, Clone)]
+pub struct KonaRpcBuilder {
+    /// kona's RPC server config: address, namespaces, restarts.
+    pub rpc: RpcBuilder,
+    /// Answers [`SAFE_HEAD_AT_L1_BLOCK`] when set.
+    pub safe_heads: Option<Arc<SafeHeadDb>>,
+}
+
+impl KonaRpcBuilder {
+    /// The builder for `rpc`, without a safe-head database.
+    pub const fn new(rpc: RpcBuilder) -> Self {
+        Self { rpc, safe_heads: None }
+    }
+
+    /// Answers [`SAFE_HEAD_AT_L1_BLOCK`] from `db`.
+    pub fn with_safe_head_db(mut self, db: Arc<SafeHeadDb>) -> Self {
+        self.safe_heads = Some(db);
+        self
+    }
+}
+
+impl From<RpcBuilder> for KonaRpcBuilder {
+    fn from(rpc: RpcBuilder) -> Self {
+        Self::new(rpc)
+    }
+}
 
 /// Why kona's RPC server stopped.
 #[derive(Debug, thiserror::Error)]
@@ -78,21 +132,23 @@ pub enum RpcServerError {
 /// kona's RPC server, built with only the namespaces its config enables (see the module docs).
 #[derive(Debug)]
 pub struct KonaRpcActor {
-    config: RpcBuilder,
+    config: KonaRpcBuilder,
 }
 
 impl KonaRpcActor {
     /// The actor for `config`.
-    pub const fn new(config: RpcBuilder) -> Self {
+    pub const fn new(config: KonaRpcBuilder) -> Self {
         Self { config }
     }
 }
 
-/// The module kona's RPC server serves for `config`, wired to the other actors through `context`.
+/// The module kona's RPC server serves for `builder`, wired to the other actors through
+/// `context`.
 pub fn rpc_module(
-    config: &RpcBuilder,
+    builder: &KonaRpcBuilder,
     context: &RpcContext,
 ) -> Result<RpcModule<()>, RegisterMethodError> {
+    let config = &builder.rpc;
     let mut module = RpcModule::new(());
     module.register_method("healthz", |_, _, _| {
         jsonrpsee::core::RpcResult::Ok(HealthzResponse {
@@ -119,9 +175,13 @@ pub fn rpc_module(
             .into_rpc(),
         )?;
     }
-    module.merge(
-        RollupRpc::new(context.engine_query.clone(), context.l1_watcher_queries.clone()).into_rpc(),
-    )?;
+    let mut rollup =
+        RollupRpc::new(context.engine_query.clone(), context.l1_watcher_queries.clone()).into_rpc();
+    if let Some(db) = &builder.safe_heads {
+        rollup.remove_method(SAFE_HEAD_AT_L1_BLOCK);
+        module.merge(safe_head_module(db.clone(), context.l1_watcher_queries.clone())?)?;
+    }
+    module.merge(rollup)?;
     if config.dev_enabled() {
         module.merge(DevEngineRpc::new(context.engine_query.clone()).into_rpc())?;
     }
@@ -129,6 +189,63 @@ pub fn rpc_module(
         module.merge(WsRPC::new(context.engine_query.clone()).into_rpc())?;
     }
     Ok(module)
+}
+
+/// What [`SAFE_HEAD_AT_L1_BLOCK`] reads.
+struct SafeHeadRpc {
+    db: Arc<SafeHeadDb>,
+    l1_watcher: mpsc::Sender<L1WatcherQueries>,
+}
+
+/// [`SAFE_HEAD_AT_L1_BLOCK`], answered from `db`.
+fn safe_head_module(
+    db: Arc<SafeHeadDb>,
+    l1_watcher: mpsc::Sender<L1WatcherQueries>,
+) -> Result<RpcModule<SafeHeadRpc>, RegisterMethodError> {
+    let mut module = RpcModule::new(SafeHeadRpc { db, l1_watcher });
+    module.register_async_method(SAFE_HEAD_AT_L1_BLOCK, |params, rpc, _| async move {
+        safe_head_at_l1_block(params, &rpc).await
+    })?;
+    Ok(module)
+}
+
+async fn safe_head_at_l1_block(
+    params: Params<'static>,
+    rpc: &SafeHeadRpc,
+) -> Result<SafeHeadResponse, ErrorObjectOwned> {
+    let block: BlockNumberOrTag = params.one()?;
+    let entry = match block {
+        BlockNumberOrTag::Number(number) => rpc.db.safe_head_at(number),
+        BlockNumberOrTag::Earliest => rpc.db.safe_head_at(0),
+        BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => rpc.db.latest(),
+        BlockNumberOrTag::Safe | BlockNumberOrTag::Finalized => {
+            let (tx, rx) = oneshot::channel();
+            let unavailable = || server_error("the L1 watcher is not available");
+            rpc.l1_watcher.send(L1WatcherQueries::L1State(tx)).await.map_err(|_| unavailable())?;
+            let l1 = rx.await.map_err(|_| unavailable())?;
+            let label = if block == BlockNumberOrTag::Safe { l1.safe_l1 } else { l1.finalized_l1 };
+            let number = label
+                .ok_or_else(|| server_error(format!("L1 {block} block not known yet")))?
+                .number;
+            rpc.db.safe_head_at(number)
+        }
+    };
+    let entry = entry.ok_or_else(|| {
+        let oldest = match rpc.db.earliest() {
+            Some(oldest) => format!("the oldest entry is for L1 block {}", oldest.l1_block.number),
+            None => "nothing is recorded yet".to_owned(),
+        };
+        let asked = match block {
+            BlockNumberOrTag::Number(number) => number.to_string(),
+            tag => tag.to_string(),
+        };
+        server_error(format!("safe head not found for L1 block {asked}: {oldest}"))
+    })?;
+    Ok(SafeHeadResponse { l1_block: entry.l1_block, safe_head: entry.safe_head })
+}
+
+fn server_error(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(SAFE_HEAD_NOT_FOUND, message, None::<()>)
 }
 
 async fn launch(
@@ -155,7 +272,7 @@ impl NodeActor for KonaRpcActor {
     type Error = RpcServerError;
     type OutboundData = RpcContext;
     type InboundData = ();
-    type Builder = RpcBuilder;
+    type Builder = KonaRpcBuilder;
 
     fn build(config: Self::Builder) -> (Self::InboundData, Self) {
         ((), Self::new(config))
@@ -163,8 +280,9 @@ impl NodeActor for KonaRpcActor {
 
     async fn start(self, context: Self::OutboundData) -> Result<(), Self::Error> {
         let module = rpc_module(&self.config, &context)?;
-        let mut handle = launch(&self.config, module.clone()).await?;
-        let restarts = self.config.restart_count();
+        let config = &self.config.rpc;
+        let mut handle = launch(config, module.clone()).await?;
+        let restarts = config.restart_count();
         let mut stopped = 0;
         loop {
             tokio::select! {
@@ -178,7 +296,7 @@ impl NodeActor for KonaRpcActor {
                         return Err(RpcServerError::Stopped(stopped));
                     }
                     error!(target: "kona_exex::rpc", stopped, restarts, "kona RPC server stopped; starting it again");
-                    handle = launch(&self.config, module.clone()).await?;
+                    handle = launch(config, module.clone()).await?;
                 }
             }
         }

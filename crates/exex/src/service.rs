@@ -1,7 +1,7 @@
 //! [`KonaNodeService`]: kona-node-service 0.1.3's `RollupNodeService`, with derivation reading L2
 //! from the [`BufferedL2Provider`] and every actor under our [`ActorSupervisor`].
 
-use crate::{ActorSupervisor, KonaExExError, KonaRpcActor, ShutdownReport};
+use crate::{ActorSupervisor, KonaExExError, KonaRpcActor, KonaRpcBuilder, ShutdownReport};
 use async_trait::async_trait;
 use kona_derive::{
     DerivationPipeline, EthereumDataSource, PipelineBuilder as DerivationPipelineBuilder,
@@ -18,11 +18,11 @@ use kona_node_service::{
 use kona_p2p::P2pRpcRequest;
 use kona_protocol::{BlockInfo, L2BlockInfo};
 use kona_providers_alloy::{AlloyChainProvider, AlloyL2ChainProvider, OnlineBlobProvider};
-use kona_rpc::RpcBuilder;
 use rollup_cli::NodeCliConfig;
 use rollup_engine::{EngineActorBuilder, ExecutionEngine, InProcessEngineActor};
 use rollup_providers_beacon::BeaconApiClient;
 use rollup_providers_local::BufferedL2Provider;
+use rollup_safe_head_db::SafeHeadDb;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -104,6 +104,7 @@ pub struct KonaNodeService {
     derivation: BufferedPipelineBuilder,
     engine: Arc<dyn ExecutionEngine>,
     safe_head: Option<watch::Sender<Option<L2BlockInfo>>>,
+    safe_head_db: Option<Arc<SafeHeadDb>>,
     static_peers: Vec<libp2p::Multiaddr>,
     cancellation: CancellationToken,
     shutdown_timeout: Duration,
@@ -131,6 +132,7 @@ impl KonaNodeService {
             derivation,
             engine,
             safe_head: None,
+            safe_head_db: None,
             static_peers: config.static_peers.clone(),
             cancellation,
             shutdown_timeout,
@@ -140,6 +142,13 @@ impl KonaNodeService {
     /// Publishes kona's safe head into `safe_head` (which outlives this service) while it runs.
     pub fn with_safe_head(mut self, safe_head: watch::Sender<Option<L2BlockInfo>>) -> Self {
         self.safe_head = Some(safe_head);
+        self
+    }
+
+    /// Records the engine's safe heads into `db` (which outlives this service) and answers
+    /// `optimism_safeHeadAtL1Block` from it.
+    pub fn with_safe_head_db(mut self, db: Arc<SafeHeadDb>) -> Self {
+        self.safe_head_db = Some(db);
         self
     }
 
@@ -353,11 +362,13 @@ impl RollupNodeService for KonaNodeService {
             engine: self.engine.clone(),
             l2: self.derivation.l2_provider.clone(),
             l1: Arc::new(self.derivation.l1_provider.clone()),
+            safe_heads: self.safe_head_db.clone(),
         }
     }
 
-    fn rpc_builder(&self) -> Option<RpcBuilder> {
-        self.config.rpc.clone()
+    fn rpc_builder(&self) -> Option<KonaRpcBuilder> {
+        let rpc = self.config.rpc.clone()?;
+        Some(KonaRpcBuilder { rpc, safe_heads: self.safe_head_db.clone() })
     }
 
     fn sequencer_builder(&self) -> SequencerBuilder {

@@ -37,4 +37,14 @@ pub enum OpContractsError {
         /// The RPC error or the reverted receipt.
         why: String,
     },
+    /// A view function of an L1 contract could not be called or answered badly.
+    #[error("L1 contract {contract}, {function}: {why}")]
+    View {
+        /// The contract.
+        contract: alloy_primitives::Address,
+        /// The function's signature.
+        function: &'static str,
+        /// The RPC error or the decoding error.
+        why: String,
+    },
 }

@@ -70,6 +70,8 @@ pub struct DevnetSettings {
     pub blobs: bool,
     /// The hex key the batcher posts with (`None`: the devnet's genesis batcher).
     pub batcher_key: Option<&'static str>,
+    /// The node that runs the built-in proposer.
+    pub proposer: Node,
 }
 
 impl Default for DevnetSettings {
@@ -77,7 +79,14 @@ impl Default for DevnetSettings {
     /// `BATCHER_DA` says (`blobs`, or calldata by default).
     fn default() -> Self {
         let blobs = std::env::var("BATCHER_DA").is_ok_and(|da| da == "blobs");
-        Self { isthmus_delay: 150, l2_block_time: 2, l1_block_time: 2, blobs, batcher_key: None }
+        Self {
+            isthmus_delay: 150,
+            l2_block_time: 2,
+            l1_block_time: 2,
+            blobs,
+            batcher_key: None,
+            proposer: Node::Sequencer,
+        }
     }
 }
 
@@ -90,6 +99,11 @@ impl DevnetSettings {
     /// The batcher posts with `key` (hex).
     pub const fn batcher_key(self, key: &'static str) -> Self {
         Self { batcher_key: Some(key), ..self }
+    }
+
+    /// `node` runs the built-in proposer (devnet.sh's `PROPOSER_NODE`).
+    pub const fn proposer(self, node: Node) -> Self {
+        Self { proposer: node, ..self }
     }
 
     /// L2 blocks every `seconds`.
@@ -338,6 +352,7 @@ fn spawn_devnet(dir: &Path, settings: &DevnetSettings) -> Child {
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .stdin(Stdio::null());
+    command.env("PROPOSER_NODE", settings.proposer.index().to_string());
     if let Some(key) = settings.batcher_key {
         command.env("BATCHER_KEY", key);
     }

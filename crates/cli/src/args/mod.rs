@@ -8,12 +8,14 @@
 mod batcher;
 mod overrides;
 mod p2p;
+mod proposer;
 mod rpc;
 mod sequencer;
 
 pub use batcher::{BatchType, BatcherArgs, CompressionAlgo, DataAvailabilityType};
 pub use overrides::HardforkOverrideArgs;
 pub use p2p::{P2pArgs, ScoringLevel, SignerArgs};
+pub use proposer::{ProposalHeadArg, ProposerArgs};
 pub use rpc::{DEFAULT_KONA_RPC_PORT, RpcArgs};
 pub use sequencer::{DEFAULT_L1_CONFS, SequencerArgs};
 
@@ -120,6 +122,10 @@ pub struct KonaArgs {
     /// The built-in batcher, in sequencer mode.
     #[command(flatten)]
     pub batcher: BatcherArgs,
+
+    /// The built-in proposer.
+    #[command(flatten)]
+    pub proposer: ProposerArgs,
 }
 
 impl KonaArgs {

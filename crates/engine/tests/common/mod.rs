@@ -34,7 +34,10 @@ use rollup_engine::{EngineError, ExecutionEngine, L1BlockReader, L2Head};
 use rollup_providers_local::{L2BlockSource, SealedL2Block, SourceError};
 use std::{
     collections::HashMap,
-    sync::{Arc, OnceLock, atomic::AtomicU64},
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 pub const GENESIS_TIME: u64 = 1_700_000_000;
@@ -81,6 +84,52 @@ impl L1BlockReader for L1Reader {
 
     async fn block_by_number(&self, number: u64) -> Result<Option<BlockInfo>, EngineError> {
         Ok(self.0.iter().find(|b| b.number == number).copied())
+    }
+}
+
+/// An L1 reader whose chain a test can reorg, and make fail.
+#[derive(Debug)]
+pub struct ReorgableL1 {
+    pub blocks: Mutex<Vec<BlockInfo>>,
+    /// Reads of blocks at or above this number fail (none by default).
+    pub fail_from: AtomicU64,
+}
+
+impl ReorgableL1 {
+    pub fn new(l1: &L1Chain) -> Arc<Self> {
+        let blocks = (0..l1.headers.len() as u64).map(|n| l1.info(n)).collect();
+        Arc::new(Self { blocks: Mutex::new(blocks), fail_from: AtomicU64::new(u64::MAX) })
+    }
+
+    /// Replaces L1 block `number` (and only it: a test needs no more) by another block.
+    pub fn reorg(&self, number: u64) -> BlockInfo {
+        let mut blocks = self.blocks.lock();
+        let block = &mut blocks[number as usize];
+        block.hash = alloy_primitives::keccak256(block.hash);
+        *block
+    }
+
+    fn check(&self, number: u64) -> Result<(), EngineError> {
+        if number >= self.fail_from.load(Ordering::SeqCst) {
+            return Err(EngineError::l1(std::io::Error::other("L1 unreachable")));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl L1BlockReader for ReorgableL1 {
+    async fn block_by_hash(&self, hash: B256) -> Result<Option<BlockInfo>, EngineError> {
+        let block = self.blocks.lock().iter().find(|b| b.hash == hash).copied();
+        if let Some(block) = block {
+            self.check(block.number)?;
+        }
+        Ok(block)
+    }
+
+    async fn block_by_number(&self, number: u64) -> Result<Option<BlockInfo>, EngineError> {
+        self.check(number)?;
+        Ok(self.blocks.lock().iter().find(|b| b.number == number).copied())
     }
 }
 
