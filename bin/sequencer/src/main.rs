@@ -17,6 +17,7 @@ use eyre::{WrapErr, eyre};
 use sequencer_celestia::{CelestiaDa, CelestiaDaConfig, LocalCelestiaNode, LocalNodeConfig};
 use sequencer_config::{Config, GenesisConfig, ValidatorKey};
 use sequencer_consensus::{BftConfig, Peer, ValidatorSet, start_network};
+use sequencer_da::redact_url;
 use sequencer_node::{BftSetup, NodeConfig, ShutdownOutcome, SingleValidator, launch, launch_bft};
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
@@ -190,15 +191,15 @@ async fn serve(cfg: sequencer_config::ValidatedConfig, role: Role) -> eyre::Resu
         chain_id = cfg.chain_id,
         validator = %cfg.consensus.key.public(),
         validators = cfg.consensus.validators.len(),
-        engine = %node_cfg.engine_url,
+        engine = %redact_url(node_cfg.engine_url.as_str()),
         block_time = ?node_cfg.block_time,
         max_soft_ahead = node_cfg.max_soft_ahead,
         namespace = %cfg.da.namespace,
-        celestia = %cfg.da.rpc_url,
+        celestia = %redact_url(cfg.da.rpc_url.as_str()),
         network = ?cfg.da.network,
         "starting sequencer"
     );
-    let engine_url = node_cfg.engine_url.clone();
+    let engine_url = redact_url(node_cfg.engine_url.as_str());
     let cancel = CancellationToken::new();
     let node = match role {
         Role::Single(consensus) => launch(node_cfg, consensus, da, cancel).await,
@@ -229,7 +230,7 @@ fn da(listen: SocketAddr, block_time: Duration, data_dir: PathBuf) -> eyre::Resu
         })
         .await
         .map_err(|e| eyre!("local DA node: {e}"))?;
-        info!(url = %node.url(), "local DA node serving; point celestia.rpc_url at it");
+        info!(url = %redact_url(&node.url()), "local DA node serving; point celestia.rpc_url at it");
         shutdown_signal().await;
         node.stop().await;
         info!("local DA node stopped");

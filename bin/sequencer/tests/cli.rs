@@ -163,8 +163,10 @@ async fn run_produces_blocks_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let port = free_port();
-    let da_url = format!("http://127.0.0.1:{da_port}");
-    let cfg = write_run_config(dir.path(), &pk, engine.url().as_str(), port, &da_url);
+    // Credentials in both URLs, as node providers hand them out: never to be logged.
+    let da_url = format!("http://da:dapass@127.0.0.1:{da_port}/?token=datoken");
+    let reth_url = format!("{}?token=enginesecret", engine.url());
+    let cfg = write_run_config(dir.path(), &pk, &reth_url, port, &da_url);
     let mut child = bin()
         .args(["run", "--config"])
         .arg(&cfg)
@@ -207,6 +209,17 @@ async fn run_produces_blocks_and_stops_on_sigterm() {
     let logs = String::from_utf8_lossy(&out.stdout);
     for needle in ["SOFT", "PENDING", "FIRM", "SIGTERM received", "stopped cleanly"] {
         assert!(logs.contains(needle), "{needle} not logged:\n{logs}");
+    }
+    // The start-up line names both nodes, redacted.
+    let starting = logs.lines().find(|l| l.contains("starting sequencer")).unwrap();
+    assert!(
+        starting.contains(&format!("http://***@127.0.0.1:{da_port}/?token=***"))
+            && starting.contains(&format!("{}?token=***", engine.url())),
+        "{starting}"
+    );
+    let all = format!("{logs}{}", String::from_utf8_lossy(&out.stderr));
+    for secret in ["dapass", "datoken", "enginesecret"] {
+        assert!(!all.contains(secret), "{secret} logged:\n{all}");
     }
     let _ = da.kill();
     let _ = da.wait();

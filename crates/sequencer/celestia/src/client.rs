@@ -4,7 +4,7 @@ use crate::CelestiaError;
 use alloy_primitives::{B256, Bytes};
 use celestia_rpc::{BlobClient, Client, HeaderClient, TxConfig};
 use celestia_types::{Blob, nmt::Namespace as CelestiaNamespace};
-use sequencer_da::{DaClient, DaError, DaHeight, Inclusion, Namespace};
+use sequencer_da::{DaClient, DaError, DaHeight, Inclusion, Namespace, redact_url, redact_urls};
 use std::time::Duration;
 use tracing::debug;
 
@@ -13,9 +13,10 @@ use tracing::debug;
 pub const DEFAULT_MAX_BLOB_SIZE: usize = 1_900_000;
 
 /// How [`CelestiaDa`] talks to its node.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CelestiaDaConfig {
-    /// The node's JSON-RPC URL (`http://…` or `ws://…`).
+    /// The node's JSON-RPC URL (`http://…` or `ws://…`); shown only through
+    /// [`redact_url`] (providers put tokens in it).
     pub url: String,
     /// The node's auth token (`celestia light auth write`); never logged.
     pub auth_token: Option<String>,
@@ -29,6 +30,20 @@ pub struct CelestiaDaConfig {
     pub request_timeout: Duration,
     /// Largest blob submitted.
     pub max_blob_size: usize,
+}
+
+impl std::fmt::Debug for CelestiaDaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Neither the token nor the URL's own credentials reach a log.
+        f.debug_struct("CelestiaDaConfig")
+            .field("url", &redact_url(&self.url))
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "<redacted>"))
+            .field("gas_price", &self.gas_price)
+            .field("max_gas_price", &self.max_gas_price)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_blob_size", &self.max_blob_size)
+            .finish()
+    }
 }
 
 impl CelestiaDaConfig {
@@ -69,8 +84,10 @@ pub struct CelestiaDa {
 
 impl std::fmt::Debug for CelestiaDa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The auth token stays out of logs.
-        f.debug_struct("CelestiaDa").field("url", &self.config.url).finish_non_exhaustive()
+        // The auth token stays out of logs, and so do the URL's credentials.
+        f.debug_struct("CelestiaDa")
+            .field("url", &redact_url(&self.config.url))
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,7 +101,10 @@ impl CelestiaDa {
             Some(config.request_timeout),
         )
         .await
-        .map_err(|source| CelestiaError::Connect { url: config.url.clone(), source })?;
+        .map_err(|e| CelestiaError::Connect {
+            url: redact_url(&config.url),
+            message: rpc_error(&e),
+        })?;
         Ok(Self { client, config, failures: Default::default() })
     }
 
@@ -114,6 +134,11 @@ impl CelestiaDa {
     }
 }
 
+/// A client error as text, without credentials: the transport may quote the URL it failed on.
+fn rpc_error(e: &impl std::fmt::Display) -> String {
+    redact_urls(&e.to_string())
+}
+
 /// The Celestia namespace of the sequencer's namespace (version 0, the same 10 user bytes).
 pub(crate) fn celestia_namespace(namespace: &Namespace) -> Result<CelestiaNamespace, String> {
     CelestiaNamespace::new_v0(namespace.user_bytes()).map_err(|e| e.to_string())
@@ -132,18 +157,12 @@ impl DaClient for CelestiaDa {
         let submitted =
             self.client.blob_submit(std::slice::from_ref(&blob), self.tx_config()).await;
         self.note_submission(submitted.is_ok());
-        let height = submitted.map_err(|e| DaError::Submit(e.to_string()))?;
+        let height = submitted.map_err(|e| DaError::Submit(rpc_error(&e)))?;
         // Trust the data, not the answer: the blob must be there, byte for byte.
-        let included = self
-            .client
-            .blob_get(height, namespace, commitment)
-            .await
-            .map_err(|e| DaError::Submit(format!("blob not found at height {height}: {e}")))?;
-        if included.data != blob.data {
-            return Err(DaError::Submit(format!(
-                "the blob at height {height} under our commitment holds other data"
-            )));
-        }
+        let included = self.client.blob_get(height, namespace, commitment).await.map_err(|e| {
+            DaError::Submit(format!("blob not found at height {height}: {}", rpc_error(&e)))
+        })?;
+        check_same(height, &blob, &included)?;
         debug!(target: "sequencer::celestia", height, bytes = blob.data.len(), "blob included");
         Ok(Inclusion { height, commitment: B256::from(*commitment.hash()) })
     }
@@ -151,7 +170,7 @@ impl DaClient for CelestiaDa {
     async fn finalized_height(&self) -> Result<DaHeight, DaError> {
         // CometBFT finality: a block is final once committed, i.e. once its header exists.
         let head =
-            self.client.header_network_head().await.map_err(|e| DaError::Query(e.to_string()))?;
+            self.client.header_network_head().await.map_err(|e| DaError::Query(rpc_error(&e)))?;
         Ok(head.height())
     }
 
@@ -161,8 +180,20 @@ impl DaClient for CelestiaDa {
             .client
             .blob_get_all(height, &[namespace])
             .await
-            .map_err(|e| DaError::Query(e.to_string()))?;
-        Ok(blobs.unwrap_or_default().into_iter().map(|blob| Bytes::from(blob.data)).collect())
+            .map_err(|e| DaError::Query(rpc_error(&e)))?
+            .unwrap_or_default();
+        // Nothing here is expected byte for byte (this reads what others may have posted too),
+        // but each answer must be what it claims: under our namespace, and its commitment the
+        // one of its bytes, or the history read from it means nothing.
+        for blob in &blobs {
+            if blob.namespace != namespace {
+                return Err(mismatch(height, "a blob of another namespace was returned"));
+            }
+            blob.validate().map_err(|e| {
+                mismatch(height, &format!("a blob's commitment is not that of its bytes ({e})"))
+            })?;
+        }
+        Ok(blobs.into_iter().map(|blob| Bytes::from(blob.data)).collect())
     }
 
     fn max_blob_size(&self) -> usize {
@@ -179,26 +210,52 @@ impl DaClient for CelestiaDa {
     async fn find(
         &self,
         namespace: &Namespace,
-        commitment: B256,
+        blob: &[u8],
         heights: std::ops::RangeInclusive<DaHeight>,
     ) -> Result<Option<DaHeight>, DaError> {
         let celestia = celestia_namespace(namespace).map_err(DaError::Query)?;
+        let expected = Blob::new(celestia, blob.to_vec(), None)
+            .map_err(|e| DaError::Query(format!("building the blob: {e}")))?;
         for height in heights {
             let blobs = self
                 .client
                 .blob_get_all(height, &[celestia])
                 .await
-                .map_err(|e| DaError::Query(e.to_string()))?;
-            if blobs
-                .unwrap_or_default()
-                .iter()
-                .any(|blob| B256::from(*blob.commitment.hash()) == commitment)
+                .map_err(|e| DaError::Query(rpc_error(&e)))?;
+            // The node's word that a blob has our commitment is not enough: its bytes must be
+            // ours, or a lying or broken node would have a batch counted as posted that is not.
+            if let Some(found) =
+                blobs.unwrap_or_default().iter().find(|b| b.commitment == expected.commitment)
             {
+                check_same(height, &expected, found)?;
                 return Ok(Some(height));
             }
         }
         Ok(None)
     }
+}
+
+fn mismatch(height: DaHeight, message: &str) -> DaError {
+    DaError::Mismatch { height, message: message.to_owned() }
+}
+
+/// `found`, the node's answer at `height` for `expected`'s commitment, is `expected`: same
+/// namespace, same bytes.
+fn check_same(height: DaHeight, expected: &Blob, found: &Blob) -> Result<(), DaError> {
+    if found.namespace != expected.namespace {
+        return Err(mismatch(height, "the blob under our commitment is of another namespace"));
+    }
+    if found.data != expected.data {
+        return Err(mismatch(
+            height,
+            &format!(
+                "the blob under our commitment holds other data ({} bytes, ours {})",
+                found.data.len(),
+                expected.data.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

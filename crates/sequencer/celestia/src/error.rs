@@ -4,13 +4,13 @@
 #[derive(Debug, thiserror::Error)]
 pub enum CelestiaError {
     /// The node's JSON-RPC could not be reached or set up.
-    #[error("celestia node {url}: {source}")]
+    #[error("celestia node {url}: {message}")]
     Connect {
-        /// The node's URL.
+        /// The node's URL, redacted ([`sequencer_da::redact_url`]).
         url: String,
-        /// The client's error.
-        #[source]
-        source: celestia_rpc::Error,
+        /// The client's error, as redacted text: the client's own error may quote the URL with
+        /// its credentials, so it is not kept as a source.
+        message: String,
     },
     /// The sequencer's namespace is not a valid Celestia namespace.
     #[error("namespace: {0}")]

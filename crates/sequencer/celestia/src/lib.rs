@@ -3,7 +3,11 @@
 //! - [`CelestiaDa`]: the sequencer's [`DaClient`](sequencer_da::DaClient) over the real
 //!   `celestia-rpc` client, speaking celestia-node's JSON-RPC (`blob.Submit`, `blob.Get`,
 //!   `blob.GetAll`, `header.NetworkHead`). A submission is trusted only once `blob.Get` by
-//!   commitment at the returned height gives the same bytes back. Celestia's finality is per
+//!   commitment at the returned height gives the same bytes back; a blob looked for again
+//!   (`find`) counts only if the bytes under its commitment are ours, and blobs read back
+//!   (`blobs`) must be of the namespace asked for and have the commitment of their bytes —
+//!   anything else is `DaError::Mismatch`. The node's URL is only ever shown redacted
+//!   (`sequencer_da::redact_url`). Celestia's finality is per
 //!   block (CometBFT): a blob is final once the header of its height exists, which is what
 //!   `finalized_height` reports.
 //! - [`LocalCelestiaNode`]: a Celestia-compatible DA node for development and tests. It serves

@@ -186,6 +186,20 @@ mod tests {
         assert_eq!(ValidatorKey::load(&path).unwrap().public(), key.public());
     }
 
+    /// A temporary file a crashed `keygen` left under the name this process would use (same
+    /// pid, as in a container) is not taken for the key existing, and not touched.
+    #[test]
+    fn a_leftover_temporary_file_does_not_block_keygen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("validator.key");
+        let stale = dir.path().join(format!(".validator.key.tmp-{}", std::process::id()));
+        fs::write(&stale, "torn").unwrap();
+        let key = ValidatorKey::generate();
+        key.write_new(&path).unwrap();
+        assert_eq!(ValidatorKey::load(&path).unwrap().public(), key.public());
+        assert_eq!(fs::read_to_string(&stale).unwrap(), "torn");
+    }
+
     #[test]
     fn load_refuses_open_permissions_and_garbage() {
         let dir = tempfile::tempdir().unwrap();

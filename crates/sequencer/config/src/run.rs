@@ -7,7 +7,7 @@ use crate::{
 use alloy_genesis::Genesis;
 use alloy_primitives::Address;
 use alloy_rpc_types_engine::JwtSecret;
-use sequencer_da::Namespace;
+use sequencer_da::{Namespace, redact_url};
 use serde::Deserialize;
 use std::{
     collections::HashSet,
@@ -266,7 +266,7 @@ pub struct ConsensusConfig {
 }
 
 /// Validated `[celestia]`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DaConfig {
     /// Network.
     pub network: CelestiaNetwork,
@@ -284,8 +284,23 @@ pub struct DaConfig {
     pub resubmit_after: Duration,
 }
 
+// URLs are shown redacted: node providers put tokens in them.
+impl fmt::Debug for DaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DaConfig")
+            .field("network", &self.network)
+            .field("namespace", &self.namespace)
+            .field("rpc_url", &redact_url(self.rpc_url.as_str()))
+            .field("auth_token", &self.auth_token)
+            .field("gas_price", &self.gas_price)
+            .field("max_gas_price", &self.max_gas_price)
+            .field("resubmit_after", &self.resubmit_after)
+            .finish()
+    }
+}
+
 /// Validated `[execution]`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExecutionConfig {
     /// Engine API URL.
     pub reth_url: Url,
@@ -298,6 +313,18 @@ pub struct ExecutionConfig {
     /// Whether Prague is active at genesis (Engine API V4 methods); `true` unless a genesis
     /// without Prague is configured.
     pub prague: bool,
+}
+
+impl fmt::Debug for ExecutionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExecutionConfig")
+            .field("reth_url", &redact_url(self.reth_url.as_str()))
+            .field("jwt_secret", &self.jwt_secret)
+            .field("rpc_url", &self.rpc_url.as_ref().map(|u| redact_url(u.as_str())))
+            .field("fee_recipient", &self.fee_recipient)
+            .field("prague", &self.prague)
+            .finish()
+    }
 }
 
 /// Validated `[rpc]`.
@@ -357,30 +384,35 @@ fn parse_socket_addr(s: &str) -> Result<SocketAddr, String> {
 }
 
 fn parse_http_url(s: &str) -> Result<Url, String> {
-    let url = Url::parse(s).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+    // A refused value is quoted redacted: it may still hold the credentials meant for the node.
+    let shown = redact_url(s);
+    let url = Url::parse(s).map_err(|e| format!("{shown:?} is not a URL ({e})"))?;
     match url.scheme() {
         "http" | "https" => {}
         other => {
-            return Err(format!("{s:?}: scheme {other:?} is not supported (use http or https)"));
+            return Err(format!(
+                "{shown:?}: scheme {other:?} is not supported (use http or https)"
+            ));
         }
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{s:?} has no host"));
+        return Err(format!("{shown:?} has no host"));
     }
     Ok(url)
 }
 
 /// A Celestia node URL: celestia-rpc speaks HTTP(S) and WebSocket.
 fn parse_ws_or_http_url(s: &str) -> Result<Url, String> {
-    let url = Url::parse(s).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+    let shown = redact_url(s);
+    let url = Url::parse(s).map_err(|e| format!("{shown:?} is not a URL ({e})"))?;
     match url.scheme() {
         "http" | "https" | "ws" | "wss" => {}
         other => {
-            return Err(format!("{s:?}: scheme {other:?} is not supported (use http or ws)"));
+            return Err(format!("{shown:?}: scheme {other:?} is not supported (use http or ws)"));
         }
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{s:?} has no host"));
+        return Err(format!("{shown:?} has no host"));
     }
     Ok(url)
 }

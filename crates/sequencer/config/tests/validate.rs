@@ -406,3 +406,40 @@ fn a_validator_set_needs_every_peers_address_and_whole_second_blocks() {
         "{err}"
     );
 }
+
+/// Node URLs often carry credentials (`?token=`, `user:password@`): a refused one is quoted
+/// redacted, and an accepted one never shows them either (the validated config's `Debug`).
+#[test]
+fn urls_with_credentials_are_shown_redacted() {
+    let f = Fixture::new();
+    let reth = "reth_url = \"http://127.0.0.1:8551\"";
+    let secrets = ["hunter2", "s3cr3t", "t0ken"];
+
+    let refused = f
+        .good()
+        .replace(reth, "reth_url = \"ftp://reth:hunter2@127.0.0.1:8551/?apikey=s3cr3t\"")
+        .replace(
+            "namespace = \"0xc0ffee\"",
+            "namespace = \"0xc0ffee\"\nrpc_url = \"unix://da:t0ken@/socket\"",
+        );
+    let err = f.check(&refused).unwrap_err().to_string();
+    assert!(err.contains("execution.reth_url") && err.contains("celestia.rpc_url"), "{err}");
+    assert!(err.contains("ftp://***@127.0.0.1:8551/?apikey=***"), "{err}");
+    for secret in secrets {
+        assert!(!err.contains(secret), "{secret} in: {err}");
+    }
+
+    let accepted = f
+        .good()
+        .replace(reth, "reth_url = \"http://reth:hunter2@127.0.0.1:8551/?apikey=s3cr3t\"")
+        .replace(
+            "namespace = \"0xc0ffee\"",
+            "namespace = \"0xc0ffee\"\nrpc_url = \"https://celestia.example/?token=t0ken\"",
+        );
+    let shown = format!("{:?}", f.check(&accepted).unwrap());
+    assert!(shown.contains("https://celestia.example/?token=***"), "{shown}");
+    assert!(shown.contains("http://***@127.0.0.1:8551/?apikey=***"), "{shown}");
+    for secret in secrets {
+        assert!(!shown.contains(secret), "{secret} in: {shown}");
+    }
+}

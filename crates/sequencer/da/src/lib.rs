@@ -9,13 +9,17 @@
 //!   `sequencer-celestia`'s `CelestiaDa` implements it over `celestia-rpc` (`blob.Submit`,
 //!   `blob.Get`, `header.NetworkHead`, `blob.GetAll`).
 //! - [`Namespace`]: a Celestia version-0 namespace (at most 10 user bytes, reserved ids refused).
+//! - [`redact_url`] / [`redact_urls`]: node URLs (and messages quoting them) without their
+//!   credentials, for every log line and error that names a node.
 //!
 //! The in-process DA the node's tests run against (blocks on a clock, switches that stall
 //! finality or fail submissions) is a test fixture: `sequencer_testing::LocalDa`.
 
 mod namespace;
+mod redact;
 
 pub use namespace::{NAMESPACE_SIZE, NAMESPACE_USER_BYTES, Namespace, NamespaceError};
+pub use redact::{redact_url, redact_urls};
 
 use alloy_primitives::{B256, Bytes};
 use std::ops::RangeInclusive;
@@ -41,6 +45,16 @@ pub enum DaError {
     /// The DA layer could not be queried.
     #[error("DA query failed: {0}")]
     Query(String),
+    /// The DA layer answered with a blob other than the one asked for: other bytes under the
+    /// commitment looked up, another namespace, or a commitment its own bytes do not have.
+    /// The answer is not trusted: the blob is not counted as posted.
+    #[error("DA answer at height {height} does not match: {message}")]
+    Mismatch {
+        /// The DA height of the answer.
+        height: DaHeight,
+        /// What differs.
+        message: String,
+    },
     /// The blob is larger than the DA layer accepts.
     #[error("blob of {size} bytes exceeds the DA limit of {max} bytes")]
     BlobTooLarge {
@@ -64,7 +78,9 @@ pub trait DaClient: Send + Sync + 'static {
     /// reverted.
     async fn finalized_height(&self) -> Result<DaHeight, DaError>;
 
-    /// All blobs under `namespace` included at `height`, in inclusion order.
+    /// All blobs under `namespace` included at `height`, in inclusion order. An answer that is
+    /// not self-consistent (a blob of another namespace, or whose commitment is not that of its
+    /// bytes) is [`DaError::Mismatch`].
     async fn blobs(&self, namespace: &Namespace, height: DaHeight) -> Result<Vec<Bytes>, DaError>;
 
     /// The largest blob [`submit`](Self::submit) accepts: batches are cut to fit it.
@@ -74,12 +90,14 @@ pub trait DaClient: Send + Sync + 'static {
     /// locally, so a submission can be recorded (and looked for) before it is sent.
     fn commitment(&self, namespace: &Namespace, blob: &[u8]) -> Result<B256, DaError>;
 
-    /// The first height in `heights` whose block holds a blob with `commitment` under
-    /// `namespace`: how a submission whose answer was lost (timeout, crash) is found again.
+    /// The first height in `heights` whose block holds `blob` under `namespace`, byte for byte:
+    /// how a submission whose answer was lost (timeout, crash) is found again. Looked up by its
+    /// [`commitment`](Self::commitment), then compared: a blob under that commitment with other
+    /// bytes is [`DaError::Mismatch`], never a find.
     async fn find(
         &self,
         namespace: &Namespace,
-        commitment: B256,
+        blob: &[u8],
         heights: RangeInclusive<DaHeight>,
     ) -> Result<Option<DaHeight>, DaError>;
 }

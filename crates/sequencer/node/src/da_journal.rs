@@ -4,7 +4,9 @@
 //! A batch is recorded (with the commitment its blob will have) before it is sent, and its DA
 //! height once the DA layer answers. After a restart the DA task looks each recorded batch up on
 //! the DA layer by its commitment: a batch that is there is awaited, not sent again; one that is
-//! not is sent again. Entries go when their blocks are FIRM. The file is replaced atomically.
+//! not is sent again. Entries go once the FIRM record covering their blocks is written (not
+//! when their DA block is final: a crash in between would leave a restart below FIRM without
+//! them, posting their blocks again). The file is replaced atomically.
 
 use alloy_primitives::B256;
 use sequencer_da::DaHeight;
@@ -77,7 +79,8 @@ impl DaJournal {
         self.store()
     }
 
-    /// Forgets every batch whose blocks are all at or below `firm`.
+    /// Forgets every batch whose blocks are all at or below `firm`, which must be durably
+    /// recorded FIRM already.
     pub fn firm(&mut self, firm: u64) -> Result<(), String> {
         let before = self.entries.len();
         self.entries.retain(|e| e.last > firm);

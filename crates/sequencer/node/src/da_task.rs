@@ -1,5 +1,10 @@
 //! The DA task: batches SOFT blocks into blobs, submits them (journaled, never twice, never a
 //! gap), and reports finality back to the producer.
+//!
+//! A journal entry leaves the journal only once the producer has durably recorded a FIRM block
+//! at or above its blocks (the `durable_firm` watch), not when the DA task sees its DA block
+//! final: a crash between the two would otherwise restart the node below FIRM with no record
+//! that those blocks are on DA, and it would post them again.
 
 use crate::{
     NodeError, PendingDa, StatusHandle,
@@ -17,7 +22,10 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-use tokio::{sync::mpsc, time::MissedTickBehavior};
+use tokio::{
+    sync::{mpsc, watch},
+    time::MissedTickBehavior,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
@@ -80,44 +88,65 @@ impl<D: DaClient> DaTask<D> {
     }
 
     /// After a restart: every journaled batch whose blocks are the next unsubmitted ones and
-    /// that the DA layer holds (looked up by commitment) is awaited instead of sent again. A
-    /// batch that was being sent when the sequencer stopped may still be on its way into a DA
-    /// block: it comes back as the batch in flight, looked for again until the resubmission
-    /// delay has passed, and only then sent again.
+    /// that the DA layer holds (looked up by commitment, compared byte for byte with what its
+    /// blocks encode to) is awaited instead of sent again. A batch that was being sent when the
+    /// sequencer stopped may still be on its way into a DA block: it comes back as the batch in
+    /// flight, looked for again until the resubmission delay has passed, and only then sent
+    /// again.
+    ///
+    /// Entries are taken from the front of `to_adopt` as they are settled. A look-up that fails
+    /// leaves its entry (and the ones after it) there and in the journal, to be looked up again
+    /// next time: without an answer, posting again risks a duplicate, and dropping the entry
+    /// would lose the only record that the batch may be on DA.
     async fn adopt_journal(
         &self,
+        to_adopt: &mut VecDeque<JournalEntry>,
         journal: &mut DaJournal,
         unsubmitted: &mut VecDeque<DaJob>,
         submitted: &mut VecDeque<(BlockRef, DaHeight)>,
     ) -> Option<InFlight> {
-        let entries = journal.entries().to_vec();
-        for entry in entries {
+        while let Some(entry) = to_adopt.front().cloned() {
             let n = (entry.last + 1).saturating_sub(entry.first) as usize;
             let matches = unsubmitted.front().is_some_and(|j| j.block.number == entry.first)
                 && unsubmitted.get(n.saturating_sub(1)).is_some_and(|j| {
                     j.block.number == entry.last && j.block.hash == entry.last_hash
                 });
             if !matches {
+                to_adopt.pop_front();
+                let result = journal.forget(entry.commitment);
+                self.journal_write(result);
+                continue;
+            }
+            // The same blocks encode to the same blob (deterministic signature): what DA must
+            // hold, byte for byte, for the batch to count as posted.
+            let blob = self.encode(unsubmitted.iter().take(n));
+            if self.da.commitment(&self.namespace, &blob).ok() != Some(entry.commitment) {
+                warn!(target: "sequencer", first = entry.first, last = entry.last, "journaled batch is not what its blocks encode to now; it cannot be recognized on DA, posting the blocks again");
+                to_adopt.pop_front();
                 let result = journal.forget(entry.commitment);
                 self.journal_write(result);
                 continue;
             }
             let found = match entry.height {
-                Some(height) => {
-                    self.da.find(&self.namespace, entry.commitment, height..=height).await
-                }
+                Some(height) => self.da.find(&self.namespace, &blob, height..=height).await,
                 None => match self.da.finalized_height().await {
-                    Ok(head) => {
-                        self.da
-                            .find(&self.namespace, entry.commitment, entry.sent_after..=head)
-                            .await
-                    }
+                    Ok(head) => self.da.find(&self.namespace, &blob, entry.sent_after..=head).await,
                     Err(e) => Err(e),
                 },
+            };
+            let found = match found {
+                // Something else under our commitment: an answer, and not our batch.
+                Err(e @ DaError::Mismatch { .. }) => {
+                    metrics::counter!(m::DA_ERRORS).increment(1);
+                    error!(target: "sequencer", %e, first = entry.first, last = entry.last, "the DA node's blob under the journaled batch's commitment is not the batch; not counting it as posted");
+                    Ok(None)
+                }
+                other => other,
             };
             match found {
                 Ok(Some(height)) => {
                     info!(target: "sequencer", first = entry.first, last = entry.last, da_height = height, "batch already on DA (journal); awaiting its finality, not posting it again");
+                    to_adopt.pop_front();
                     for j in unsubmitted.drain(..n) {
                         submitted.push_back((j.block, height));
                     }
@@ -125,34 +154,29 @@ impl<D: DaClient> DaTask<D> {
                     self.journal_write(result);
                 }
                 Ok(None) if entry.height.is_none() => {
-                    // Sent when the sequencer stopped, answer unknown: the same blocks encode to
-                    // the same blob (deterministic signature), so it can be looked for again.
-                    let blob = self.encode(unsubmitted.iter().take(n));
-                    if self.da.commitment(&self.namespace, &blob).ok() == Some(entry.commitment) {
-                        info!(target: "sequencer", first = entry.first, last = entry.last, "batch being sent at the stop is not on DA yet; looking for it before posting it again");
-                        return Some(InFlight {
-                            blocks: n,
-                            blob,
-                            commitment: entry.commitment,
-                            sent_after: entry.sent_after,
-                            attempts: 1,
-                            created_at: Instant::now(),
-                            failed_at: Some(Instant::now()),
-                        });
-                    }
-                    let result = journal.forget(entry.commitment);
-                    self.journal_write(result);
+                    // Sent when the sequencer stopped, answer unknown: look for it again.
+                    info!(target: "sequencer", first = entry.first, last = entry.last, "batch being sent at the stop is not on DA yet; looking for it before posting it again");
+                    to_adopt.pop_front();
+                    return Some(InFlight {
+                        blocks: n,
+                        blob,
+                        commitment: entry.commitment,
+                        sent_after: entry.sent_after,
+                        attempts: 1,
+                        created_at: Instant::now(),
+                        failed_at: Some(Instant::now()),
+                    });
                 }
                 Ok(None) => {
                     info!(target: "sequencer", first = entry.first, last = entry.last, "journaled batch is not on DA; posting it again");
+                    to_adopt.pop_front();
                     let result = journal.forget(entry.commitment);
                     self.journal_write(result);
                 }
                 Err(e) => {
-                    // Unknown: posting again risks a duplicate, never a gap.
-                    warn!(target: "sequencer", %e, first = entry.first, last = entry.last, "cannot look the journaled batch up on DA; posting it again");
-                    let result = journal.forget(entry.commitment);
-                    self.journal_write(result);
+                    metrics::counter!(m::DA_ERRORS).increment(1);
+                    warn!(target: "sequencer", %e, first = entry.first, last = entry.last, "cannot look the journaled batch up on DA; keeping it, looking again before posting anything");
+                    return None;
                 }
             }
         }
@@ -190,6 +214,7 @@ impl<D: DaClient> DaTask<D> {
         self,
         mut rx: mpsc::UnboundedReceiver<DaJob>,
         firm_tx: mpsc::UnboundedSender<BlockRef>,
+        mut durable_firm: watch::Receiver<u64>,
         cancel: CancellationToken,
     ) -> Result<(), NodeError> {
         let mut unsubmitted: VecDeque<DaJob> = VecDeque::new();
@@ -198,7 +223,10 @@ impl<D: DaClient> DaTask<D> {
         let mut journal = DaJournal::load(self.journal_path.as_deref()).map_err(|e| {
             NodeError::Config { field: "sequencer.state_path", message: format!("DA journal {e}") }
         })?;
-        let mut adopted = journal.entries().is_empty();
+        // Journal entries of an earlier run, settled one by one before anything new is sent.
+        let mut to_adopt: VecDeque<JournalEntry> = journal.entries().iter().cloned().collect();
+        // The FIRM block the journal was last pruned to.
+        let mut pruned_to = 0;
         // Most blocks per blob right now: `max_batch`, halved when the DA refuses a batch as too
         // large, grown back after each success.
         let mut batch_limit = self.max_batch.max(1);
@@ -224,13 +252,23 @@ impl<D: DaClient> DaTask<D> {
                 },
                 _ = tick.tick() => {}
             }
-            if !adopted && !unsubmitted.is_empty() {
-                in_flight =
-                    self.adopt_journal(&mut journal, &mut unsubmitted, &mut submitted).await;
-                adopted = true;
+            // Only batches whose blocks the producer has durably recorded FIRM leave the journal.
+            let durable = *durable_firm.borrow_and_update();
+            if durable > pruned_to {
+                to_adopt.retain(|e| e.last > durable);
+                let result = journal.firm(durable);
+                self.journal_write(result);
+                pruned_to = durable;
             }
 
-            if in_flight.is_none()
+            if !to_adopt.is_empty() && in_flight.is_none() && !unsubmitted.is_empty() {
+                in_flight = self
+                    .adopt_journal(&mut to_adopt, &mut journal, &mut unsubmitted, &mut submitted)
+                    .await;
+            }
+
+            if to_adopt.is_empty()
+                && in_flight.is_none()
                 && let Some((blocks, blob)) = self.next_batch(&unsubmitted, batch_limit)
             {
                 match self.da.commitment(&self.namespace, &blob) {
@@ -267,7 +305,7 @@ impl<D: DaClient> DaTask<D> {
                     if let Ok(head) = self.da.finalized_height().await {
                         match self
                             .da
-                            .find(&self.namespace, flight.commitment, flight.sent_after..=head)
+                            .find(&self.namespace, &flight.blob, flight.sent_after..=head)
                             .await
                         {
                             Ok(Some(height)) => {
@@ -276,6 +314,11 @@ impl<D: DaClient> DaTask<D> {
                             }
                             // Final heights do not change: the next look starts after this one.
                             Ok(None) => flight.sent_after = flight.sent_after.max(head + 1),
+                            // Not landed: it is sent again once the resubmission delay is over.
+                            Err(e @ DaError::Mismatch { .. }) => {
+                                metrics::counter!(m::DA_ERRORS).increment(1);
+                                error!(target: "sequencer", %e, "the DA node's blob under the batch's commitment is not the batch; not counting it as posted");
+                            }
                             Err(e) => debug!(target: "sequencer", %e, "DA look-up failed"),
                         }
                     }
@@ -334,8 +377,8 @@ impl<D: DaClient> DaTask<D> {
                         }
                         if let Some(b) = last {
                             debug!(target: "sequencer", number = b.number, final_height, "DA final");
-                            let result = journal.firm(b.number);
-                            self.journal_write(result);
+                            // The journal keeps these batches until the producer has recorded
+                            // them FIRM (`durable_firm`), not just until now.
                             if firm_tx.send(b).is_err() {
                                 return Ok(());
                             }

@@ -70,4 +70,22 @@ mod tests {
         let err = FirmRecord::load(&path).unwrap_err().to_string();
         assert!(err.contains("not a FIRM record"), "{err}");
     }
+
+    /// A run killed mid-write leaves a temporary file beside the record, under the name this
+    /// process would use (same pid after a container restart): the next write neither fails on
+    /// it nor reads it, and the record is the new one.
+    #[test]
+    fn a_leftover_temporary_file_does_not_break_or_leak_into_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let stale = dir.path().join(format!(".state.json.tmp-{}", std::process::id()));
+        std::fs::write(&stale, r#"{"number":999,"hash":"0x00"}"#).unwrap();
+        let r = FirmRecord { number: 7, hash: B256::with_last_byte(7) };
+        r.store(&path).unwrap();
+        assert_eq!(FirmRecord::load(&path).unwrap(), Some(r));
+        let next = FirmRecord { number: 8, hash: B256::with_last_byte(8) };
+        next.store(&path).unwrap();
+        assert_eq!(FirmRecord::load(&path).unwrap(), Some(next));
+        assert!(stale.exists(), "someone else's file is left alone");
+    }
 }

@@ -127,12 +127,33 @@ pub struct PooledTx {
     pub seq: u64,
     /// Head height when last forwarded to reth.
     pub forwarded_at: Option<u64>,
+    /// Head height when reth last refused it for now (underpriced, no funds yet, pool full).
+    pub refused_at: Option<u64>,
+    /// Refusals for now in a row: each doubles the blocks before the next try.
+    pub refusals: u32,
     /// Max fee per gas (the gas price of a legacy transaction).
     pub max_fee_per_gas: u128,
     /// Max priority fee per gas (the gas price of a legacy transaction).
     pub max_priority_fee_per_gas: u128,
     /// When it was accepted.
     pub accepted_at: Instant,
+}
+
+/// Longest pause, in blocks, between two tries of a transaction reth keeps refusing for now.
+pub(crate) const MAX_REFUSAL_BACKOFF_BLOCKS: u64 = 64;
+
+impl PooledTx {
+    /// Whether it is due to go to reth's pool at head `head`: never sent; sent `reforward_after`
+    /// blocks ago and still here (reth may have dropped it); or refused for now and its backoff
+    /// (1, 2, 4 … up to [`MAX_REFUSAL_BACKOFF_BLOCKS`] blocks) has passed.
+    pub fn forward_due(&self, head: u64, reforward_after: u64) -> bool {
+        if let Some(refused_at) = self.refused_at {
+            let shift = self.refusals.saturating_sub(1).min(6);
+            let backoff = (1u64 << shift).min(MAX_REFUSAL_BACKOFF_BLOCKS);
+            return head >= refused_at.saturating_add(backoff);
+        }
+        self.forwarded_at.is_none_or(|at| head >= at.saturating_add(reforward_after))
+    }
 }
 
 /// Whether an accepted transaction can be included now.
@@ -349,6 +370,8 @@ impl Mempool {
                 raw,
                 seq: self.seq,
                 forwarded_at: None,
+                refused_at: None,
+                refusals: 0,
                 max_fee_per_gas: fees.0,
                 max_priority_fee_per_gas: fees.1,
                 accepted_at: now,
@@ -401,6 +424,20 @@ impl Mempool {
         for (sender, nonce) in sender_nonces {
             if let Some(tx) = self.senders.get_mut(sender).and_then(|s| s.txs.get_mut(nonce)) {
                 tx.forwarded_at = Some(height);
+                tx.refused_at = None;
+                tx.refusals = 0;
+            }
+        }
+    }
+
+    /// Notes that reth refused these transactions for now at head `height`: each is tried
+    /// again only after a backoff that doubles with every refusal in a row (see
+    /// [`PooledTx::forward_due`]), not on every forwarding tick.
+    pub fn mark_refused(&mut self, sender_nonces: &[(Address, u64)], height: u64) {
+        for (sender, nonce) in sender_nonces {
+            if let Some(tx) = self.senders.get_mut(sender).and_then(|s| s.txs.get_mut(nonce)) {
+                tx.refused_at = Some(height);
+                tx.refusals = tx.refusals.saturating_add(1);
             }
         }
     }
@@ -560,6 +597,30 @@ mod tests {
         let hashes: HashMap<(Address, u64), B256> =
             pool.hashes.iter().map(|(hash, key)| (*key, *hash)).collect();
         nonces.iter().map(|n| (hashes[&(sender, *n)], sender, *n)).collect()
+    }
+
+    #[test]
+    fn a_transaction_refused_for_now_backs_off_by_blocks_not_ticks() {
+        let mut pool = Mempool::new(CHAIN, 100);
+        add(&mut pool, 1, 0, Some(0)).unwrap();
+        let key = [(dev_address(1), 0)];
+        let due = |pool: &Mempool, head| pool.all_where(|t| t.forward_due(head, 8)).len() == 1;
+        assert!(due(&pool, 10), "never sent: due at once");
+        // Refused at 10: the next try waits 1 block, then 2, 4, … up to 64.
+        let mut at = 10;
+        for backoff in [1, 2, 4, 8, 16, 32, 64, 64, 64] {
+            pool.mark_refused(&key, at);
+            assert!(!due(&pool, at), "refused at {at}: not again in the same block");
+            assert!(!due(&pool, at + backoff - 1), "backoff {backoff} from {at}");
+            assert!(due(&pool, at + backoff), "backoff {backoff} from {at}");
+            at += backoff;
+        }
+        // Taken at last: the refusals are forgotten, and the usual re-forward rule applies.
+        pool.mark_forwarded(&key, at);
+        assert!(!due(&pool, at + 7));
+        assert!(due(&pool, at + 8));
+        pool.mark_refused(&key, at + 8);
+        assert!(due(&pool, at + 9), "a refusal after a success starts the backoff over");
     }
 
     #[test]

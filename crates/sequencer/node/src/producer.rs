@@ -23,7 +23,10 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-use tokio::{sync::mpsc, time::MissedTickBehavior};
+use tokio::{
+    sync::{mpsc, watch},
+    time::MissedTickBehavior,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
@@ -68,6 +71,9 @@ pub(crate) struct Producer {
     pub(crate) da_tx: mpsc::UnboundedSender<DaJob>,
     pub(crate) soft_at: BTreeMap<u64, Instant>,
     pub(crate) pending_firm: Option<BlockRef>,
+    /// The newest FIRM block durably recorded (the FIRM record written, or no record kept):
+    /// the DA task drops journal entries up to it, never further.
+    pub(crate) firm_durable: watch::Sender<u64>,
     pub(crate) backpressured: bool,
 }
 
@@ -184,6 +190,8 @@ impl Producer {
             // Without the record a restart cannot tell whether reth lost FIRM blocks: stop.
             FirmRecord::from(target).store(path)?;
         }
+        // Only now may the DA journal forget these blocks' batches.
+        self.firm_durable.send_replace(target.number);
         if let Mode::Bft { certificates: Some(store), .. } = &self.mode {
             store.prune(target.number);
         }
@@ -426,7 +434,7 @@ pub(crate) async fn forward_transactions(
     head: u64,
     which: Forward,
 ) {
-    let due = |t: &PooledTx| t.forwarded_at.is_none_or(|at| head >= at + REFORWARD_AFTER_BLOCKS);
+    let due = |t: &PooledTx| t.forward_due(head, REFORWARD_AFTER_BLOCKS);
     let ready: Vec<_> = match which {
         Forward::Ready => mempool.lock().ready().into_iter().filter(|t| due(t)).collect(),
         Forward::All => mempool.lock().all_where(due),
@@ -443,6 +451,7 @@ pub(crate) async fn forward_transactions(
         .collect()
         .await;
     let mut forwarded = Vec::new();
+    let mut refused = Vec::new();
     let mut pool = mempool.lock();
     for (tx, r) in results {
         match r {
@@ -457,7 +466,8 @@ pub(crate) async fn forward_transactions(
                     // Kept: it may be taken later (funds arrive, the pool drains, a foreign
                     // transaction with its nonce is included and evicts it as NonceUsed).
                     metrics::counter!(m::FORWARD_FAILURES, "kind" => "refused").increment(1);
-                    debug!(target: "sequencer::mempool", hash = %tx.hash, %message, "execution client did not take transaction yet; will retry");
+                    debug!(target: "sequencer::mempool", hash = %tx.hash, %message, refusals = tx.refusals + 1, "execution client did not take transaction yet; will retry after a backoff");
+                    refused.push((tx.sender, tx.nonce));
                 }
             },
             Err(e) => {
@@ -467,6 +477,7 @@ pub(crate) async fn forward_transactions(
         }
     }
     pool.mark_forwarded(&forwarded, head);
+    pool.mark_refused(&refused, head);
 }
 
 /// How the execution client refused a forwarded transaction.

@@ -102,7 +102,9 @@ impl SequencerRpc {
         let n: U64 = rpc
             .request("eth_getTransactionCount", (sender, "latest"))
             .await
-            .map_err(|e| NodeError::NonceLookup(e.to_string()))?;
+            // The HTTP client's error quotes the URL, credentials and all, and this error goes
+            // back to whoever sent the transaction.
+            .map_err(|e| NodeError::NonceLookup(sequencer_da::redact_urls(&e.to_string())))?;
         Ok(Some(n.to::<u64>()))
     }
 }

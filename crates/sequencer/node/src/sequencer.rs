@@ -15,7 +15,7 @@ use jsonrpsee::server::{Server, ServerHandle};
 use parking_lot::Mutex;
 use sequencer_config::ValidatedConfig;
 use sequencer_consensus::BftConfig;
-use sequencer_da::{DaClient, Namespace};
+use sequencer_da::{DaClient, Namespace, redact_url};
 use sequencer_engine::{
     BlockRef, EngineClient, EngineError, EngineFork, ForkchoiceTracker, RetryPolicy,
 };
@@ -27,13 +27,16 @@ use std::{
     sync::Arc,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
-use tokio::{sync::mpsc, task::JoinHandle};
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use url::Url;
 
 /// Everything the node needs, typed.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NodeConfig {
     /// Chain id.
     pub chain_id: u64,
@@ -74,6 +77,32 @@ pub struct NodeConfig {
     /// After a DA submission without an answer, how long the batch is looked for on DA before it
     /// is sent again (a submission waits for inclusion; its answer can be lost after it landed).
     pub da_resubmit_after: Duration,
+}
+
+impl std::fmt::Debug for NodeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // URLs are shown redacted: node providers put tokens in them.
+        f.debug_struct("NodeConfig")
+            .field("chain_id", &self.chain_id)
+            .field("engine_url", &redact_url(self.engine_url.as_str()))
+            .field("jwt_secret", &self.jwt_secret)
+            .field("fork", &self.fork)
+            .field("fee_recipient", &self.fee_recipient)
+            .field("rpc_listen", &self.rpc_listen)
+            .field("rpc_url", &self.rpc_url.as_ref().map(|u| redact_url(u.as_str())))
+            .field("namespace", &self.namespace)
+            .field("block_time", &self.block_time)
+            .field("build_time", &self.build_time)
+            .field("max_soft_ahead", &self.max_soft_ahead)
+            .field("da_poll_interval", &self.da_poll_interval)
+            .field("max_batch_blocks", &self.max_batch_blocks)
+            .field("mempool", &self.mempool)
+            .field("retry", &self.retry)
+            .field("firm_record_path", &self.firm_record_path)
+            .field("da_journal_path", &self.da_journal_path)
+            .field("da_resubmit_after", &self.da_resubmit_after)
+            .finish()
+    }
 }
 
 impl NodeConfig {
@@ -474,6 +503,8 @@ async fn launch_node<D: DaClient>(
 
     let (da_tx, da_rx) = mpsc::unbounded_channel();
     let (firm_tx, firm_rx) = mpsc::unbounded_channel();
+    // What the producer has durably recorded FIRM, for the DA task's journal (see `da_task`).
+    let (firm_durable, durable_firm) = watch::channel(tracker.finalized().number);
     let now = Instant::now();
     let mut soft_at = BTreeMap::new();
     for (block, body) in unfinalized {
@@ -494,7 +525,7 @@ async fn launch_node<D: DaClient>(
         journal_path: cfg.da_journal_path.clone(),
         resubmit_after: cfg.da_resubmit_after,
     };
-    let da = tokio::spawn(da_task.run(da_rx, firm_tx, cancel.clone()));
+    let da = tokio::spawn(da_task.run(da_rx, firm_tx, durable_firm, cancel.clone()));
     let producer = Producer {
         cfg,
         engine,
@@ -505,6 +536,7 @@ async fn launch_node<D: DaClient>(
         da_tx,
         soft_at,
         pending_firm: None,
+        firm_durable,
         backpressured: false,
     };
     if matches!(producer.mode, Mode::Bft { .. }) {

@@ -11,6 +11,7 @@ use sequencer_node::{
     FirmRecord, InsertOutcome, NodeConfig, SequencerStatus, ShutdownOutcome, SingleValidator,
     TxStatus,
     batch::{decode_batch, encode_batch},
+    da_journal::DaJournal,
     history::History,
     launch,
 };
@@ -248,6 +249,103 @@ async fn a_restart_posts_no_block_twice() {
     }
 }
 
+/// A look-up that fails while the restarted node adopts its journal (the DA node unreachable
+/// for a moment) keeps the journal entries and is retried: nothing is dropped, nothing posted
+/// twice, and nothing new is posted before the journal is settled.
+#[tokio::test]
+async fn a_failed_lookup_at_a_restart_keeps_the_journal_entries() {
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+    let (dir, _record, mut cfg) = node_config_with_record(&engine, secret);
+    let journal = dir.path().join("sequencer-state.da.json");
+    cfg.da_journal_path = Some(journal.clone());
+    cfg.max_soft_ahead = 100;
+    let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
+    da.hold_finality(true);
+
+    let node =
+        launch(cfg.clone(), consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    let status = node.status.clone();
+    eventually("blocks on DA, not final", || {
+        status.get().pending_da.iter().filter(|p| p.da_height.is_some()).count() >= 4
+    })
+    .await;
+    node.shutdown(Duration::from_secs(5)).await;
+    let journaled = DaJournal::load(Some(&journal)).unwrap().entries().to_vec();
+    assert!(!journaled.is_empty());
+    let posted_before = posted_blocks(&da);
+
+    da.fail_lookups(1_000);
+    let node = launch(cfg, consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    let status = node.status.clone();
+    eventually("failed look-ups are retried", || da.lookups_to_fail() <= 995).await;
+    assert_eq!(posted_blocks(&da), posted_before, "nothing posted while the journal is unsettled");
+    assert_eq!(DaJournal::load(Some(&journal)).unwrap().entries(), journaled, "entries kept");
+    da.fail_lookups(0);
+    da.hold_finality(false);
+    let target = status.get().soft_head.number + 3;
+    eventually("FIRM past the restart", || status.get().firm_head.number >= target).await;
+    node.shutdown(Duration::from_secs(5)).await;
+
+    let posted = posted_blocks(&da);
+    let expected: Vec<u64> = (1..=posted.len() as u64).collect();
+    assert_eq!(posted, expected, "each block once, in order, across the restart");
+}
+
+/// A batch whose DA block is final stays in the journal until the producer has written the FIRM
+/// record covering it. Here reth refuses every forkchoice update, so FIRM cannot be recorded;
+/// the node then stops (as a crash between DA finality and the FIRM record would), and the
+/// restarted node, below those blocks again, finds them through the journal instead of posting
+/// them a second time.
+#[tokio::test]
+async fn journal_entries_leave_only_once_firm_is_recorded() {
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+    let (dir, record, mut cfg) = node_config_with_record(&engine, secret);
+    let journal = dir.path().join("sequencer-state.da.json");
+    cfg.da_journal_path = Some(journal.clone());
+    cfg.max_soft_ahead = 100;
+    let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
+    da.hold_finality(true);
+
+    let node =
+        launch(cfg.clone(), consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    let status = node.status.clone();
+    eventually("blocks on DA, not final", || {
+        status.get().pending_da.iter().filter(|p| p.da_height.is_some()).count() >= 4
+    })
+    .await;
+    engine.set_forkchoice_answer(Answer::Syncing, u32::MAX);
+    da.hold_finality(false);
+    eventually("every posted batch final on DA", || {
+        status.get().pending_da.iter().all(|p| p.da_height.is_none())
+    })
+    .await;
+    assert_eq!(status.get().firm_head.number, 0, "reth took no FIRM update");
+    assert!(!record.exists());
+    let kept = DaJournal::load(Some(&journal)).unwrap().entries().to_vec();
+    assert!(!kept.is_empty(), "final on DA, not FIRM: the journal keeps the batches");
+    node.shutdown(Duration::from_secs(5)).await;
+
+    engine.set_forkchoice_answer(Answer::Syncing, 0);
+    let node = launch(cfg, consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    let status = node.status.clone();
+    let target = status.get().soft_head.number + 3;
+    eventually("FIRM past the restart", || status.get().firm_head.number >= target).await;
+    // Once FIRM is recorded, the batches it covers leave the journal.
+    eventually("the journal pruned to the FIRM record", || {
+        let firm = FirmRecord::load(&record).unwrap().map_or(0, |r| r.number);
+        let entries = DaJournal::load(Some(&journal)).unwrap().entries().to_vec();
+        firm >= target && entries.iter().all(|e| e.last > firm)
+    })
+    .await;
+    node.shutdown(Duration::from_secs(5)).await;
+
+    let posted = posted_blocks(&da);
+    let expected: Vec<u64> = (1..=posted.len() as u64).collect();
+    assert_eq!(posted, expected, "each block once, in order, across the restart");
+}
+
 /// The read-back finds what is wrong: a block posted twice, a gap, a batch by another key.
 #[tokio::test]
 async fn the_da_history_check_reports_duplicates_gaps_and_foreign_signers() {
@@ -481,7 +579,7 @@ async fn shutdown_is_bounded_even_when_da_hangs() {
         async fn find(
             &self,
             _: &sequencer_da::Namespace,
-            _: B256,
+            _: &[u8],
             _: std::ops::RangeInclusive<u64>,
         ) -> Result<Option<u64>, sequencer_da::DaError> {
             Ok(None)
