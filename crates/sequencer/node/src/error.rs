@@ -78,6 +78,14 @@ pub enum NodeError {
     /// Blob transactions need sidecars, which the sequencer does not handle.
     #[error("blob (EIP-4844) transactions are not accepted")]
     BlobTransaction,
+    /// The transaction is larger than the mempool takes.
+    #[error("transaction of {size} bytes; at most {max} are accepted")]
+    TooLarge {
+        /// Its encoded size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The mempool is full.
     #[error("mempool full ({0} transactions)")]
     MempoolFull(usize),

@@ -57,11 +57,11 @@ pub use consensus::{Consensus, SingleValidator};
 pub use error::NodeError;
 pub use firm_record::FirmRecord;
 pub use mempool::{
-    Eviction, EvictionReason, InsertOutcome, Mempool, MempoolLimits, MempoolStatus, PooledTx,
-    SenderGap, TxLookup, TxStatus,
+    Eviction, EvictionReason, InsertOutcome, MAX_TX_BYTES, Mempool, MempoolLimits, MempoolStatus,
+    PooledTx, SenderGap, TxLookup, TxStatus,
 };
 pub use sequencer::{
-    BftSetup, NodeConfig, NodeHandle, ShutdownOutcome, consensus_dir, da_journal_path, launch,
-    launch_bft,
+    BftSetup, MAX_RPC_REQUEST_BYTES, NodeConfig, NodeHandle, ShutdownOutcome, consensus_dir,
+    da_journal_path, launch, launch_bft,
 };
 pub use status::{PendingDa, SequencerStatus, StatusHandle};

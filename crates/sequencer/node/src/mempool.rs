@@ -139,6 +139,11 @@ pub struct PooledTx {
     pub accepted_at: Instant,
 }
 
+/// Largest transaction the mempool takes, encoded: geth's and reth's pool limit (128 KiB), so
+/// that nothing is accepted here that reth's pool would refuse, and one transaction cannot fill
+/// a DA blob.
+pub const MAX_TX_BYTES: usize = 128 * 1024;
+
 /// Longest pause, in blocks, between two tries of a transaction reth keeps refusing for now.
 pub(crate) const MAX_REFUSAL_BACKOFF_BLOCKS: u64 = 64;
 
@@ -266,6 +271,10 @@ impl Mempool {
 
     /// Stateless checks: EIP-2718 decoding, signature, chain id, no blob transactions.
     pub fn decode(chain_id: u64, raw: &[u8]) -> Result<(TxEnvelope, Address), NodeError> {
+        // Before any decoding or signature recovery: the size is what a flood pays for.
+        if raw.len() > MAX_TX_BYTES {
+            return Err(NodeError::TooLarge { size: raw.len(), max: MAX_TX_BYTES });
+        }
         let mut buf = raw;
         let tx = TxEnvelope::decode_2718(&mut buf).map_err(|e| NodeError::Decode(e.to_string()))?;
         if !buf.is_empty() {
@@ -638,6 +647,11 @@ mod tests {
         let (_, sender) =
             Mempool::decode(CHAIN, &transfer(1, CHAIN, 0, dev_address(9), 1)).unwrap();
         assert_eq!(sender, dev_address(1));
+        let oversized = vec![0x02; MAX_TX_BYTES + 1];
+        assert!(matches!(
+            Mempool::decode(CHAIN, &oversized),
+            Err(NodeError::TooLarge { size, max: MAX_TX_BYTES }) if size == MAX_TX_BYTES + 1
+        ));
     }
 
     #[test]

@@ -35,6 +35,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use url::Url;
 
+/// Largest JSON-RPC request the sequencer's server reads: two hex-encoded transactions of the
+/// largest size the mempool takes ([`crate::MAX_TX_BYTES`]), with room for the JSON around them.
+pub const MAX_RPC_REQUEST_BYTES: u32 = 4 * crate::MAX_TX_BYTES as u32 + 64 * 1024;
+
 /// Everything the node needs, typed.
 #[derive(Clone)]
 pub struct NodeConfig {
@@ -445,10 +449,20 @@ async fn launch_node<D: DaClient>(
 
     let mempool = Arc::new(Mutex::new(Mempool::with_limits(cfg.chain_id, cfg.mempool)));
     let nonce_rpc = cfg.rpc_url.clone().map(RpcClient::new_http);
-    let server = Server::builder().build(cfg.rpc_listen).await.map_err(|source| NodeError::Io {
-        context: format!("rpc.listen_addr: cannot bind {}", cfg.rpc_listen),
-        source,
-    })?;
+    // The largest transaction, hex-encoded, with room for the JSON around it; jsonrpsee's 10 MB
+    // default would let one request make the server buffer and parse megabytes.
+    let server = Server::builder()
+        .set_config(
+            jsonrpsee::server::ServerConfig::builder()
+                .max_request_body_size(MAX_RPC_REQUEST_BYTES)
+                .build(),
+        )
+        .build(cfg.rpc_listen)
+        .await
+        .map_err(|source| NodeError::Io {
+            context: format!("rpc.listen_addr: cannot bind {}", cfg.rpc_listen),
+            source,
+        })?;
     let rpc_addr = server
         .local_addr()
         .map_err(|source| NodeError::Io { context: "rpc.listen_addr".into(), source })?;

@@ -100,6 +100,16 @@ async fn soft_then_firm_with_transactions() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("invalid transaction"), "{err}");
+    // A transaction over the pool's size limit is refused before it is decoded; a request over
+    // the server's body limit is not even read.
+    let oversized = Bytes::from(vec![0x02; sequencer_node::MAX_TX_BYTES + 1]);
+    let err =
+        rpc.request::<B256, _>("eth_sendRawTransaction", rpc_params![oversized]).await.unwrap_err();
+    assert!(err.to_string().contains("at most 131072 are accepted"), "{err}");
+    let too_long = Bytes::from(vec![0x02; sequencer_node::MAX_RPC_REQUEST_BYTES as usize]);
+    let err =
+        rpc.request::<B256, _>("eth_sendRawTransaction", rpc_params![too_long]).await.unwrap_err();
+    assert!(err.to_string().contains("413"), "the body was read: {err}");
 
     let status = node.status.clone();
     eventually("2 txs included and firm head >= 5", || {
