@@ -8,8 +8,8 @@ use sequencer_config::ValidatorKey;
 use sequencer_da::DaClient;
 use sequencer_engine::RetryPolicy;
 use sequencer_node::{
-    FirmRecord, InsertOutcome, NodeConfig, SequencerStatus, ShutdownOutcome, SingleValidator,
-    TxStatus,
+    FirmRecord, InsertOutcome, NodeConfig, NodeHandle, SequencerStatus, ShutdownOutcome,
+    SingleValidator, TxStatus,
     batch::{decode_batch, encode_batch},
     da_journal::DaJournal,
     history::History,
@@ -259,27 +259,46 @@ async fn a_restart_posts_no_block_twice() {
     }
 }
 
+/// A node with a DA journal whose first batches are on DA but not final (finality held).
+struct JournaledNode {
+    engine: MockEngine,
+    dir: tempfile::TempDir,
+    record: std::path::PathBuf,
+    journal: std::path::PathBuf,
+    cfg: NodeConfig,
+    da: Arc<LocalDa>,
+    node: NodeHandle,
+}
+
+impl JournaledNode {
+    async fn with_batches_on_da() -> Self {
+        let secret = JwtSecret::random();
+        let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+        let (dir, record, mut cfg) = node_config_with_record(&engine, secret);
+        let journal = dir.path().join("sequencer-state.da.json");
+        cfg.da_journal_path = Some(journal.clone());
+        cfg.max_soft_ahead = 100;
+        let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
+        da.hold_finality(true);
+        let node =
+            launch(cfg.clone(), consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+        let status = node.status.clone();
+        eventually("blocks on DA, not final", || {
+            status.get().pending_da.iter().filter(|p| p.da_height.is_some()).count() >= 4
+        })
+        .await;
+        Self { engine, dir, record, journal, cfg, da, node }
+    }
+}
+
 /// A look-up that fails while the restarted node adopts its journal (the DA node unreachable
 /// for a moment) keeps the journal entries and is retried: nothing is dropped, nothing posted
 /// twice, and nothing new is posted before the journal is settled.
 #[tokio::test]
 async fn a_failed_lookup_at_a_restart_keeps_the_journal_entries() {
-    let secret = JwtSecret::random();
-    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
-    let (dir, _record, mut cfg) = node_config_with_record(&engine, secret);
-    let journal = dir.path().join("sequencer-state.da.json");
-    cfg.da_journal_path = Some(journal.clone());
-    cfg.max_soft_ahead = 100;
-    let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
-    da.hold_finality(true);
-
-    let node =
-        launch(cfg.clone(), consensus(), da.clone(), CancellationToken::new()).await.unwrap();
-    let status = node.status.clone();
-    eventually("blocks on DA, not final", || {
-        status.get().pending_da.iter().filter(|p| p.da_height.is_some()).count() >= 4
-    })
-    .await;
+    // The mock engine and the state folder live as long as the test.
+    let JournaledNode { engine: _engine, dir: _dir, record: _, journal, cfg, da, node } =
+        JournaledNode::with_batches_on_da().await;
     node.shutdown(Duration::from_secs(5)).await;
     let journaled = DaJournal::load(Some(&journal)).unwrap().entries().to_vec();
     assert!(!journaled.is_empty());
@@ -309,22 +328,9 @@ async fn a_failed_lookup_at_a_restart_keeps_the_journal_entries() {
 /// them a second time.
 #[tokio::test]
 async fn journal_entries_leave_only_once_firm_is_recorded() {
-    let secret = JwtSecret::random();
-    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
-    let (dir, record, mut cfg) = node_config_with_record(&engine, secret);
-    let journal = dir.path().join("sequencer-state.da.json");
-    cfg.da_journal_path = Some(journal.clone());
-    cfg.max_soft_ahead = 100;
-    let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
-    da.hold_finality(true);
-
-    let node =
-        launch(cfg.clone(), consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    let JournaledNode { engine, dir: _dir, record, journal, cfg, da, node } =
+        JournaledNode::with_batches_on_da().await;
     let status = node.status.clone();
-    eventually("blocks on DA, not final", || {
-        status.get().pending_da.iter().filter(|p| p.da_height.is_some()).count() >= 4
-    })
-    .await;
     engine.set_forkchoice_answer(Answer::Syncing, u32::MAX);
     da.hold_finality(false);
     eventually("every posted batch final on DA", || {
