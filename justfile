@@ -100,6 +100,10 @@ bench-validator-set:
     ./tests/e2e/validator_set_bench.sh 60 200
     ./tests/e2e/validator_set_bench.sh 60 500
 
+# Two sequencer builds (BASE_BIN, NEW_BIN) under the same four-validator load (RETH_BIN), alternating: ratios.
+bench-validator-set-compare SECONDS="60" TPS="500" ROUNDS="1":
+    ./tests/e2e/validator_set_bench_compare.sh {{SECONDS}} {{TPS}} {{ROUNDS}}
+
 # Sequencer against a real reth (RETH_BIN) for 2 minutes at 1 s and at 100 ms blocks: blocks/s, SOFT latency.
 bench-sequencer:
     cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml

@@ -9,6 +9,10 @@
 # Validator i uses the ports below plus 10*i; its state is in $SEQ_DEVNET_DIR/v<i> (with one
 # validator: the folder itself).
 #
+# CLOCK_SKEW="1:-5 2:+5" runs validator 1's sequencer with its clock 5 s behind and validator
+# 2's 5 s ahead (libfaketime, Debian package faketime): how a validator set is tried against
+# skewed clocks. Only the sequencer's clock is shifted, not reth's.
+#
 # Needs a reth binary: RETH_BIN (default: `reth` on PATH), e.g. from reth's v1.6.0 release.
 # State lives in $SEQ_DEVNET_DIR (default .devnet-sequencer/): Ctrl-C stops, running again resumes
 # from reth's heads; delete the folder to start over.
@@ -44,9 +48,23 @@ LOG_TAG=sequencer-devnet
 [ -n "$RETH" ] && [ -x "$RETH" ] || { log "no reth binary: set RETH_BIN (reth v1.6.0)"; exit 1; }
 [ -x "$SEQUENCER" ] || { log "missing $SEQUENCER: run 'just sequencer-devnet' or 'cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml'"; exit 1; }
 [[ "$VALIDATORS" =~ ^[1-9][0-9]*$ ]] || { log "VALIDATORS=$VALIDATORS: a count of at least 1"; exit 1; }
-if [ "$VALIDATORS" -gt 1 ] && [ "$BLOCK_TIME_MS" -lt 1000 ]; then
-    log "BLOCK_TIME_MS=$BLOCK_TIME_MS: a validator set needs at least 1000"; exit 1
+if [ "$VALIDATORS" -gt 1 ] && [ $((BLOCK_TIME_MS % 1000)) -ne 0 ]; then
+    log "BLOCK_TIME_MS=$BLOCK_TIME_MS: a validator set needs whole seconds"; exit 1
 fi
+CLOCK_SKEW=${CLOCK_SKEW:-}
+FAKETIME_LIB=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1}
+for skew in $CLOCK_SKEW; do
+    [[ "$skew" =~ ^[0-9]+:[+-][0-9]+$ ]] || { log "CLOCK_SKEW: '$skew' is not <validator>:<+|-><seconds>"; exit 1; }
+    [ -f "$FAKETIME_LIB" ] || { log "CLOCK_SKEW needs libfaketime ($FAKETIME_LIB): apt-get install faketime"; exit 1; }
+done
+# The command prefix that runs validator i's sequencer with its clock shifted, if it is.
+clock_of() {
+    local skew
+    for skew in $CLOCK_SKEW; do
+        [ "${skew%%:*}" = "$1" ] && echo "env LD_PRELOAD=$FAKETIME_LIB FAKETIME=${skew#*:} FAKETIME_DONT_FAKE_MONOTONIC=1"
+    done
+    return 0
+}
 mkdir -p "$STATE"
 
 # Validator i's folder, and a port of validator i.
@@ -142,6 +160,9 @@ log "local DA node up: http://127.0.0.1:$DA_RPC_PORT (${DA_BLOCK_TIME_MS} ms blo
 # each reth trusts the ones started before it, which peers every pair.
 # Every block is persisted before the next: with reth's defaults the newest blocks live only in
 # memory, a restart loses them, and the sequencer would rebuild heights it already posted to DA.
+# Every reth builds at the genesis gas limit: a block's gas limit is its parent's (a protocol
+# rule), and reth's builder would otherwise move it towards its own default (36M).
+gas_limit=$(python3 -c 'import json,sys; v = json.load(open(sys.argv[1]))["gasLimit"]; print(int(v, 0) if isinstance(v, str) else v)' "$STATE/genesis.json")
 enodes=()
 for i in $(seq 0 "$last"); do
     dir=$(vdir "$i")
@@ -156,6 +177,7 @@ for i in $(seq 0 "$last"); do
         --authrpc.addr 127.0.0.1 --authrpc.port "$(port "$RETH_AUTH_PORT" "$i")" --authrpc.jwtsecret "$dir/jwt.hex" \
         --port "$(port "$RETH_P2P_PORT" "$i")" --disable-discovery --ipcdisable "${trusted[@]}" \
         --engine.persistence-threshold 0 --engine.memory-block-buffer-target 0 \
+        --builder.gaslimit "$gas_limit" \
         --metrics "127.0.0.1:$(port "$RETH_METRICS_PORT" "$i")" >> "$dir/reth.log" 2>&1 &
     pids+=($!)
     wait_for "http://127.0.0.1:$(port "$RETH_HTTP_PORT" "$i")" eth_chainId "reth $i"
@@ -170,7 +192,8 @@ done
 sequencers=()
 for i in $(seq 0 "$last"); do
     dir=$(vdir "$i")
-    "$SEQUENCER" run --config "$dir/config.toml" >> "$dir/sequencer.log" 2>&1 &
+    # shellcheck disable=SC2046 # the prefix is words
+    $(clock_of "$i") "$SEQUENCER" run --config "$dir/config.toml" >> "$dir/sequencer.log" 2>&1 &
     pids+=($!)
     sequencers+=($!)
 done

@@ -10,8 +10,8 @@
 //!   loading refuses group/other-readable files.
 //! - [`genesis`]: `sequencer genesis`: a post-merge Ethereum genesis (all forks at 0) that
 //!   `reth node --chain genesis.json` loads, with the validator set recorded in its chain config.
-//!
-//! - [`files`]: crash-safe writes (keys, genesis, the sequencer's FIRM record).
+//! - Crash-safe writes (keys, genesis, the sequencer's FIRM record) go through `rollup-fs`,
+//!   shared with the root workspace.
 //!
 //! Relative paths inside a config file are resolved against the directory of that file.
 

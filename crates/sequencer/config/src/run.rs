@@ -97,7 +97,11 @@ pub struct RawExecution {
     pub reth_url: String,
     /// File holding the 32-byte hex JWT secret shared with reth (`--authrpc.jwtsecret`).
     pub jwt_secret_path: PathBuf,
-    /// Optional reth public JSON-RPC URL, used for `eth_getTransactionCount` (exact nonce checks).
+    /// Optional reth public JSON-RPC URL: the sequencer's mempool asks it for senders' balances
+    /// and nonces (`eth_getBalance`, `eth_getTransactionCount`) and the latest base fee, and
+    /// refuses transactions the chain's state cannot pay for. Without it nothing is checked
+    /// against the state (a warning at startup says so): anyone can fill the mempool from keys
+    /// holding nothing.
     #[serde(default)]
     pub rpc_url: Option<String>,
     /// Optional fee recipient of built blocks (default: zero address).
@@ -306,7 +310,8 @@ pub struct ExecutionConfig {
     pub reth_url: Url,
     /// JWT secret.
     pub jwt_secret: JwtSecret,
-    /// Public RPC URL of reth, if configured.
+    /// Public RPC URL of reth, if configured: balances, nonces and the base fee checked before
+    /// a transaction is admitted (`execution.rpc_url`).
     pub rpc_url: Option<Url>,
     /// Fee recipient.
     pub fee_recipient: Address,
@@ -635,12 +640,12 @@ impl Config {
         let block_time_ms = self.sequencer.block_time_ms.unwrap_or(1000);
         if block_time_ms == 0 {
             err("sequencer.block_time_ms", "must be at least 1".into());
-        } else if block_time_ms < 1000 && self.consensus.validators.len() > 1 {
-            // Block timestamps are whole seconds and a validator set's leaders wait one block
-            // time after the parent's timestamp: faster blocks would run ahead of the clock.
+        } else if !block_time_ms.is_multiple_of(1000) && self.consensus.validators.len() > 1 {
+            // A validator set's block timestamp is its parent's plus the block time, and block
+            // timestamps are whole seconds.
             err(
                 "sequencer.block_time_ms",
-                format!("{block_time_ms}: a validator set needs at least 1000"),
+                format!("{block_time_ms}: a validator set needs whole seconds (1000, 2000, ...)"),
             );
         }
         let max_soft_ahead = self.sequencer.max_soft_ahead.unwrap_or(64);

@@ -402,9 +402,13 @@ fn a_validator_set_needs_every_peers_address_and_whole_second_blocks() {
     let fast = format!("{with_peers}\n[sequencer]\nblock_time_ms = 500\n");
     let err = f.check(&fast).unwrap_err().to_string();
     assert!(
-        err.contains("sequencer.block_time_ms: 500: a validator set needs at least 1000"),
+        err.contains("sequencer.block_time_ms: 500: a validator set needs whole seconds"),
         "{err}"
     );
+    let uneven = format!("{with_peers}\n[sequencer]\nblock_time_ms = 1500\n");
+    let err = f.check(&uneven).unwrap_err().to_string();
+    assert!(err.contains("sequencer.block_time_ms: 1500: a validator set needs whole seconds"));
+    f.check(&format!("{with_peers}\n[sequencer]\nblock_time_ms = 2000\n")).unwrap();
 }
 
 /// Node URLs often carry credentials (`?token=`, `user:password@`): a refused one is quoted

@@ -6,7 +6,10 @@
 //! from memory or from its execution client. Every validator executes a proposal on its own
 //! execution client before it answers `verify` (and so before it votes).
 
-use crate::{ConsensusError, Decided, FinalityCertificate, ProposedBlock, metrics as m};
+use crate::{
+    ConsensusError, Decided, FinalityCertificate, MAX_MESSAGE_SIZE, ProposedBlock, metrics as m,
+    rules,
+};
 use crate::{
     block::{block_hash, digest},
     validators::Finalization,
@@ -24,7 +27,7 @@ use std::{
     collections::{HashMap, hash_map::Entry},
     future::Future,
     sync::{Arc, Mutex, MutexGuard},
-    time::{Duration, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -34,9 +37,8 @@ const FETCH_RETRY: Duration = Duration::from_millis(500);
 /// How often a validator asks its execution client again after an answer that was neither
 /// valid nor invalid (syncing, unreachable).
 const VERIFY_RETRY: Duration = Duration::from_millis(200);
-/// A proposal may carry a timestamp at most this far ahead of the local clock before a
-/// validator refuses it (clocks of honest validators differ by less).
-pub(crate) const MAX_FUTURE_DRIFT: Duration = Duration::from_secs(15);
+/// How often at most a validator says that its clock is behind the chain's.
+const CLOCK_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 /// Unsolicited blocks are kept only this many heights above the last decided block (a peer
 /// cannot fill memory with blocks nobody asked for).
 const MAX_BLOCKS_AHEAD: u64 = 256;
@@ -53,6 +55,13 @@ const MAX_CONCURRENT_ANSWERS: usize = 8;
 /// Decided blocks stay in memory this many heights (peers catching up are served from the
 /// execution client after that).
 const KEEP_DECIDED: u64 = 64;
+/// Block bodies a validator catching up holds by default while it walks a finalization back
+/// to its decided chain (`BftConfig::catch_up_blocks`): the oldest ones fetched are kept,
+/// newer ones are fetched again on the way forward. Also the decisions queued to the node at
+/// once. Memory stays bounded however far behind it is.
+pub const CATCH_UP_BLOCKS: usize = 256;
+/// A validator catching up logs its progress every this many blocks.
+const CATCH_UP_PROGRESS: usize = 1_000;
 
 /// Message tags on the block channel.
 const TAG_BLOCK: u8 = 0;
@@ -141,6 +150,17 @@ impl Store {
         }
     }
 
+    /// Forgets a stored block above the decided chain (a catching-up validator fetches it
+    /// again when it needs it).
+    fn forget(&mut self, hash: &B256) {
+        if let Some(stored) = self.blocks.remove(hash) {
+            self.bytes -= stored.size;
+            if let Some(count) = self.per_height.get_mut(&stored.block.number()) {
+                *count = count.saturating_sub(1);
+            }
+        }
+    }
+
     /// The stored block `hash`.
     fn get(&self, hash: &B256) -> Option<ProposedBlock> {
         self.blocks.get(hash).map(|stored| stored.block.clone())
@@ -150,6 +170,10 @@ impl Store {
     /// (a proposal that arrived before its vote) just above the decided chain, within the
     /// per-height and byte bounds.
     fn wanted(&self, block: &ProposedBlock) -> bool {
+        if self.blocks.contains_key(&block.hash()) {
+            // A copy of a stored block: nothing to keep, and no body to hash again.
+            return false;
+        }
         if self.waiters.contains_key(&block.hash()) {
             return true;
         }
@@ -196,6 +220,12 @@ struct Inner<E, X, S> {
     store: Mutex<Store>,
     /// Permits for answering block requests.
     answering: Arc<Semaphore>,
+    /// The chain's block time (block timestamps follow from it, see `rules`).
+    block_time: Duration,
+    /// When this validator last said its clock is behind (once a minute at most).
+    clock_warned: Mutex<Option<SystemTime>>,
+    /// Block bodies held while catching up (see [`CATCH_UP_BLOCKS`]).
+    catch_up_blocks: usize,
 }
 
 impl<E, X, S> Inner<E, X, S>
@@ -209,7 +239,14 @@ where
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Sends on the block channel. A message over the p2p limit is dropped (commonware's
+    /// sender asserts the size: it would panic the validator); no block that large is proposed
+    /// here, but one can come from the execution client to answer a request.
     fn send(&self, recipients: Recipients<PublicKey>, message: Vec<u8>) {
+        if message.len() > MAX_MESSAGE_SIZE as usize {
+            warn!(target: "sequencer::consensus", bytes = message.len(), max = MAX_MESSAGE_SIZE, "block message over the p2p size limit; not sent");
+            return;
+        }
         let mut out = self.blocks_out.lock().unwrap_or_else(|p| p.into_inner());
         let _ = out.send(recipients, IoBuf::from(message), false);
     }
@@ -270,6 +307,13 @@ where
             warn!(target: "sequencer::consensus", built = block.number(), parent = parent.number(), "execution client built on another parent; declining");
             return;
         }
+        // A block no peer can receive would only run out the view's timer.
+        let size = block_message(&block).len();
+        if size > MAX_MESSAGE_SIZE as usize {
+            warn!(target: "sequencer::consensus", number = block.number(), bytes = size, max = MAX_MESSAGE_SIZE, "built block is over the p2p message limit; declining the view");
+            metrics::counter!(m::PROPOSALS_DECLINED).increment(1);
+            return;
+        }
         info!(target: "sequencer::consensus", number = block.number(), hash = %block.hash(), txs = block.block().body.transactions.len(), "proposing");
         let d = digest(block.hash());
         self.store().insert(block);
@@ -311,17 +355,16 @@ where
         if !self.store().extends_decided(&parent) {
             return refuse("it forks the decided chain");
         }
-        if let Err(e) = crate::rules::check_proposal(block, &parent) {
+        if let Err(e) =
+            crate::rules::check_proposal(block, &parent, self.block_time, self.context.current())
+        {
             return refuse(&e.to_string());
         }
-        let at = UNIX_EPOCH + Duration::from_secs(block.timestamp());
-        let now = self.context.current();
-        if at > now + MAX_FUTURE_DRIFT {
-            return refuse("its timestamp is too far in the future");
-        }
-        if at > now {
-            // A little ahead of our clock: vote once our clock reaches it.
-            self.context.sleep_until(at).await;
+        // The timestamp follows from the parent's, so it says how far the chain's clock is
+        // from ours. A little ahead is a clock difference: vote now (sleeping until our clock
+        // reaches it would run out the view's timer). Far ahead, one of us is wrong.
+        if self.clock_behind(block) {
+            return refuse("its timestamp is too far ahead of this validator's clock");
         }
         loop {
             match self.execution.verify(block).await {
@@ -337,6 +380,34 @@ where
                 }
             }
         }
+    }
+
+    /// Whether `block`'s timestamp is further ahead of this validator's clock than honest
+    /// clocks differ ([`rules::MAX_CLOCK_DRIFT`]); if so, says once a minute that this clock
+    /// looks behind, with the numbers.
+    fn clock_behind(&self, block: &ProposedBlock) -> bool {
+        let now = self.context.current();
+        let at = UNIX_EPOCH + Duration::from_secs(block.timestamp());
+        let Ok(ahead) = at.duration_since(now) else { return false };
+        if ahead <= rules::MAX_CLOCK_DRIFT {
+            return false;
+        }
+        metrics::counter!(m::CLOCK_BEHIND).increment(1);
+        let mut warned = self.clock_warned.lock().unwrap_or_else(|p| p.into_inner());
+        let due = warned.is_none_or(|last| {
+            now.duration_since(last).unwrap_or_default() >= CLOCK_WARNING_INTERVAL
+        });
+        if due {
+            *warned = Some(now);
+            warn!(
+                target: "sequencer::consensus",
+                number = block.number(),
+                ahead_secs = ahead.as_secs(),
+                allowed_secs = rules::MAX_CLOCK_DRIFT.as_secs(),
+                "the chain's blocks are ahead of this validator's clock by more than validators allow: this clock is behind (check NTP); it cannot vote until it is fixed"
+            );
+        }
+        true
     }
 
     /// A message on the block channel.
@@ -380,14 +451,23 @@ where
 
     /// Hands the blocks a finalization commits (it and its undecided ancestors) to the node,
     /// oldest first.
+    ///
+    /// The ancestors are found walking back by parent hash from the finalized block, the only
+    /// way a block is known to be on the finalized chain. Far behind, that walk is long: only
+    /// the hashes are kept all the way, the bodies of the `catch_up_blocks` oldest ones
+    /// fetched so far, and the others are fetched again (by hash, so the same blocks) on the
+    /// way forward, as the node takes them (at most as many at once as bodies are held).
     async fn on_finalized(
         &self,
         finalization: Finalization,
-        decided: &mpsc::UnboundedSender<Decided>,
+        decided: &mpsc::Sender<Decided>,
     ) -> Result<(), ConsensusError> {
         let certificate = FinalityCertificate::from_finalization(&finalization);
         let target = block_hash(&finalization.proposal.payload);
-        let mut chain = Vec::new();
+        // Newest first.
+        let mut chain: Vec<B256> = Vec::new();
+        // The oldest bodies fetched so far: the back is the oldest.
+        let mut bodies: std::collections::VecDeque<ProposedBlock> = Default::default();
         let mut next = target;
         loop {
             let (number, hash) = self.store().decided;
@@ -396,6 +476,11 @@ where
             }
             let block =
                 self.fetch(next, std::future::pending()).await.ok_or(ConsensusError::Closed)?;
+            if chain.is_empty() {
+                // A validator that cannot vote because its clock is behind still follows the
+                // set's decisions: this is where it hears why.
+                self.clock_behind(&block);
+            }
             if block.number() <= number {
                 if chain.is_empty() {
                     // An older finalization arriving late: already decided.
@@ -409,14 +494,33 @@ where
                 )));
             }
             next = block.parent_hash();
-            chain.push(block);
+            let at = block.number();
+            chain.push(block.hash());
+            bodies.push_back(block);
+            if bodies.len() > self.catch_up_blocks
+                && let Some(newer) = bodies.pop_front()
+            {
+                self.store().forget(&newer.hash());
+            }
+            if chain.len().is_multiple_of(CATCH_UP_PROGRESS) {
+                info!(target: "sequencer::consensus", fetched = chain.len(), at, decided = number, "catching up: walking the finalized chain back to the decided block");
+            }
         }
-        for block in chain.into_iter().rev() {
+        for hash in chain.into_iter().rev() {
+            let kept = bodies.back().is_some_and(|b| b.hash() == hash);
+            let block = match if kept { bodies.pop_back() } else { None } {
+                Some(block) => block,
+                None => {
+                    self.fetch(hash, std::future::pending()).await.ok_or(ConsensusError::Closed)?
+                }
+            };
             self.store().decide(&block);
             metrics::gauge!(m::DECIDED_HEIGHT).set(block.number() as f64);
             debug!(target: "sequencer::consensus", number = block.number(), hash = %block.hash(), view = certificate.view(), "decided");
+            // Waits while the node has `catch_up_blocks` decisions to commit.
             decided
                 .send(Decided { block, certificate: certificate.clone() })
+                .await
                 .map_err(|_| ConsensusError::Closed)?;
         }
         Ok(())
@@ -470,7 +574,9 @@ where
         execution: X,
         blocks: (S, R),
         decided: (u64, B256),
-    ) -> (Self, mpsc::UnboundedReceiver<Decided>)
+        block_time: Duration,
+        catch_up_blocks: usize,
+    ) -> (Self, mpsc::Receiver<Decided>)
     where
         R: commonware_p2p::Receiver<PublicKey = PublicKey>,
     {
@@ -481,9 +587,12 @@ where
             blocks_out: Mutex::new(sender),
             store: Mutex::new(Store::new(decided)),
             answering: Arc::new(Semaphore::new(MAX_CONCURRENT_ANSWERS)),
+            block_time,
+            clock_warned: Mutex::new(None),
+            catch_up_blocks: catch_up_blocks.max(1),
         });
         let (finalized_tx, mut finalized_rx) = mpsc::unbounded_channel::<Finalization>();
-        let (decided_tx, decided_rx) = mpsc::unbounded_channel();
+        let (decided_tx, decided_rx) = mpsc::channel(catch_up_blocks.max(1));
 
         let net = inner.clone();
         context.child("blocks").spawn(move |_| async move {
@@ -689,7 +798,9 @@ mod tests {
         let same_hash = ProposedBlock::new(other, requests);
         assert_eq!(same_hash.hash(), first.hash());
         store.insert(same_hash);
-        assert_eq!(store.get(&first.hash()), Some(first));
+        assert_eq!(store.get(&first.hash()), Some(first.clone()));
         assert_eq!(store.per_height[&1], 1);
+        // A copy arriving again is not even looked at (its body would be hashed for nothing).
+        assert!(!store.wanted(&first));
     }
 }

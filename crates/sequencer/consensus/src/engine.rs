@@ -48,6 +48,8 @@ pub struct BftConfig {
     pub validators: ValidatorSet,
     /// This validator's key (its public key is in the set).
     pub key: ValidatorKey,
+    /// The chain's block time: a block's timestamp is its parent's plus this (see `rules`).
+    pub block_time: Duration,
     /// Storage partition of the vote journal (replayed on restart, so a validator never signs
     /// two different things for one view).
     pub partition: String,
@@ -63,6 +65,8 @@ pub struct BftConfig {
     pub activity_timeout: u64,
     /// After this many views without activity from a leader, its views are skipped at once.
     pub skip_timeout: u64,
+    /// Block bodies held while catching up, and decisions queued to the node at once.
+    pub catch_up_blocks: usize,
 }
 
 impl BftConfig {
@@ -74,6 +78,7 @@ impl BftConfig {
         Self {
             validators,
             key,
+            block_time,
             partition: "sequencer-consensus".into(),
             leader_timeout,
             certification_timeout: leader_timeout * 2,
@@ -81,6 +86,7 @@ impl BftConfig {
             fetch_timeout: Duration::from_secs(1),
             activity_timeout: 256,
             skip_timeout: 8,
+            catch_up_blocks: crate::application::CATCH_UP_BLOCKS,
         }
     }
 
@@ -108,7 +114,7 @@ pub struct Channels<S, R> {
 pub struct Running {
     /// Blocks the validator set finalized, oldest first, each once, starting above the block
     /// given to [`start`]. Ends when consensus stops.
-    pub decisions: mpsc::UnboundedReceiver<Decided>,
+    pub decisions: mpsc::Receiver<Decided>,
     /// The Simplex engine.
     pub engine: Handle<()>,
 }
@@ -139,8 +145,14 @@ where
     R: Receiver<PublicKey = PublicKey>,
 {
     let scheme = cfg.validators.clone().bound_to(genesis).signer(&cfg.key)?;
-    let (application, decisions) =
-        Application::start(context.child("application"), execution, channels.blocks, decided);
+    let (application, decisions) = Application::start(
+        context.child("application"),
+        execution,
+        channels.blocks,
+        decided,
+        cfg.block_time,
+        cfg.catch_up_blocks,
+    );
     let engine_cfg = simplex::Config {
         scheme,
         elector: RoundRobin::<Sha256>::default(),
@@ -244,10 +256,12 @@ pub fn start_network(
         listen,
         MAX_MESSAGE_SIZE,
     );
-    // The handshake refuses a peer whose timestamp is further ahead than this (5 s by default):
-    // keep it at the clock difference a proposal is allowed, so that a validator whose clock
-    // is off by less than that is not cut off the network before consensus would refuse it.
-    cfg.synchrony_bound = crate::application::MAX_FUTURE_DRIFT;
+    // The handshake refuses a peer whose timestamp is further ahead than `synchrony_bound`
+    // (5 s by default) or older than `max_handshake_age` (10 s): both kept at the clock
+    // difference a proposal is allowed (the age plus the handshake's own time), so that a
+    // validator whose clock is off by less, either way, is not cut off the network.
+    cfg.synchrony_bound = crate::rules::MAX_CLOCK_DRIFT;
+    cfg.max_handshake_age = crate::rules::MAX_CLOCK_DRIFT + cfg.handshake_timeout;
     let (mut network, mut oracle) = lookup::Network::new(context.child("p2p"), cfg);
     let _ = oracle.track(0, book);
     let quota = Quota::per_second(CHANNEL_RATE);

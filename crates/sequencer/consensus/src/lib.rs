@@ -29,7 +29,9 @@ pub mod metrics;
 pub mod rules;
 mod validators;
 
-pub use application::{Execution, Verdict, block_message, block_request, decode_block_message};
+pub use application::{
+    CATCH_UP_BLOCKS, Execution, Verdict, block_message, block_request, decode_block_message,
+};
 pub use block::{ProposedBlock, block_hash, digest};
 pub use engine::{
     BftConfig, CHANNEL_BLOCKS, CHANNEL_CERTIFICATES, CHANNEL_RESOLVER, CHANNEL_VOTES, Channels,

@@ -19,6 +19,9 @@ pub const BLOCKS_DROPPED: &str = "sequencer_consensus_blocks_dropped_total";
 pub const REQUESTS_DROPPED: &str = "sequencer_consensus_block_requests_dropped_total";
 /// Requests to peers for a block this validator did not have.
 pub const BLOCK_REQUESTS: &str = "sequencer_consensus_block_requests_total";
+/// Proposals and decided blocks whose timestamp was further ahead of this validator's clock
+/// than validators allow (this clock is behind).
+pub const CLOCK_BEHIND: &str = "sequencer_consensus_clock_behind_total";
 /// Height of the last block handed to the node.
 pub const DECIDED_HEIGHT: &str = "sequencer_consensus_decided_height";
 
@@ -33,5 +36,6 @@ pub fn describe() {
     describe_counter!(BLOCKS_DROPPED, "blocks from peers dropped on arrival, by reason");
     describe_counter!(REQUESTS_DROPPED, "block requests from peers dropped (too many at once)");
     describe_counter!(BLOCK_REQUESTS, "blocks asked of peers by hash");
+    describe_counter!(CLOCK_BEHIND, "blocks further ahead of this validator's clock than allowed");
     describe_gauge!(DECIDED_HEIGHT, "height of the last block the validator set decided");
 }

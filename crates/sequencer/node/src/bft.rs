@@ -1,21 +1,21 @@
 //! The node's side of multi-validator consensus: the execution client as consensus sees it
-//! ([`RethExecution`]), and the finality certificates of blocks not FIRM yet
-//! ([`CertificateStore`]).
+//! ([`RethExecution`]), and what a block carries beside its body, kept per block on disk
+//! ([`BlockFiles`]): the finality certificates of blocks not FIRM yet, and execution requests.
 
 use crate::{
     Mempool, NodeError,
-    producer::{Forward, forward_transactions},
+    producer::{Forward, build_child, forward_transactions},
 };
 use alloy_eips::{eip7685::EMPTY_REQUESTS_HASH, eip7685::Requests};
 use alloy_primitives::{B256, Bytes};
 use alloy_rpc_types_engine::{ForkchoiceState, PayloadStatusEnum};
 use parking_lot::Mutex;
-use sequencer_consensus::{ConsensusError, Execution, ProposedBlock, Verdict};
-use sequencer_engine::{BlockRef, BuiltPayload, EngineClient, EngineFork, payload_attributes};
+use sequencer_consensus::{ConsensusError, Execution, ProposedBlock, Verdict, rules};
+use sequencer_engine::{BlockRef, BuiltPayload, EngineClient, EngineFork};
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime},
 };
 use tracing::debug;
 
@@ -67,6 +67,8 @@ pub(crate) struct RethExecution {
     pub(crate) block_time: Duration,
     pub(crate) build_time: Duration,
     pub(crate) fee_recipient: alloy_primitives::Address,
+    /// The execution requests of committed blocks that have any (reth does not serve them).
+    pub(crate) requests: Option<BlockFiles>,
 }
 
 fn block_ref(b: &ProposedBlock) -> BlockRef {
@@ -83,32 +85,35 @@ impl Execution for RethExecution {
         if *self.heads.backpressured.lock() {
             return Err(ConsensusError::Execution("DA back-pressure: not building".into()));
         }
-        // The block time is kept by the leader: its block is due one block time after its
-        // parent's timestamp (never earlier, so the chain's clock does not run ahead of the
-        // validators' clocks, which would get proposals refused).
-        let due = UNIX_EPOCH + Duration::from_secs(parent.timestamp()) + self.block_time;
-        if let Ok(wait) = due.duration_since(SystemTime::now()) {
-            tokio::time::sleep(wait).await;
-        }
-        let parent_ref = block_ref(parent);
+        // The chain keeps the time (a child's timestamp is its parent's plus the block time);
+        // the leader's clock only paces it, within a bound (see `rules::leader_wait`).
+        tokio::time::sleep(rules::leader_wait(parent, self.block_time, SystemTime::now())).await;
         forward_transactions(&self.engine, &self.mempool, parent.number(), Forward::All).await;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let attrs = payload_attributes(&parent_ref, now, self.fee_recipient);
-        let beacon_root = attrs.parent_beacon_block_root.unwrap_or_default();
         let fail = |e: sequencer_engine::EngineError| ConsensusError::Execution(e.to_string());
-        let id = {
-            let _order = self.heads.updating.lock().await;
-            // Build on the parent consensus named (it may be notarized and not decided yet);
-            // safe and finalized stay what the node committed, which the parent extends.
-            let committed = *self.heads.forkchoice.lock();
-            let state = ForkchoiceState { head_block_hash: parent.hash(), ..committed };
-            self.engine.start_payload(state, attrs).await.map_err(fail)?
-        };
-        tokio::time::sleep(self.build_time).await;
-        let built = self.engine.get_payload(id, beacon_root).await.map_err(fail)?;
+        let built = build_child(
+            &self.engine,
+            &block_ref(parent),
+            rules::child_timestamp(parent, self.block_time, SystemTime::now()),
+            self.fee_recipient,
+            self.build_time,
+            async || {
+                let order = self.heads.updating.lock().await;
+                // Build on the parent consensus named (it may be notarized and not decided
+                // yet); safe and finalized stay what the node committed, which the parent
+                // extends.
+                let committed = *self.heads.forkchoice.lock();
+                (ForkchoiceState { head_block_hash: parent.hash(), ..committed }, Some(order))
+            },
+        )
+        .await
+        .map_err(fail)?;
+        let block = ProposedBlock::new(built.block.clone(), built.execution_requests.clone());
+        // What every validator will check, checked before anything is executed or proposed:
+        // a reth configured against the rules says so here, in one line, every view it leads.
+        rules::check_proposal(&block, parent, self.block_time, SystemTime::now())?;
         // reth knows a block it built only once it was given back as a payload.
         self.engine.execute_payload(&built).await.map_err(fail)?;
-        Ok(ProposedBlock::new(built.block, built.execution_requests))
+        Ok(block)
     }
 
     async fn verify(&self, block: &ProposedBlock) -> Verdict {
@@ -138,52 +143,89 @@ impl Execution for RethExecution {
                 return None;
             }
         };
-        // A block read back has no execution requests attached; this chain has no request
-        // contracts in use, so Prague blocks carry the empty list (anything else cannot be
-        // replayed from here and is not served).
+        // A block read back has no execution requests attached: the empty list when its header
+        // says so, otherwise the ones recorded when it was committed. A block whose requests
+        // are not recorded here is not served (a peer cannot execute it without them).
         let requests = match (self.engine.fork(), block.header.requests_hash) {
             (EngineFork::Cancun, None) => None,
             (EngineFork::Prague, Some(h)) if h == EMPTY_REQUESTS_HASH => Some(Requests::default()),
+            (EngineFork::Prague, Some(h)) => {
+                Some(self.requests.as_ref()?.load_requests(&block_ref_of(&block), h)?)
+            }
             _ => return None,
         };
         Some(ProposedBlock::new(block, requests))
     }
 }
 
-/// Finality certificates of committed blocks that are not FIRM yet, one file per block, so the
-/// batches posted after a restart still carry them.
+/// Bytes kept per committed block, one file each (`<number>-<hash>.<extension>`, replaced
+/// atomically): the finality certificates of blocks not FIRM yet, so the batches posted after
+/// a restart still carry them; the execution requests of blocks that have any, which reth
+/// keeps only as a hash in the header, so such blocks can still be posted to DA after a
+/// restart and served to peers catching up.
 #[derive(Debug, Clone)]
-pub(crate) struct CertificateStore {
+pub(crate) struct BlockFiles {
     dir: PathBuf,
+    extension: &'static str,
 }
 
-impl CertificateStore {
-    /// The store in `dir` (created if missing).
-    pub(crate) fn open(dir: &Path) -> Result<Self, NodeError> {
+/// The header of a block, as a [`BlockRef`].
+pub(crate) fn block_ref_of(
+    block: &alloy_consensus::Block<alloy_consensus::TxEnvelope>,
+) -> BlockRef {
+    BlockRef {
+        number: block.header.number,
+        hash: block.header.hash_slow(),
+        parent_hash: block.header.parent_hash,
+        timestamp: block.header.timestamp,
+    }
+}
+
+impl BlockFiles {
+    /// The files `*.<extension>` in `dir` (created if missing).
+    pub(crate) fn open(dir: &Path, extension: &'static str) -> Result<Self, NodeError> {
         std::fs::create_dir_all(dir).map_err(|source| NodeError::Io {
-            context: format!("certificate store {}", dir.display()),
+            context: format!("block files {}", dir.display()),
             source,
         })?;
-        Ok(Self { dir: dir.to_path_buf() })
+        Ok(Self { dir: dir.to_path_buf(), extension })
     }
 
     fn path(&self, block: &BlockRef) -> PathBuf {
-        self.dir.join(format!("{}-{}.cert", block.number, block.hash))
+        self.dir.join(format!("{}-{}.{}", block.number, block.hash, self.extension))
     }
 
-    /// Records `block`'s certificate (atomically).
-    pub(crate) fn store(&self, block: &BlockRef, certificate: &Bytes) -> Result<(), NodeError> {
+    /// Records `block`'s bytes (atomically).
+    pub(crate) fn store(&self, block: &BlockRef, bytes: &[u8]) -> Result<(), NodeError> {
         let path = self.path(block);
-        rollup_fs::replace(&path, certificate, 0o644)
+        rollup_fs::replace(&path, bytes, 0o644)
             .map_err(|source| NodeError::Io { context: format!("{}", path.display()), source })
     }
 
-    /// `block`'s certificate, if recorded.
+    /// `block`'s bytes, if recorded.
     pub(crate) fn load(&self, block: &BlockRef) -> Option<Bytes> {
         std::fs::read(self.path(block)).ok().map(Bytes::from)
     }
 
-    /// Forgets the certificates of blocks at or below `firm` (they are on DA, final).
+    /// Records `block`'s execution requests (RLP list of the encoded requests).
+    pub(crate) fn store_requests(
+        &self,
+        block: &BlockRef,
+        requests: &Requests,
+    ) -> Result<(), NodeError> {
+        let list: Vec<Bytes> = requests.iter().cloned().collect();
+        self.store(block, &alloy_rlp::encode(list))
+    }
+
+    /// `block`'s execution requests, if recorded and they hash to `requests_hash` (the one
+    /// its header commits to).
+    pub(crate) fn load_requests(&self, block: &BlockRef, requests_hash: B256) -> Option<Requests> {
+        let bytes = self.load(block)?;
+        let list = <Vec<Bytes> as alloy_rlp::Decodable>::decode(&mut bytes.as_ref()).ok()?;
+        Some(Requests::from_requests(list)).filter(|r| r.requests_hash() == requests_hash)
+    }
+
+    /// Forgets the files of blocks at or below `firm`.
     pub(crate) fn prune(&self, firm: u64) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
         for entry in entries.flatten() {
@@ -203,7 +245,7 @@ mod tests {
     #[test]
     fn certificates_survive_a_restart_until_firm() {
         let dir = tempfile::tempdir().unwrap();
-        let store = CertificateStore::open(&dir.path().join("certs")).unwrap();
+        let store = BlockFiles::open(&dir.path().join("certs"), "cert").unwrap();
         let b = |n: u64| BlockRef {
             number: n,
             hash: B256::repeat_byte(n as u8),
@@ -212,7 +254,7 @@ mod tests {
         };
         store.store(&b(1), &Bytes::from_static(b"one")).unwrap();
         store.store(&b(2), &Bytes::from_static(b"two")).unwrap();
-        let again = CertificateStore::open(&dir.path().join("certs")).unwrap();
+        let again = BlockFiles::open(&dir.path().join("certs"), "cert").unwrap();
         assert_eq!(again.load(&b(2)).unwrap(), Bytes::from_static(b"two"));
         // Another block at the same height has no certificate.
         let other = BlockRef { hash: B256::repeat_byte(9), ..b(2) };
@@ -220,6 +262,29 @@ mod tests {
         again.prune(1);
         assert!(again.load(&b(1)).is_none());
         assert!(again.load(&b(2)).is_some());
+    }
+
+    #[test]
+    fn execution_requests_are_kept_and_read_back_only_under_their_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlockFiles::open(dir.path(), "requests").unwrap();
+        let block = BlockRef {
+            number: 7,
+            hash: B256::repeat_byte(7),
+            parent_hash: B256::ZERO,
+            timestamp: 7,
+        };
+        // A withdrawal request (EIP-7002, type 1) and a consolidation request (type 2).
+        let requests = Requests::from_requests([
+            Bytes::from_static(&[1, 0xaa, 0xbb]),
+            Bytes::from_static(&[2, 0xcc]),
+        ]);
+        store.store_requests(&block, &requests).unwrap();
+        let again = BlockFiles::open(dir.path(), "requests").unwrap();
+        assert_eq!(again.load_requests(&block, requests.requests_hash()), Some(requests));
+        assert_eq!(again.load_requests(&block, EMPTY_REQUESTS_HASH), None, "another hash");
+        let other = BlockRef { hash: B256::repeat_byte(8), ..block };
+        assert_eq!(again.load_requests(&other, EMPTY_REQUESTS_HASH), None, "another block");
     }
 
     /// The leader builds by the rules every validator checks its proposal against.
@@ -232,7 +297,11 @@ mod tests {
             parent_hash: B256::repeat_byte(2),
             timestamp: 100,
         };
-        let attrs = payload_attributes(&parent, 50, alloy_primitives::Address::repeat_byte(1));
+        let attrs = sequencer_engine::payload_attributes(
+            &parent,
+            50,
+            alloy_primitives::Address::repeat_byte(1),
+        );
         assert_eq!(attrs.prev_randao, rules::prev_randao(parent.hash));
         assert_eq!(
             attrs.parent_beacon_block_root,

@@ -8,11 +8,12 @@
 
 use crate::{
     NodeError, PendingDa, StatusHandle,
-    batch::{CertifiedBlock, encode_batch, encode_certified_batch},
+    batch::{CertifiedBlock, MAX_PARTS, encode_batch, encode_certified_batch, split_batch},
     da_journal::{DaJournal, JournalEntry},
     metrics as m,
 };
 use alloy_consensus::{Block, TxEnvelope};
+use alloy_eips::eip7685::Requests;
 use alloy_primitives::{B256, Bytes};
 use sequencer_da::{DaClient, DaError, DaHeight, Namespace};
 use sequencer_engine::BlockRef;
@@ -34,19 +35,23 @@ pub(crate) struct DaJob {
     pub(crate) body: Block<TxEnvelope>,
     /// The finality certificate covering it (validator sets only).
     pub(crate) certificate: Option<Bytes>,
+    /// Its execution requests, when there are any.
+    pub(crate) requests: Option<Requests>,
 }
 
 impl<D: DaClient> DaTask<D> {
     /// A batch blob of `jobs`: the certified version when any block has a certificate (a
-    /// validator set), the plain one otherwise. The same jobs always encode to the same blob.
+    /// validator set) or execution requests, the plain one otherwise. The same jobs always
+    /// encode to the same blob.
     fn encode<'a>(&self, jobs: impl Iterator<Item = &'a DaJob>) -> Bytes {
         let jobs: Vec<&DaJob> = jobs.collect();
-        if jobs.iter().any(|j| j.certificate.is_some()) {
+        if jobs.iter().any(|j| j.certificate.is_some() || j.requests.is_some()) {
             let blocks: Vec<CertifiedBlock> = jobs
                 .iter()
                 .map(|j| CertifiedBlock {
                     block: j.body.clone(),
                     certificate: j.certificate.clone().unwrap_or_default(),
+                    requests: j.requests.as_ref().map(|r| r.iter().cloned().collect()),
                 })
                 .collect();
             encode_certified_batch(&self.key, &blocks)
@@ -56,26 +61,40 @@ impl<D: DaClient> DaTask<D> {
         }
     }
 
+    /// The blobs that carry a batch of `jobs`: one, or the batch's parts when it does not fit
+    /// a blob (see `batch`). `None` when it would take more than [`MAX_PARTS`] blobs.
+    fn blobs<'a>(&self, jobs: impl Iterator<Item = &'a DaJob>) -> Option<Vec<Bytes>> {
+        split_batch(&self.key, &self.encode(jobs), self.da.max_blob_size())
+    }
+
     /// The oldest unsubmitted blocks, as many as fit one blob of the DA's size limit (at most
-    /// `limit`), encoded: halved until the batch fits. `None` when nothing is waiting, or when
-    /// the oldest block alone does not fit a blob (logged; it blocks FIRM until the DA layer
-    /// accepts larger blobs, and back-pressure then pauses production).
-    fn next_batch(&self, unsubmitted: &VecDeque<DaJob>, limit: usize) -> Option<(usize, Bytes)> {
+    /// `limit`), encoded: halved until the batch fits. A block too large for a blob alone goes
+    /// in parts, one blob each. `None` when nothing is waiting, or when a block would take more
+    /// than [`MAX_PARTS`] blobs (logged; it blocks FIRM until the DA layer accepts larger blobs,
+    /// and back-pressure then pauses production).
+    fn next_batch(
+        &self,
+        unsubmitted: &VecDeque<DaJob>,
+        limit: usize,
+    ) -> Option<(usize, Vec<Bytes>)> {
         let max = self.da.max_blob_size();
         let mut n = unsubmitted.len().min(limit);
-        while n > 0 {
+        while n > 1 {
             let blob = self.encode(unsubmitted.iter().take(n));
             if blob.len() <= max {
-                return Some((n, blob));
-            }
-            if n == 1 {
-                let number = unsubmitted.front().map(|j| j.block.number);
-                error!(target: "sequencer", number, blob_bytes = blob.len(), max, "a block alone exceeds the DA blob limit; it cannot be posted");
-                return None;
+                return Some((n, vec![blob]));
             }
             n /= 2;
         }
-        None
+        if n == 0 {
+            return None;
+        }
+        let blobs = self.blobs(unsubmitted.iter().take(1));
+        if blobs.is_none() {
+            let number = unsubmitted.front().map(|j| j.block.number);
+            error!(target: "sequencer", number, max, max_parts = MAX_PARTS, "a block exceeds the DA blob limit even cut into parts; it cannot be posted");
+        }
+        blobs.map(|blobs| (1, blobs))
     }
 
     /// Writes a journal change; a journal that cannot be written risks a double post after a
@@ -117,9 +136,16 @@ impl<D: DaClient> DaTask<D> {
                 self.journal_write(result);
                 continue;
             }
-            // The same blocks encode to the same blob (deterministic signature): what DA must
-            // hold, byte for byte, for the batch to count as posted.
-            let blob = self.encode(unsubmitted.iter().take(n));
+            // The same blocks encode to the same blobs (deterministic signature): what DA must
+            // hold, byte for byte, for the batch to count as posted. A batch in parts is
+            // journaled under its last part, which is sent only once the others are included.
+            let blobs = self.blobs(unsubmitted.iter().take(n)).unwrap_or_default();
+            let Some(blob) = blobs.last().cloned() else {
+                to_adopt.pop_front();
+                let result = journal.forget(entry.commitment);
+                self.journal_write(result);
+                continue;
+            };
             if self.da.commitment(&self.namespace, &blob).ok() != Some(entry.commitment) {
                 warn!(target: "sequencer", first = entry.first, last = entry.last, "journaled batch is not what its blocks encode to now; it cannot be recognized on DA, posting the blocks again");
                 to_adopt.pop_front();
@@ -159,7 +185,8 @@ impl<D: DaClient> DaTask<D> {
                     to_adopt.pop_front();
                     return Some(InFlight {
                         blocks: n,
-                        blob,
+                        blobs,
+                        part: 0,
                         commitment: entry.commitment,
                         sent_after: entry.sent_after,
                         attempts: 1,
@@ -187,7 +214,11 @@ impl<D: DaClient> DaTask<D> {
 /// A batch sent (or about to be) whose answer is not in yet.
 pub(crate) struct InFlight {
     blocks: usize,
-    blob: Bytes,
+    /// The batch's blob, or its parts (sent in order, each once the one before is included).
+    blobs: Vec<Bytes>,
+    /// The blob being sent.
+    part: usize,
+    /// The commitment of the last blob (the batch's, in the journal).
     commitment: B256,
     sent_after: DaHeight,
     attempts: u32,
@@ -207,6 +238,18 @@ pub(crate) struct DaTask<D> {
     pub(crate) status: StatusHandle,
     pub(crate) journal_path: Option<PathBuf>,
     pub(crate) resubmit_after: Duration,
+}
+
+impl InFlight {
+    /// The blob being sent.
+    fn blob(&self) -> &Bytes {
+        &self.blobs[self.part]
+    }
+
+    /// Bytes of all its blobs.
+    fn bytes(&self) -> usize {
+        self.blobs.iter().map(|b| b.len()).sum()
+    }
 }
 
 impl<D: DaClient> DaTask<D> {
@@ -269,9 +312,10 @@ impl<D: DaClient> DaTask<D> {
 
             if to_adopt.is_empty()
                 && in_flight.is_none()
-                && let Some((blocks, blob)) = self.next_batch(&unsubmitted, batch_limit)
+                && let Some((blocks, blobs)) = self.next_batch(&unsubmitted, batch_limit)
+                && let Some(last_blob) = blobs.last()
             {
-                match self.da.commitment(&self.namespace, &blob) {
+                match self.da.commitment(&self.namespace, last_blob) {
                     Ok(commitment) => {
                         let sent_after = self.da.finalized_height().await.unwrap_or(0);
                         let (first, last) = (&unsubmitted[0].block, &unsubmitted[blocks - 1].block);
@@ -284,9 +328,13 @@ impl<D: DaClient> DaTask<D> {
                             height: None,
                         });
                         self.journal_write(result);
+                        if blobs.len() > 1 {
+                            warn!(target: "sequencer", number = first.number, parts = blobs.len(), max = self.da.max_blob_size(), "a block larger than a DA blob goes in parts");
+                        }
                         in_flight = Some(InFlight {
                             blocks,
-                            blob,
+                            blobs,
+                            part: 0,
                             commitment,
                             sent_after,
                             attempts: 0,
@@ -305,7 +353,7 @@ impl<D: DaClient> DaTask<D> {
                     if let Ok(head) = self.da.finalized_height().await {
                         match self
                             .da
-                            .find(&self.namespace, &flight.blob, flight.sent_after..=head)
+                            .find(&self.namespace, flight.blob(), flight.sent_after..=head)
                             .await
                         {
                             Ok(Some(height)) => {
@@ -328,8 +376,8 @@ impl<D: DaClient> DaTask<D> {
                     if flight.attempts > 0 {
                         metrics::counter!(m::DA_RETRIES).increment(1);
                     }
-                    let size = flight.blob.len();
-                    match self.da.submit(&self.namespace, flight.blob.clone()).await {
+                    let size = flight.blob().len();
+                    match self.da.submit(&self.namespace, flight.blob().clone()).await {
                         Ok(inc) => {
                             metrics::counter!(m::DA_SUBMISSIONS).increment(1);
                             debug!(target: "sequencer", da_height = inc.height, blob_bytes = size, "DA submission included");
@@ -352,14 +400,25 @@ impl<D: DaClient> DaTask<D> {
                         }
                     }
                 }
+                if let (Some(height), Some(flight)) = (landed, in_flight.as_mut())
+                    && flight.part + 1 < flight.blobs.len()
+                {
+                    // A part is in: the next one goes (it cannot land below this one).
+                    info!(target: "sequencer", part = flight.part + 1, parts = flight.blobs.len(), da_height = height, "DA part included");
+                    flight.part += 1;
+                    flight.attempts = 0;
+                    flight.failed_at = None;
+                    flight.sent_after = flight.sent_after.max(height);
+                    landed = None;
+                }
                 if let Some(height) = landed
                     && let Some(flight) = in_flight.take()
                 {
                     for j in unsubmitted.drain(..flight.blocks) {
-                        info!(target: "sequencer", number = j.block.number, hash = %j.block.hash, da_height = height, blob_bytes = flight.blob.len(), "PENDING");
+                        info!(target: "sequencer", number = j.block.number, hash = %j.block.hash, da_height = height, blob_bytes = flight.bytes(), "PENDING");
                         submitted.push_back((j.block, height));
                     }
-                    metrics::counter!(m::DA_BYTES).increment(flight.blob.len() as u64);
+                    metrics::counter!(m::DA_BYTES).increment(flight.bytes() as u64);
                     metrics::histogram!(m::DA_INCLUSION_LATENCY)
                         .record(flight.created_at.elapsed().as_secs_f64());
                     let result = journal.included(flight.commitment, height);

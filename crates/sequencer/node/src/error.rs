@@ -1,4 +1,4 @@
-use alloy_primitives::Address;
+use alloy_primitives::{Address, U256};
 
 /// Errors of the sequencer node.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +75,35 @@ pub enum NodeError {
         /// The largest accepted gap.
         max_gap: u64,
     },
+    /// The sender's balance at the chain's latest state does not cover what its pooled
+    /// transactions, this one included, may cost (geth's wording: clients match on
+    /// "insufficient funds").
+    #[error(
+        "insufficient funds for gas * price + value: {sender} has {balance} wei, its pooled \
+         transactions with this one may cost {cost} wei"
+    )]
+    InsufficientFunds {
+        /// Sender.
+        sender: Address,
+        /// Its balance at the latest state.
+        balance: U256,
+        /// Gas limit x max fee per gas + value of its pooled transactions and this one.
+        cost: U256,
+    },
+    /// The transaction's max fee per gas is below the base fee of the chain's latest block
+    /// (geth's wording).
+    #[error(
+        "max fee per gas less than block base fee: {sender} offers {max_fee_per_gas}, the base \
+         fee is {base_fee}"
+    )]
+    FeeCapTooLow {
+        /// Sender.
+        sender: Address,
+        /// The transaction's max fee per gas (gas price of a legacy transaction).
+        max_fee_per_gas: u128,
+        /// Base fee per gas of the latest block.
+        base_fee: u128,
+    },
     /// Blob transactions need sidecars, which the sequencer does not handle.
     #[error("blob (EIP-4844) transactions are not accepted")]
     BlobTransaction,
@@ -108,9 +137,10 @@ pub enum NodeError {
         /// Cause.
         source: std::io::Error,
     },
-    /// Nonce lookup on reth's RPC failed.
-    #[error("nonce lookup via execution.rpc_url failed: {0}")]
-    NonceLookup(String),
+    /// Looking up the sender's balance and nonce, or the base fee, on reth's RPC failed: the
+    /// transaction is refused, not admitted unchecked.
+    #[error("state lookup via execution.rpc_url failed: {0}")]
+    StateLookup(String),
     /// The sequencer cannot resume safely from the execution client's state.
     #[error("cannot resume: {0}")]
     Resume(String),

@@ -2,7 +2,7 @@
 //! its signature checked, its blocks listed, so that "each block is on DA exactly once, signed
 //! by the validator set, with the hash reth has" can be shown rather than assumed.
 
-use crate::batch::decode_certified_batch;
+use crate::batch::{CertifiedBlock, DaBlob, Reassembler, decode_blob};
 use alloy_primitives::{B256, Bytes};
 use sequencer_config::ValidatorPublicKey;
 use sequencer_consensus::{FinalityCertificate, ValidatorSet};
@@ -27,12 +27,28 @@ pub struct DaBatch {
     pub certificates: Vec<Bytes>,
 }
 
+impl DaBatch {
+    fn new(height: DaHeight, signer: ValidatorPublicKey, blocks: Vec<CertifiedBlock>) -> Self {
+        Self {
+            height,
+            signer,
+            blocks: blocks
+                .iter()
+                .map(|b| (b.block.header.number, b.block.header.hash_slow()))
+                .collect(),
+            parents: blocks.iter().map(|b| b.block.header.parent_hash).collect(),
+            certificates: blocks.into_iter().map(|b| b.certificate).collect(),
+        }
+    }
+}
+
 /// What DA holds under a namespace over a range of heights.
 #[derive(Debug, Clone, Default)]
 pub struct History {
     /// Decoded batches, in DA order.
     pub batches: Vec<DaBatch>,
-    /// Blobs that are not valid batches (bad magic, signature, RLP), with why.
+    /// Blobs that are not valid batches (bad magic, signature, RLP), and batches cut into
+    /// parts whose parts do not all appear in the range, with why.
     pub unreadable: Vec<(DaHeight, String)>,
 }
 
@@ -68,22 +84,32 @@ impl History {
         heights: RangeInclusive<DaHeight>,
     ) -> Result<Self, DaError> {
         let mut history = Self::default();
+        // A batch in parts counts at the height of its last part.
+        let mut parts = Reassembler::default();
+        let end = *heights.end();
         for height in heights {
             for blob in da.blobs(namespace, height).await? {
-                match decode_certified_batch(&blob) {
-                    Ok((signer, blocks)) => history.batches.push(DaBatch {
-                        height,
-                        signer,
-                        blocks: blocks
-                            .iter()
-                            .map(|b| (b.block.header.number, b.block.header.hash_slow()))
-                            .collect(),
-                        parents: blocks.iter().map(|b| b.block.header.parent_hash).collect(),
-                        certificates: blocks.into_iter().map(|b| b.certificate).collect(),
-                    }),
+                let batch = match decode_blob(&blob) {
+                    Ok(DaBlob::Batch(signer, blocks)) => Ok((signer, blocks)),
+                    Ok(DaBlob::Part(signer, part)) => match parts.push(signer, part) {
+                        Some(batch) => batch,
+                        None => continue,
+                    },
+                    Err(e) => Err(e),
+                };
+                match batch {
+                    Ok((signer, blocks)) => {
+                        history.batches.push(DaBatch::new(height, signer, blocks))
+                    }
                     Err(e) => history.unreadable.push((height, e.to_string())),
                 }
             }
+        }
+        for (signer, batch, held, count) in parts.incomplete() {
+            history.unreadable.push((
+                end,
+                format!("batch {batch} by {signer}: {held} of its {count} parts in the range"),
+            ));
         }
         Ok(history)
     }

@@ -13,7 +13,9 @@
 //! - [`Mempool`]: decodes EIP-2718 transactions, recovers the signer, checks the chain id and
 //!   nonces (too low refused, gaps accepted but reported), orders per sender; per-sender and
 //!   nonce-gap limits, replacement by fee bump, a lifetime, and every eviction recorded with its
-//!   reason ([`MempoolLimits`], [`EvictionReason`]).
+//!   reason ([`MempoolLimits`], [`EvictionReason`]). With `execution.rpc_url`, a sender's pooled
+//!   transactions may not cost more than its balance, and a max fee below the latest base fee
+//!   is refused ([`rpc`]).
 //! - Transactions reach the block through reth's own pool: an Ethereum chain's payload
 //!   attributes cannot carry transactions (OP's can), so the sequencer forwards its ready
 //!   transactions with `eth_sendRawTransaction` on the authenticated endpoint just before each
@@ -58,10 +60,10 @@ pub use error::NodeError;
 pub use firm_record::FirmRecord;
 pub use mempool::{
     Eviction, EvictionReason, InsertOutcome, MAX_TX_BYTES, Mempool, MempoolLimits, MempoolStatus,
-    PooledTx, SenderGap, TxLookup, TxStatus,
+    PooledTx, SenderGap, TxLookup, TxStatus, max_cost,
 };
 pub use sequencer::{
     BftSetup, MAX_RPC_REQUEST_BYTES, NodeConfig, NodeHandle, ShutdownOutcome, consensus_dir,
-    da_journal_path, launch, launch_bft,
+    da_journal_path, launch, launch_bft, requests_dir,
 };
 pub use status::{PendingDa, SequencerStatus, StatusHandle};

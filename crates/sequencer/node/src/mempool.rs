@@ -3,13 +3,15 @@
 //! `max_nonce_gap` past the sender's next one, replacement of a pending nonce only with both
 //! fees bumped by `price_bump_percent`, a lifetime after which a transaction that never made it
 //! into a block is evicted, and, when full, queued (gapped) transactions evicted before a
-//! pending one is refused. Every transaction that leaves without being included is recorded with
+//! pending one is refused. With the sender's balance at the chain's latest state (looked up by
+//! the RPC, see [`crate::rpc`]), a sender's pooled transactions together may not cost more than
+//! it holds: keys without funds cannot take the slots. Every transaction that leaves without being included is recorded with
 //! its [`EvictionReason`]; `sequencer_transactionStatus` answers with it.
 
 use crate::{NodeError, metrics as m};
 use alloy_consensus::{Transaction, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::eip2718::Decodable2718;
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use serde::{Deserialize, Serialize};
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -135,6 +137,8 @@ pub struct PooledTx {
     pub max_fee_per_gas: u128,
     /// Max priority fee per gas (the gas price of a legacy transaction).
     pub max_priority_fee_per_gas: u128,
+    /// The most it can take from its sender's balance ([`max_cost`]).
+    pub cost: U256,
     /// When it was accepted.
     pub accepted_at: Instant,
 }
@@ -144,13 +148,25 @@ pub struct PooledTx {
 /// a DA blob.
 pub const MAX_TX_BYTES: usize = 128 * 1024;
 
+/// The most `tx` can take from its sender's balance: gas limit x max fee per gas + value, plus
+/// blob gas x max fee per blob gas for a blob transaction (geth's and reth's `cost`). Saturating:
+/// absurd fees make the cost huge (and the transaction refused), never wrap it small.
+pub fn max_cost(tx: &TxEnvelope) -> U256 {
+    let gas = U256::from(tx.gas_limit()).saturating_mul(U256::from(tx.max_fee_per_gas()));
+    let blob = match (tx.blob_gas_used(), tx.max_fee_per_blob_gas()) {
+        (Some(gas), Some(fee)) => U256::from(gas).saturating_mul(U256::from(fee)),
+        _ => U256::ZERO,
+    };
+    gas.saturating_add(tx.value()).saturating_add(blob)
+}
+
 /// Longest pause, in blocks, between two tries of a transaction reth keeps refusing for now.
 pub(crate) const MAX_REFUSAL_BACKOFF_BLOCKS: u64 = 64;
 
 impl PooledTx {
     /// Whether it is due to go to reth's pool at head `head`: never sent; sent `reforward_after`
     /// blocks ago and still here (reth may have dropped it); or refused for now and its backoff
-    /// (1, 2, 4 … up to [`MAX_REFUSAL_BACKOFF_BLOCKS`] blocks) has passed.
+    /// (1, 2, 4 … up to `MAX_REFUSAL_BACKOFF_BLOCKS` (64) blocks) has passed.
     pub fn forward_due(&self, head: u64, reforward_after: u64) -> bool {
         if let Some(refused_at) = self.refused_at {
             let shift = self.refusals.saturating_sub(1).min(6);
@@ -297,13 +313,18 @@ impl Mempool {
 
     /// Adds a decoded transaction accepted at `now`. `state_nonce` is the sender's executed
     /// nonce if known (from reth's `eth_getTransactionCount`); without it the lowest pooled nonce
-    /// starts the run.
+    /// starts the run. `balance` is the sender's balance at the latest state if known (from
+    /// `eth_getBalance`): then the [`max_cost`] of all its pooled transactions with this one
+    /// (replacing the one with the same nonce) must not exceed it. All of them, not only those
+    /// below this nonce: otherwise nonces sent in descending order would each pass alone and
+    /// together pool many times the balance.
     pub fn insert(
         &mut self,
         raw: Bytes,
         tx: &TxEnvelope,
         sender: Address,
         state_nonce: Option<u64>,
+        balance: Option<U256>,
         now: Instant,
     ) -> Result<InsertOutcome, NodeError> {
         let hash = *tx.tx_hash();
@@ -355,6 +376,17 @@ impl Mempool {
                 None
             }
         };
+        let cost = max_cost(tx);
+        if let Some(balance) = balance {
+            let total = entry
+                .txs
+                .values()
+                .filter(|t| t.nonce != nonce)
+                .fold(cost, |sum, t| sum.saturating_add(t.cost));
+            if total > balance {
+                return Err(NodeError::InsufficientFunds { sender, balance, cost: total });
+            }
+        }
         let gapped = entry.start().is_some_and(|start| nonce > entry.next_nonce().max(start));
         if replaced.is_none() && self.hashes.len() >= limits.capacity {
             // Full: a queued transaction makes room for an includable one; otherwise refuse.
@@ -383,6 +415,7 @@ impl Mempool {
                 refusals: 0,
                 max_fee_per_gas: fees.0,
                 max_priority_fee_per_gas: fees.1,
+                cost,
                 accepted_at: now,
             },
         );
@@ -588,7 +621,17 @@ mod tests {
         now: Instant,
     ) -> Result<InsertOutcome, NodeError> {
         let (tx, sender) = Mempool::decode(CHAIN, &raw)?;
-        pool.insert(raw, &tx, sender, state, now)
+        pool.insert(raw, &tx, sender, state, None, now)
+    }
+
+    /// Inserts `raw` with the sender's `balance` known.
+    fn add_funded(
+        pool: &mut Mempool,
+        raw: Bytes,
+        balance: U256,
+    ) -> Result<InsertOutcome, NodeError> {
+        let (tx, sender) = Mempool::decode(CHAIN, &raw)?;
+        pool.insert(raw, &tx, sender, Some(0), Some(balance), Instant::now())
     }
 
     fn add(
@@ -826,5 +869,69 @@ mod tests {
             TxLookup::Evicted(Eviction { reason: EvictionReason::NonceUsed, nonce: 0, .. })
         ));
         assert_eq!(pool.ready().iter().map(|t| t.nonce).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn the_cost_is_gas_times_max_fee_plus_value() {
+        let raw = transfer_with_fees(1, CHAIN, 0, dev_address(9), 5, 3_000, 1);
+        let (tx, _) = Mempool::decode(CHAIN, &raw).unwrap();
+        assert_eq!(max_cost(&tx), U256::from(21_000u64 * 3_000 + 5));
+        let raw = transfer_with_fees(1, CHAIN, 0, dev_address(9), 5, u128::MAX, 1);
+        let (tx, _) = Mempool::decode(CHAIN, &raw).unwrap();
+        assert_eq!(max_cost(&tx), U256::from(21_000u64) * U256::from(u128::MAX) + U256::from(5));
+    }
+
+    #[test]
+    fn a_sender_pools_no_more_than_its_balance_covers() {
+        let mut pool = Mempool::new(CHAIN, 100);
+        let to = dev_address(9);
+        let tx = |nonce, fee| transfer_with_fees(1, CHAIN, nonce, to, 1, fee, 1);
+        let one = U256::from(21_000u64 * 1_000 + 1);
+        // Nothing: refused, and nothing pooled.
+        let err = add_funded(&mut pool, tx(0, 1_000), U256::ZERO).unwrap_err();
+        assert!(
+            matches!(err, NodeError::InsufficientFunds { balance, cost, .. } if balance.is_zero() && cost == one),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("insufficient funds"), "{err}");
+        assert!(pool.is_empty());
+        // Enough for one and a half: the first in, the second out, whichever nonce comes first.
+        let balance = one * U256::from(3) / U256::from(2);
+        add_funded(&mut pool, tx(2, 1_000), balance).unwrap();
+        let err = add_funded(&mut pool, tx(1, 1_000), balance).unwrap_err();
+        assert!(
+            matches!(err, NodeError::InsufficientFunds { cost, .. } if cost == one * U256::from(2)),
+            "{err}"
+        );
+        assert_eq!(pool.len(), 1);
+        // Another sender is not charged for sender 1's transactions.
+        add_funded(&mut pool, transfer_with_fees(2, CHAIN, 0, to, 1, 1_000, 1), one).unwrap();
+    }
+
+    #[test]
+    fn a_replacement_is_charged_instead_of_the_replaced_transaction() {
+        let mut pool = Mempool::new(CHAIN, 100);
+        let to = dev_address(9);
+        let tx = |nonce, fee: u128| transfer_with_fees(1, CHAIN, nonce, to, 1, fee, fee / 10);
+        let cost = |fee: u64| U256::from(21_000 * fee + 1);
+        // Room for the first transaction and a 10 % dearer replacement, not for both at once.
+        let balance = cost(1_150);
+        add_funded(&mut pool, tx(0, 1_000), balance).unwrap();
+        let replacement = add_funded(&mut pool, tx(0, 1_100), balance).unwrap();
+        assert_eq!(pool.len(), 1);
+        assert_eq!(pool.ready()[0].hash, replacement.hash);
+        // A replacement dearer than the balance is refused; the pooled one stays.
+        let err = add_funded(&mut pool, tx(0, 1_300), balance).unwrap_err();
+        assert!(
+            matches!(err, NodeError::InsufficientFunds { cost: c, .. } if c == cost(1_300)),
+            "{err}"
+        );
+        assert_eq!(pool.ready()[0].hash, replacement.hash);
+        // The next nonce is charged on top of the pooled one.
+        let err = add_funded(&mut pool, tx(1, 1_000), balance).unwrap_err();
+        assert!(
+            matches!(err, NodeError::InsufficientFunds { cost: c, .. } if c == cost(1_100) + cost(1_000)),
+            "{err}"
+        );
     }
 }

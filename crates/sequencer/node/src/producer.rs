@@ -4,7 +4,7 @@
 
 use crate::{
     Consensus, EvictionReason, FirmRecord, Mempool, NodeError, PendingDa, PooledTx, StatusHandle,
-    bft::{CertificateStore, SharedHeads},
+    bft::{BlockFiles, SharedHeads},
     da_task::DaJob,
     metrics as m,
     sequencer::{NodeConfig, unix_now},
@@ -33,6 +33,8 @@ use tracing::{debug, error, info, warn};
 /// Re-forward a ready transaction to reth if it is still not included this many blocks later
 /// (reth may have restarted and lost its pool).
 const REFORWARD_AFTER_BLOCKS: u64 = 8;
+/// Decided blocks held for commit while reth cannot take them.
+const MAX_PENDING_DECISIONS: usize = 64;
 /// Concurrent `eth_sendRawTransaction` calls when forwarding.
 const FORWARD_CONCURRENCY: usize = 32;
 
@@ -42,18 +44,18 @@ pub(crate) enum Mode {
     Single(Arc<dyn Consensus>),
     /// A validator set: blocks come decided out of consensus.
     Bft {
-        decisions: Option<mpsc::UnboundedReceiver<Decided>>,
+        decisions: Option<mpsc::Receiver<Decided>>,
         /// Decisions not committed yet (the execution client failed; retried every tick).
         pending: VecDeque<Decided>,
         heads: Arc<SharedHeads>,
-        certificates: Option<CertificateStore>,
+        certificates: Option<BlockFiles>,
         /// The consensus engine and the p2p network, stopped with the producer.
         tasks: Vec<commonware_runtime::Handle<()>>,
     },
 }
 
 /// The next decision, or never (single validator).
-async fn next_decision(rx: &mut Option<mpsc::UnboundedReceiver<Decided>>) -> Option<Decided> {
+async fn next_decision(rx: &mut Option<mpsc::Receiver<Decided>>) -> Option<Decided> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -75,6 +77,9 @@ pub(crate) struct Producer {
     /// the DA task drops journal entries up to it, never further.
     pub(crate) firm_durable: watch::Sender<u64>,
     pub(crate) backpressured: bool,
+    /// Where the execution requests of blocks that have any are kept (`None`: not kept; such
+    /// a block is then posted to DA without them after a restart, and not served to peers).
+    pub(crate) requests: Option<BlockFiles>,
 }
 
 impl Producer {
@@ -108,7 +113,9 @@ impl Producer {
                     }
                     self.try_firm().await?;
                 }
-                decided = next_decision(&mut decisions) => {
+                // While reth cannot take decided blocks, the next ones wait in consensus (which
+                // then stops fetching), not here: memory stays bounded.
+                decided = next_decision(&mut decisions), if self.pending_decisions() < MAX_PENDING_DECISIONS => {
                     let Some(decided) = decided else {
                         return Err(NodeError::Task("consensus stopped".into()));
                     };
@@ -122,6 +129,14 @@ impl Producer {
                     self.on_tick().await?;
                 }
             }
+        }
+    }
+
+    /// Decisions received and not committed yet.
+    fn pending_decisions(&self) -> usize {
+        match &self.mode {
+            Mode::Bft { pending, .. } => pending.len(),
+            Mode::Single(_) => 0,
         }
     }
 
@@ -265,22 +280,17 @@ impl Producer {
             return Ok(());
         }
         forward_transactions(&self.engine, &self.mempool, head.number, Forward::Ready).await;
-        let attrs = payload_attributes(&head, unix_now(), self.cfg.fee_recipient);
-        let beacon_root = attrs.parent_beacon_block_root.unwrap_or_default();
-        let id = self.engine.start_payload(self.tracker.state(), attrs).await?;
-        tokio::time::sleep(self.cfg.build_time).await;
-        let built = self.engine.get_payload(id, beacon_root).await?;
+        let state = self.tracker.state();
+        let built = build_child(
+            &self.engine,
+            &head,
+            unix_now(),
+            self.cfg.fee_recipient,
+            self.cfg.build_time,
+            async || (state, None::<()>),
+        )
+        .await?;
         let block = built.block_ref();
-        if block.parent_hash != head.hash || block.number != head.number + 1 {
-            return Err(EngineError::BadResponse {
-                method: "engine_getPayload",
-                message: format!(
-                    "built #{} on {}, expected a child of #{} {}",
-                    block.number, block.parent_hash, head.number, head.hash
-                ),
-            }
-            .into());
-        }
         if let Mode::Single(consensus) = &self.mode {
             consensus.decide(&block).await?;
         }
@@ -335,6 +345,15 @@ impl Producer {
         certificate: Option<Bytes>,
     ) -> Result<(), NodeError> {
         let block = built.block_ref();
+        let requests = built.execution_requests.clone().filter(|r| !r.is_empty());
+        if let Some(requests) = &requests {
+            match &self.requests {
+                Some(store) => store.store_requests(&block, requests)?,
+                None => {
+                    warn!(target: "sequencer", number = block.number, "block has execution requests and no state path keeps them: after a restart it cannot be posted or served with them")
+                }
+            }
+        }
         // Reconcile the mempool with what reth put in the block.
         let included: Vec<(B256, Address, u64)> = {
             let pool = self.mempool.lock();
@@ -388,10 +407,45 @@ impl Producer {
             });
         });
         self.da_tx
-            .send(DaJob { block, body: built.block, certificate })
+            .send(DaJob { block, body: built.block, certificate, requests })
             .map_err(|_| NodeError::Task("DA task is gone".into()))?;
         Ok(())
     }
+}
+
+/// Builds a child of `parent` on the execution client, the one build path of a single
+/// validator and of a set's leader: `forkchoiceUpdated` with the protocol's payload attributes
+/// (`timestamp`, `prevRandao`, beacon root, no withdrawals) on the forkchoice `start` gives,
+/// `build_time` for reth to fill the payload, `getPayload`, and a check that what reth built is
+/// a child of `parent`. `start` may hold a guard (its second value) while the forkchoice update
+/// is sent: a validator set orders it with the producer's own updates.
+pub(crate) async fn build_child<G>(
+    engine: &EngineClient,
+    parent: &BlockRef,
+    timestamp: u64,
+    fee_recipient: Address,
+    build_time: Duration,
+    start: impl AsyncFnOnce() -> (ForkchoiceState, Option<G>),
+) -> Result<BuiltPayload, EngineError> {
+    let attrs = payload_attributes(parent, timestamp, fee_recipient);
+    let beacon_root = attrs.parent_beacon_block_root.unwrap_or_default();
+    let id = {
+        let (state, _guard) = start().await;
+        engine.start_payload(state, attrs).await?
+    };
+    tokio::time::sleep(build_time).await;
+    let built = engine.get_payload(id, beacon_root).await?;
+    let block = built.block_ref();
+    if block.parent_hash != parent.hash || block.number != parent.number + 1 {
+        return Err(EngineError::BadResponse {
+            method: "engine_getPayload",
+            message: format!(
+                "built #{} on {}, expected a child of #{} {}",
+                block.number, block.parent_hash, parent.number, parent.hash
+            ),
+        });
+    }
+    Ok(built)
 }
 
 /// How often a validator of a set forwards newly accepted transactions to its reth.

@@ -1,6 +1,6 @@
 use crate::{
     Consensus, FirmRecord, Mempool, MempoolLimits, NodeError, PendingDa, StatusHandle,
-    bft::{CertificateStore, RethExecution, SharedHeads},
+    bft::{BlockFiles, RethExecution, SharedHeads},
     da_task::{DaJob, DaTask},
     metrics as m,
     producer::{Mode, Producer, forward_continuously},
@@ -54,7 +54,8 @@ pub struct NodeConfig {
     pub fee_recipient: Address,
     /// RPC listen address.
     pub rpc_listen: SocketAddr,
-    /// reth's public RPC (nonce lookups).
+    /// reth's public RPC: senders' balances and nonces and the base fee, checked before a
+    /// transaction is admitted (`None`: not checked).
     pub rpc_url: Option<Url>,
     /// DA namespace.
     pub namespace: Namespace,
@@ -179,6 +180,13 @@ impl NodeConfig {
 pub fn consensus_dir(state_path: &Path) -> PathBuf {
     let stem = state_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     state_path.with_file_name(format!("{stem}.consensus"))
+}
+
+/// The execution requests of committed blocks beside the FIRM record: `sequencer-state.json`
+/// → `sequencer-state.requests/`.
+pub fn requests_dir(state_path: &Path) -> PathBuf {
+    let stem = state_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    state_path.with_file_name(format!("{stem}.requests"))
 }
 
 /// The DA journal beside the FIRM record: `sequencer-state.json` → `sequencer-state.da.json`.
@@ -448,7 +456,10 @@ async fn launch_node<D: DaClient>(
     metrics::gauge!(m::FIRM_HEAD).set(tracker.finalized().number as f64);
 
     let mempool = Arc::new(Mutex::new(Mempool::with_limits(cfg.chain_id, cfg.mempool)));
-    let nonce_rpc = cfg.rpc_url.clone().map(RpcClient::new_http);
+    let state_rpc = cfg.rpc_url.clone().map(RpcClient::new_http);
+    if state_rpc.is_none() {
+        warn!(target: "sequencer::mempool", "execution.rpc_url is not set: the mempool cannot check senders' balances and nonces or the base fee against the chain's state, and admits transactions that cannot pay (anyone can fill it from keys without funds); set it to reth's HTTP RPC");
+    }
     // The largest transaction, hex-encoded, with room for the JSON around it; jsonrpsee's 10 MB
     // default would let one request make the server buffer and parse megabytes.
     let server = Server::builder()
@@ -467,12 +478,22 @@ async fn launch_node<D: DaClient>(
         .local_addr()
         .map_err(|source| NodeError::Io { context: "rpc.listen_addr".into(), source })?;
 
+    // Execution requests of committed blocks, beside the FIRM record (kept for good: a peer
+    // catching up may ask for any block, and blocks with requests are rare).
+    let requests = cfg
+        .firm_record_path
+        .as_deref()
+        .map(|path| BlockFiles::open(&requests_dir(path), "requests"))
+        .transpose()?;
     let (key, mode) = match agreement {
         Agreement::Single(consensus) => (consensus.key().clone(), Mode::Single(consensus)),
         Agreement::Bft(setup) => {
             let setup = *setup;
-            let certificates =
-                setup.certificates_dir.as_deref().map(CertificateStore::open).transpose()?;
+            let certificates = setup
+                .certificates_dir
+                .as_deref()
+                .map(|d| BlockFiles::open(d, "cert"))
+                .transpose()?;
             let heads = SharedHeads::new(tracker.state());
             let execution = RethExecution {
                 engine: engine.clone(),
@@ -481,6 +502,7 @@ async fn launch_node<D: DaClient>(
                 block_time: cfg.block_time,
                 build_time: cfg.build_time,
                 fee_recipient: cfg.fee_recipient,
+                requests: requests.clone(),
             };
             let genesis = engine
                 .block(BlockNumberOrTag::Number(0))
@@ -512,7 +534,7 @@ async fn launch_node<D: DaClient>(
         }
     };
     let rpc =
-        server.start(SequencerRpc::new(mempool.clone(), status.clone(), nonce_rpc).into_rpc());
+        server.start(SequencerRpc::new(mempool.clone(), status.clone(), state_rpc).into_rpc());
     info!(target: "sequencer", %rpc_addr, "JSON-RPC listening");
 
     let (da_tx, da_rx) = mpsc::unbounded_channel();
@@ -527,7 +549,17 @@ async fn launch_node<D: DaClient>(
             Mode::Bft { certificates: Some(store), .. } => store.load(&block),
             _ => None,
         };
-        let _ = da_tx.send(DaJob { block, body, certificate });
+        let requests = match body.header.requests_hash {
+            Some(hash) if hash != alloy_eips::eip7685::EMPTY_REQUESTS_HASH => {
+                let found = requests.as_ref().and_then(|store| store.load_requests(&block, hash));
+                if found.is_none() {
+                    warn!(target: "sequencer", number = block.number, "the execution requests of a block not FIRM yet are not recorded; its batch goes to DA without them");
+                }
+                found
+            }
+            _ => None,
+        };
+        let _ = da_tx.send(DaJob { block, body, certificate, requests });
     }
     let da_task = DaTask {
         da,
@@ -552,6 +584,7 @@ async fn launch_node<D: DaClient>(
         pending_firm: None,
         firm_durable,
         backpressured: false,
+        requests,
     };
     if matches!(producer.mode, Mode::Bft { .. }) {
         // A validator set's next leader is usually another validator: a transaction must reach

@@ -57,6 +57,12 @@ impl StatusHandle {
         self.0.read().clone()
     }
 
+    /// The SOFT head alone (no copy of the rest, which [`Self::get`] clones: the RPC reads it
+    /// for every transaction).
+    pub fn soft_head(&self) -> BlockRef {
+        self.0.read().soft_head
+    }
+
     /// Updates in place.
     pub fn update(&self, f: impl FnOnce(&mut SequencerStatus)) {
         f(&mut self.0.write());

@@ -60,9 +60,14 @@ async fn da_outage_applies_back_pressure_and_recovers_without_duplicates() {
 
     // DA unreachable: SOFT runs on to max_soft_ahead, then production pauses.
     da_node.stop().await;
-    eventually("back-pressure engaged", || status.get().backpressure).await;
+    // Blobs already on their way may still land and move FIRM after back-pressure engaged
+    // (seen on a loaded machine: engaged at SOFT 9, then FIRM 7): wait for the pause itself.
+    eventually("back-pressure engaged 8 blocks ahead of FIRM", || {
+        let s = status.get();
+        s.backpressure && s.soft_head.number - s.firm_head.number == 8
+    })
+    .await;
     let paused = status.get();
-    assert_eq!(paused.soft_head.number - paused.firm_head.number, 8, "{paused:?}");
 
     // DA back (restarted from its data directory, same port): FIRM catches up.
     let da_node = start_da(da_addr, &dir.path().join("da")).await;

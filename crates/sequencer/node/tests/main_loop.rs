@@ -1,7 +1,7 @@
 //! The main loop end to end over the Engine API fixture and the local DA.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use alloy_primitives::{B256, Bytes};
+use alloy_primitives::{B256, Bytes, U256};
 use alloy_rpc_types_engine::JwtSecret;
 use jsonrpsee::{core::client::ClientT, http_client::HttpClientBuilder, rpc_params};
 use sequencer_config::ValidatorKey;
@@ -16,7 +16,8 @@ use sequencer_node::{
     launch,
 };
 use sequencer_testing::{
-    Answer, LocalDa, MockEngine, MockEngineConfig, dev_address, eventually, transfer,
+    Answer, BASE_FEE_PER_GAS, DEFAULT_BALANCE, LocalDa, MockEngine, MockEngineConfig, dev_address,
+    eventually, transfer, transfer_with_fees,
 };
 use std::{sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
@@ -139,6 +140,57 @@ async fn soft_then_firm_with_transactions() {
     assert!(numbers.len() as u64 >= s.firm_head.number);
     assert_eq!(numbers, (1..=numbers.len() as u64).collect::<Vec<_>>());
 
+    assert_eq!(node.shutdown(Duration::from_secs(5)).await, ShutdownOutcome::Clean);
+}
+
+async fn send_raw(
+    rpc: &jsonrpsee::http_client::HttpClient,
+    raw: Bytes,
+) -> Result<B256, jsonrpsee::core::ClientError> {
+    rpc.request("eth_sendRawTransaction", rpc_params![raw]).await
+}
+
+/// With `execution.rpc_url`, a transaction the chain's state cannot pay for is refused: a sender
+/// without funds, a max fee below the base fee. Balances are those of the SOFT head: a sender
+/// funded at the execution client gets in once the next block is SOFT.
+#[tokio::test]
+async fn unfunded_senders_are_refused_until_a_block_funds_them() {
+    let secret = JwtSecret::random();
+    let engine = MockEngine::start(MockEngineConfig::new(CHAIN_ID, secret)).await.unwrap();
+    let poor = dev_address(3);
+    engine.set_balance(poor, U256::ZERO);
+    // Finality held: production stops `max_soft_ahead` blocks in, and the head stays put.
+    let da = Arc::new(LocalDa::new(Duration::from_millis(5), 0));
+    da.hold_finality(true);
+    let mut cfg = node_config(&engine, secret);
+    cfg.rpc_url = Some(engine.rpc_url());
+    cfg.max_soft_ahead = 2;
+    let node = launch(cfg, consensus(), da.clone(), CancellationToken::new()).await.unwrap();
+    let status = node.status.clone();
+    let rpc = HttpClientBuilder::default().build(format!("http://{}", node.rpc_addr)).unwrap();
+    eventually("back-pressure engaged", || status.get().backpressure).await;
+    let frozen = status.get().soft_head.number;
+
+    let to = dev_address(9);
+    send_raw(&rpc, transfer(1, CHAIN_ID, 0, to, 1)).await.unwrap();
+    let err = send_raw(&rpc, transfer(3, CHAIN_ID, 0, to, 1)).await.unwrap_err();
+    assert!(err.to_string().contains("insufficient funds"), "{err}");
+    let cheap = transfer_with_fees(1, CHAIN_ID, 1, to, 1, u128::from(BASE_FEE_PER_GAS) - 1, 1);
+    let err = send_raw(&rpc, cheap).await.unwrap_err();
+    assert!(err.to_string().contains("max fee per gas less than block base fee"), "{err}");
+
+    // Funded at the execution client, but no block since: the head's balance still counts.
+    engine.set_balance(poor, DEFAULT_BALANCE);
+    let err = send_raw(&rpc, transfer(3, CHAIN_ID, 0, to, 1)).await.unwrap_err();
+    assert!(err.to_string().contains("insufficient funds"), "{err}");
+    assert_eq!(status.get().soft_head.number, frozen, "no block meanwhile");
+
+    // The next block: admitted, and included.
+    da.hold_finality(false);
+    eventually("a new block", || status.get().soft_head.number > frozen).await;
+    send_raw(&rpc, transfer(3, CHAIN_ID, 0, to, 1)).await.unwrap();
+    eventually("both transfers included", || engine.canonical_tx_count() == 2).await;
+    assert!(engine.violations().is_empty(), "{:?}", engine.violations());
     assert_eq!(node.shutdown(Duration::from_secs(5)).await, ShutdownOutcome::Clean);
 }
 
