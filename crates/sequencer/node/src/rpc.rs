@@ -27,6 +27,9 @@ use std::{collections::HashMap, sync::Arc};
 /// make up: past this many, senders are still looked up for each transaction but not kept, until
 /// the next head empties the cache.
 pub const MAX_CACHED_ACCOUNTS: usize = 16_384;
+/// How long a state look-up may take before the transaction is refused: a reth RPC that hangs
+/// must not hang the sender's `eth_sendRawTransaction` with it.
+const STATE_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The sequencer's RPC API.
 #[rpc(server)]
@@ -204,7 +207,14 @@ impl SequencerRpc {
                 return Ok(Some(account));
             }
         }
-        let (account, base_fee) = lookup(rpc, sender, cached.is_none(), base_fee.is_none()).await?;
+        let (account, base_fee) = tokio::time::timeout(
+            STATE_LOOKUP_TIMEOUT,
+            lookup(rpc, sender, cached.is_none(), base_fee.is_none()),
+        )
+        .await
+        .map_err(|_| {
+            lookup_failed("batch request", &format!("no answer in {STATE_LOOKUP_TIMEOUT:?}"))
+        })??;
         self.cache.lock().store(head, sender, account, base_fee);
         if let Some(base_fee) = base_fee {
             check_fee_cap(tx, sender, base_fee)?;
@@ -535,6 +545,27 @@ mod tests {
         assert!(message.contains("execution.rpc_url"), "{message}");
         assert!(!message.contains("s3cret"), "{message}");
         assert!(mempool.lock().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_lookup_without_an_answer_refuses_the_transaction_in_time() {
+        // A server that takes the connection and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = url::Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                held.push(conn);
+            }
+        });
+        let mempool = Arc::new(Mutex::new(Mempool::new(CHAIN, 100)));
+        let status = StatusHandle::new(CHAIN, head(B256::ZERO));
+        let rpc = SequencerRpc::new(mempool.clone(), status, Some(RpcClient::new_http(url)));
+        let answer = tokio::time::timeout(STATE_LOOKUP_TIMEOUT * 2, rpc.insert(send(1, 0))).await;
+        let err = answer.expect("the look-up's own timeout answers first").unwrap_err();
+        assert!(err.to_string().contains("no answer in 5s"), "{err}");
+        assert!(mempool.lock().is_empty());
+        silent.abort();
     }
 
     #[tokio::test]
