@@ -329,6 +329,10 @@ impl<O: L2Outputs> OutputProposer<O> {
     /// in flight (any more).
     async fn follow_in_flight(&mut self) -> ProposerResult<Option<Tick>> {
         let Some(in_flight) = self.in_flight.clone() else { return Ok(None) };
+        // The nonce first, the receipts after: a proposal mined between the two reads shows in
+        // the receipts (an L1 node may take a transaction before it mines it, as anvil's
+        // automine does), so a used nonce without one of our receipts is someone else's.
+        let confirmed = self.confirmed_nonce().await?;
         for &tx in in_flight.sent.iter().rev() {
             let Some(receipt) =
                 self.l1.get_transaction_receipt(tx).await.map_err(ProposerError::L1)?
@@ -357,7 +361,6 @@ impl<O: L2Outputs> OutputProposer<O> {
             info!(target: "proposer", index, l2_block = in_flight.l2_block, %tx, l1_block = receipt.block_number, transactions = in_flight.sent.len(), "output proposed");
             return Ok(Some(Tick::Proposed { l2_block: in_flight.l2_block, index, tx }));
         }
-        let confirmed = self.confirmed_nonce().await?;
         if confirmed > in_flight.nonce {
             // The nonce was used by a transaction we hold no receipt for: a copy a previous run
             // sent, or a transaction of someone sharing the key. The oracle tells what landed.
