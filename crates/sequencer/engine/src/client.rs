@@ -357,8 +357,10 @@ fn checked_block(
 /// block root slot (EIP-4788) carries the parent's hash. These are the protocol's rules: every
 /// validator refuses a proposal that breaks them (`sequencer_consensus::rules`, which a test in
 /// the node checks these attributes against). The timestamp is
-/// `max(now, parent + 1)`: with sub-second block times consecutive blocks get consecutive
-/// seconds and the chain's clock runs ahead of wall time until production slows down.
+/// `max(now_secs, parent + 1)`. A validator set's leader passes the chain's timestamp
+/// (`rules::child_timestamp`, always above the parent's); a single validator passes its clock:
+/// with sub-second block times consecutive blocks get consecutive seconds and the chain's clock
+/// runs ahead of wall time until production slows down.
 pub fn payload_attributes(
     parent: &BlockRef,
     now_secs: u64,

@@ -220,7 +220,10 @@ impl Reassembler {
             return None;
         }
         let (_, parts) = self.pending.remove(slot);
-        let whole: Vec<u8> = parts.into_iter().flatten().flat_map(|b| b.to_vec()).collect();
+        let mut whole = Vec::with_capacity(parts.iter().flatten().map(|b| b.len()).sum());
+        for part in parts.iter().flatten() {
+            whole.extend_from_slice(part);
+        }
         if keccak256(&whole) != part.batch {
             return Some(Err(NodeError::Batch(format!(
                 "batch {}: its parts do not hash to it",

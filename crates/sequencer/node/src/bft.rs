@@ -135,7 +135,7 @@ impl Execution for RethExecution {
     }
 
     async fn block(&self, hash: B256) -> Option<ProposedBlock> {
-        let (_, block) = match self.engine.block_by_hash(hash).await {
+        let (found, block) = match self.engine.block_by_hash(hash).await {
             Ok(Some(found)) => found,
             Ok(None) => return None,
             Err(e) => {
@@ -150,7 +150,7 @@ impl Execution for RethExecution {
             (EngineFork::Cancun, None) => None,
             (EngineFork::Prague, Some(h)) if h == EMPTY_REQUESTS_HASH => Some(Requests::default()),
             (EngineFork::Prague, Some(h)) => {
-                Some(self.requests.as_ref()?.load_requests(&block_ref_of(&block), h)?)
+                Some(self.requests.as_ref()?.load_requests(&found, h)?)
             }
             _ => return None,
         };
@@ -167,18 +167,6 @@ impl Execution for RethExecution {
 pub(crate) struct BlockFiles {
     dir: PathBuf,
     extension: &'static str,
-}
-
-/// The header of a block, as a [`BlockRef`].
-pub(crate) fn block_ref_of(
-    block: &alloy_consensus::Block<alloy_consensus::TxEnvelope>,
-) -> BlockRef {
-    BlockRef {
-        number: block.header.number,
-        hash: block.header.hash_slow(),
-        parent_hash: block.header.parent_hash,
-        timestamp: block.header.timestamp,
-    }
 }
 
 impl BlockFiles {

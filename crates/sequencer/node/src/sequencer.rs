@@ -178,21 +178,25 @@ impl NodeConfig {
 /// A validator set's consensus state beside the FIRM record: `sequencer-state.json` →
 /// `sequencer-state.consensus/` (the vote journal, the certificates of blocks not FIRM yet).
 pub fn consensus_dir(state_path: &Path) -> PathBuf {
+    beside(state_path, "consensus")
+}
+
+/// `sequencer-state.json` → `sequencer-state.<suffix>`: what the sequencer keeps beside its
+/// FIRM record.
+fn beside(state_path: &Path, suffix: &str) -> PathBuf {
     let stem = state_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    state_path.with_file_name(format!("{stem}.consensus"))
+    state_path.with_file_name(format!("{stem}.{suffix}"))
 }
 
 /// The execution requests of committed blocks beside the FIRM record: `sequencer-state.json`
 /// → `sequencer-state.requests/`.
 pub fn requests_dir(state_path: &Path) -> PathBuf {
-    let stem = state_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    state_path.with_file_name(format!("{stem}.requests"))
+    beside(state_path, "requests")
 }
 
 /// The DA journal beside the FIRM record: `sequencer-state.json` → `sequencer-state.da.json`.
 pub fn da_journal_path(state_path: &Path) -> PathBuf {
-    let stem = state_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    state_path.with_file_name(format!("{stem}.da.json"))
+    beside(state_path, "da.json")
 }
 
 /// How a shutdown ended.
