@@ -73,10 +73,15 @@ bench-build-latency: build-rollup
     cargo build --release --locked -p rollup-devnet
     ./tests/e2e/build_latency_bench.sh 60 100
 
-# Validator derivation throughput: an L1 holding 5000 L2 blocks of batches, then a fresh validator syncing.
-bench-derivation BLOCKS="5000": build-rollup
+# Validator derivation throughput: an L1 holding BLOCKS L2 blocks of batches, then fresh validators syncing.
+bench-derivation BLOCKS="5000" ROUNDS="1": build-rollup
     cargo build --release --locked -p rollup-devnet
-    ./tests/e2e/derivation_bench.sh {{BLOCKS}}
+    ./tests/e2e/derivation_bench.sh {{BLOCKS}} {{ROUNDS}}
+
+# The same, each round also by op-reth + crates.io kona-node 1.0.0-rc.1 (installed on first use): ratio.
+bench-derivation-vs-anchor BLOCKS="5000" ROUNDS="2": build-rollup
+    cargo build --release --locked -p rollup-devnet
+    INSTALL_ANCHOR=1 ./tests/e2e/derivation_bench.sh {{BLOCKS}} {{ROUNDS}}
 
 # Sequencer devnet: reth (RETH_BIN, v1.6.0) + `sequencer run` with local DA; Ctrl-C stops, rerun resumes.
 # VALIDATORS=4 just sequencer-devnet: a validator set, each validator with its own reth.
@@ -99,6 +104,11 @@ bench-validator-set:
     cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml
     ./tests/e2e/validator_set_bench.sh 60 200
     ./tests/e2e/validator_set_bench.sh 60 500
+
+# Throughput ceiling on real reths (RETH_BIN): highest transfers/s with send -> SOFT p99 <= 2 blocks, one validator, then four; four / (one / 4).
+bench-validator-set-ceiling SECONDS="30":
+    cargo build --release --locked --manifest-path bin/sequencer/Cargo.toml
+    ./tests/e2e/validator_set_ceiling.sh {{SECONDS}}
 
 # Two sequencer builds (BASE_BIN, NEW_BIN) under the same four-validator load (RETH_BIN), alternating: ratios.
 bench-validator-set-compare SECONDS="60" TPS="500" ROUNDS="1":

@@ -1,17 +1,40 @@
 #!/usr/bin/env bash
-# Validator derivation throughput: an L1 that already holds BLOCKS L2 blocks of batches (with
-# transfers in them), then a fresh L1-only validator syncing from it. Prints L2 blocks/s derived,
-# the time to reach the sequencer's safe head, and where the time went (engine, L1 reads, the rest).
-# Usage: ./tests/e2e/derivation_bench.sh [BLOCKS]   (default 5000; skipped where `rollup` is not built)
+# Validator derivation throughput on one L1 history, side by side with the pair `rollup`
+# replaces. Phase 1: a devnet sequencer builds BLOCKS L2 blocks (with transfers) as fast as it
+# can while its batcher posts them to anvil. Phase 2, against that same anvil process (the
+# sequencer paused): ROUNDS rounds, each deriving the whole chain from L1 alone, from an empty
+# datadir and without peers, by
+#   rollup   a fresh `rollup node --kona.mode validator` (kona in reth, typed engine calls), and
+#   anchor   the same binary as plain op-reth plus crates.io `kona-node` 1.0.0-rc.1 as a validator
+#            over the engine API with a JWT (only with KONA_NODE_BIN=…, or INSTALL_ANCHOR=1 to
+#            `cargo install` it into ~/.cache/kona-node-1.0.0-rc.1 first), and
+#   before   an earlier `rollup` build run the same way (only with ROLLUP_BEFORE_BIN=…),
+# alternating. Prints each run's L2 blocks/s (start of the process to the sequencer's safe head
+# derived), the ratio rollup / anchor, and where our validator's time went: engine (reth building
+# and importing the derived blocks, from the engine actor's per-block numbers) against the rest
+# (start-up, derivation, L1 reads, waiting).
+# Usage: ./tests/e2e/derivation_bench.sh [BLOCKS] [ROUNDS]   (default 5000 blocks, 1 round;
+# skipped where `rollup` is not built)
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 BLOCKS=${1:-5000}
+ROUNDS=${2:-1}
 # shellcheck source=tests/e2e/lib.sh
 . tests/e2e/lib.sh
 e2e_setup "derivation bench"
 
+# kona-node 1.0.0-rc.1: the newest kona-node on crates.io (kona's later releases are git-only).
+ANCHOR_VERSION=1.0.0-rc.1
+if [ -z "${KONA_NODE_BIN:-}" ] && [ "${INSTALL_ANCHOR:-0}" = 1 ]; then
+    KONA_NODE_BIN=$HOME/.cache/kona-node-$ANCHOR_VERSION/bin/kona-node
+    [ -x "$KONA_NODE_BIN" ] || cargo install kona-node --version "$ANCHOR_VERSION" --locked \
+        --root "$HOME/.cache/kona-node-$ANCHOR_VERSION" || { echo "installing kona-node failed"; exit 1; }
+fi
+KONA_NODE_BIN=${KONA_NODE_BIN:-}
+
 export DEVNET_DIR=${BENCH_DIR:-$(mktemp -d)} L2_BLOCK_TIME=1 L1_BLOCK_TIME=2 VALIDATORS=0
+mkdir -p "$DEVNET_DIR"
 # The L2 chain starts BLOCKS seconds ago: the sequencer builds it as fast as it can.
 export L1_HISTORY_SECS=$((BLOCKS + 30))
 export SEQUENCER_FLAGS="--txpool.max-account-slots 100000 --txpool.pending-max-count 100000"
@@ -19,9 +42,19 @@ export SEQUENCER_FLAGS="--txpool.max-account-slots 100000 --txpool.pending-max-c
 # just before a node binds it (seen: kona RPC "Address already in use" on a validator start).
 export L1_PORT=23545 BEACON_PORT=23052 L2_HTTP_PORT=24545 KONA_RPC_PORT=24546 METRICS_PORT=24001
 export L2_P2P_PORT=23303 L2_AUTH_PORT=23551 KONA_P2P_PORT=24222
-L2="http://127.0.0.1:$L2_HTTP_PORT"
-devnet_pid=
+L1="http://127.0.0.1:$L1_PORT" L2="http://127.0.0.1:$L2_HTTP_PORT"
+# The validator under test: every port the sequencer's + 10.
+V_HTTP=$((L2_HTTP_PORT + 10)) V_KONA=$((KONA_RPC_PORT + 10)) V_AUTH=$((L2_AUTH_PORT + 10))
+V_P2P=$((L2_P2P_PORT + 10)) V_KONA_P2P=$((KONA_P2P_PORT + 10)) V_METRICS=$((METRICS_PORT + 10))
+# reth's engine settings of both validators: reth's defaults, as a validator runs (what it had
+# not persisted at a crash it derives again). The devnet persists every block
+# (RETH_ENGINE_FLAGS="--engine.persistence-threshold 0 --engine.memory-block-buffer-target 0"),
+# which a sequencer needs and which costs a validator a database commit per block.
+RETH_ENGINE_FLAGS=${RETH_ENGINE_FLAGS:-}
+devnet_pid="" sequencer_pid=""
 cleanup() {
+    [ -n "$sequencer_pid" ] && kill -CONT "$sequencer_pid" 2>/dev/null
+    stop_validator
     [ -n "$devnet_pid" ] && { kill -TERM "$devnet_pid" 2>/dev/null; wait "$devnet_pid" 2>/dev/null; }
     pkill -f "datadir $DEVNET_DIR/" 2>/dev/null
     jobs -p | xargs -r kill 2>/dev/null
@@ -29,36 +62,33 @@ cleanup() {
 trap cleanup EXIT
 say() { echo "[bench] $*"; }
 head_of() { sync_head "http://127.0.0.1:$1" "$2"; } # KONA_PORT LABEL
-start_devnet() {
-    ./etc/devnet/devnet.sh > "$DEVNET_DIR/devnet.out" 2>&1 &
-    devnet_pid=$!
-    for _ in $(seq 1 600); do grep -q "logs " "$DEVNET_DIR/devnet.out" 2>/dev/null && return 0; sleep 0.2; done
-    echo "devnet did not start"; tail "$DEVNET_DIR/devnet.out"; exit 1
-}
 
 say "phase 1: the sequencer builds $BLOCKS blocks of history with transfers; the batcher posts them"
 started=$SECONDS
-start_devnet
-# Transfers from the ten dev accounts while the sequencer catches up (nonces explicit: no lookups).
-keys=(ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
-      5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a 7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
-      47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a 8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba
-      92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e 4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356
-      dbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97 2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6)
-# Four senders, looking at the head every 25 transactions: the generator must not starve the
-# node of the machine's two cores.
-for k in "${keys[@]:2:4}"; do
+./etc/devnet/devnet.sh > "$DEVNET_DIR/devnet.out" 2>&1 &
+devnet_pid=$!
+for _ in $(seq 1 600); do grep -q "logs " "$DEVNET_DIR/devnet.out" 2>/dev/null && break; sleep 0.2; done
+grep -q "logs " "$DEVNET_DIR/devnet.out" || { echo "devnet did not start"; tail "$DEVNET_DIR/devnet.out"; exit 1; }
+# Transfers from four dev accounts while the sequencer catches up (nonces explicit: no lookups),
+# looking at the head every 25 transactions: the generator must not starve the node of the
+# machine's two cores.
+keys=(5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a 7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
+      47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a 8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba)
+senders=()
+for k in "${keys[@]}"; do
     ( n=0; while [ "$(head_of "$KONA_RPC_PORT" unsafe_l2)" -lt "$BLOCKS" ]; do
         for _ in $(seq 1 25); do
             "$CAST" send --async --rpc-url "$L2" --private-key "0x$k" --nonce "$n" --gas-limit 21000 \
                 --gas-price 2gwei --priority-gas-price 1gwei 0x000000000000000000000000000000000000dEaD --value 1 > /dev/null 2>&1 && n=$((n + 1)) || sleep 0.5
         done
     done ) &
+    senders+=($!)
 done
 while [ "$(head_of "$KONA_RPC_PORT" unsafe_l2)" -lt "$BLOCKS" ]; do sleep 2; done
 say "sequencer built $BLOCKS blocks in $((SECONDS - started)) s; waiting for its safe head (batches on L1)"
 while [ "$(head_of "$KONA_RPC_PORT" safe_l2)" -lt "$BLOCKS" ]; do sleep 2; done
 target=$(head_of "$KONA_RPC_PORT" safe_l2)
+target_hash=$("$CAST" block "$target" --field hash --rpc-url "$L2")
 txs=$(python3 - "$L2" "$target" <<'PY'
 import json, sys, urllib.request
 url, last = sys.argv[1], int(sys.argv[2])
@@ -71,52 +101,137 @@ for start in range(1, last + 1, 500):
 print(total)
 PY
 )
-l1_head=$("$CAST" block-number --rpc-url "http://127.0.0.1:$L1_PORT")
+# Block 1 as an unsafe payload: what kona-node needs to leave EL sync without peers (its engine
+# starts derivation only after its first forkchoice update, which a validator gets from an
+# unsafe block; `admin_postUnsafePayload` hands it one).
+python3 - "$L2" > "$DEVNET_DIR/block1.json" <<'PY'
+import json, sys, urllib.request
+url = sys.argv[1]
+def call(method, *params):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+    return json.load(urllib.request.urlopen(urllib.request.Request(url, body, {"content-type": "application/json"})))["result"]
+b = call("eth_getBlockByNumber", "0x1", False)
+raw = [call("eth_getRawTransactionByBlockNumberAndIndex", "0x1", hex(i)) for i in range(len(b["transactions"]))]
+payload = {k: b[v] for k, v in (("parentHash", "parentHash"), ("feeRecipient", "miner"), ("stateRoot", "stateRoot"),
+           ("receiptsRoot", "receiptsRoot"), ("logsBloom", "logsBloom"), ("prevRandao", "mixHash"),
+           ("blockNumber", "number"), ("gasLimit", "gasLimit"), ("gasUsed", "gasUsed"), ("timestamp", "timestamp"),
+           ("extraData", "extraData"), ("baseFeePerGas", "baseFeePerGas"), ("blockHash", "hash"),
+           ("blobGasUsed", "blobGasUsed"), ("excessBlobGas", "excessBlobGas"))}
+payload["transactions"], payload["withdrawals"] = raw, []
+if b.get("requestsHash"):  # Isthmus at genesis: the V4 payload names the withdrawals root
+    payload["withdrawalsRoot"] = b["withdrawalsRoot"]
+print(json.dumps({"parentBeaconBlockRoot": b["parentBeaconBlockRoot"], "executionPayload": payload}))
+PY
+l1_head=$("$CAST" block-number --rpc-url "$L1")
 say "sequencer safe head $target after $((SECONDS - started)) s: $txs transfers in blocks 1..$target, L1 head $l1_head"
+# The sequencer (and its batcher) stop using the machine; anvil and the beacon adapter go on.
+wait "${senders[@]}"
+sequencer_pid=$(pgrep -f "datadir $DEVNET_DIR/sequencer/data" | head -1)
+kill -STOP "$sequencer_pid"
 
-say "phase 2: a fresh L1-only validator derives the chain"
-kill -TERM "$devnet_pid"; wait "$devnet_pid" 2>/dev/null; devnet_pid=
-export VALIDATORS=1 NO_P2P_VALIDATORS=1
-start_devnet
-v_kona=$((KONA_RPC_PORT + 10))
-v_started=$SECONDS
-while [ "$(head_of "$v_kona" safe_l2)" -lt "$target" ]; do sleep 1; done
-elapsed=$((SECONDS - v_started))
-a=$("$CAST" block "$target" --field hash --rpc-url "$L2"); b=$("$CAST" block "$target" --field hash --rpc-url "http://127.0.0.1:$((L2_HTTP_PORT + 10))")
-[ "$a" = "$b" ] || { echo "validator block $target $b differs from the sequencer's $a"; exit 1; }
+validator_pids=()
+stop_validator() {
+    for pid in "${validator_pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${validator_pids[@]}"; do wait "$pid" 2>/dev/null; done
+    validator_pids=()
+}
+# start_rollup DIR [BIN]: a `rollup` validator deriving from L1 alone (no P2P peers).
+start_rollup() {
+    local bin=${2:-$ROLLUP_BIN}
+    "$bin" init --chain "$DEVNET_DIR/genesis.json" --datadir "$1/data" > "$1/init.log" 2>&1
+    # shellcheck disable=SC2086 # RETH_ENGINE_FLAGS is a list of flags
+    "$bin" node --chain "$DEVNET_DIR/genesis.json" --datadir "$1/data" --http --http.port "$V_HTTP" \
+        --metrics "127.0.0.1:$V_METRICS" --ipcdisable --port "$V_P2P" --disable-discovery --disable-auth-server $RETH_ENGINE_FLAGS \
+        --kona.mode validator --kona.config-file "$DEVNET_DIR/rollup.json" --kona.l1-eth-rpc "$L1" \
+        --kona.l1-beacon "http://127.0.0.1:$BEACON_PORT" --kona.l1-trust-rpc --kona.p2p.unsafe.block.signer 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 \
+        --kona.p2p.priv.path "$1/p2p.key" --kona.p2p.no-discovery --kona.p2p.listen.ip 127.0.0.1 \
+        --kona.p2p.listen.tcp "$V_KONA_P2P" --kona.p2p.listen.udp "$((V_KONA_P2P + 1))" --kona.rpc.port "$V_KONA" \
+        > "$1/rollup.log" 2>&1 &
+    validator_pids+=($!)
+}
+start_before() { start_rollup "$1" "$ROLLUP_BEFORE_BIN"; }
+# start_anchor DIR: op-reth (the same binary without --kona flags) + kona-node as a validator.
+start_anchor() {
+    "$ROLLUP_BIN" init --chain "$DEVNET_DIR/genesis.json" --datadir "$1/data" > "$1/init.log" 2>&1
+    python3 -c 'import secrets; print(secrets.token_hex(32))' > "$1/jwt.hex"
+    # shellcheck disable=SC2086 # RETH_ENGINE_FLAGS is a list of flags
+    "$ROLLUP_BIN" node --chain "$DEVNET_DIR/genesis.json" --datadir "$1/data" --http --http.port "$V_HTTP" \
+        --metrics "127.0.0.1:$V_METRICS" --ipcdisable --port "$V_P2P" --disable-discovery $RETH_ENGINE_FLAGS \
+        --authrpc.port "$V_AUTH" --authrpc.jwtsecret "$1/jwt.hex" > "$1/reth.log" 2>&1 &
+    validator_pids+=($!)
+    for _ in $(seq 1 300); do curl -sf -o /dev/null -X POST -H 'content-type: application/json' \
+        --data '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "http://127.0.0.1:$V_HTTP" && break; sleep 0.1; done
+    "$KONA_NODE_BIN" --chain "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["l2_chain_id"])' "$DEVNET_DIR/rollup.json")" \
+        node --mode validator --l1-eth-rpc "$L1" --l1-beacon "http://127.0.0.1:$BEACON_PORT" \
+        --l2-engine-rpc "http://127.0.0.1:$V_AUTH" --l2-engine-jwt-secret "$1/jwt.hex" \
+        --l2-config-file "$DEVNET_DIR/rollup.json" --p2p.no-discovery --p2p.listen.ip 127.0.0.1 \
+        --p2p.listen.tcp "$V_KONA_P2P" --p2p.listen.udp "$((V_KONA_P2P + 1))" \
+        --rpc.addr 127.0.0.1 --port "$V_KONA" --rpc.enable-admin > "$1/rollup.log" 2>&1 &
+    validator_pids+=($!)
+    local answer=
+    for _ in $(seq 1 300); do
+        answer=$(curl -s -X POST -H 'content-type: application/json' \
+            --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"admin_postUnsafePayload\",\"params\":[$(cat "$DEVNET_DIR/block1.json")]}" \
+            "http://127.0.0.1:$V_KONA") && grep -q '"result"' <<< "$answer" && return 0
+        sleep 0.1
+    done
+    echo "kona-node never took block 1: $answer"; tail -n 5 "$1/rollup.log"; exit 1
+}
+# derive NAME: one run from an empty datadir; prints its line and sets $rate.
+derive() {
+    local name=$1 dir="$DEVNET_DIR/run-$1-$round" t0 elapsed hash
+    mkdir -p "$dir"
+    t0=$(date +%s.%N)
+    "start_$name" "$dir"
+    while [ "$(head_of "$V_KONA" safe_l2)" -lt "$target" ]; do
+        kill -0 "${validator_pids[0]}" 2>/dev/null || { echo "$name validator exited"; tail -n 5 "$dir"/*.log; exit 1; }
+        sleep 0.2
+    done
+    elapsed=$(python3 -c "import sys,time; print(f'{time.time() - float(sys.argv[1]):.2f}')" "$t0")
+    hash=$("$CAST" block "$target" --field hash --rpc-url "http://127.0.0.1:$V_HTTP")
+    [ "$hash" = "$target_hash" ] || { echo "$name: block $target $hash differs from the sequencer's $target_hash"; exit 1; }
+    curl -s "http://127.0.0.1:$V_METRICS/metrics" > "$dir/metrics.txt"
+    stop_validator
+    rate=$(python3 -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):.1f}')" "$target" "$elapsed")
+    printf '[bench] round %d %-7s derived %d L2 blocks in %6.2f s: %6.1f blocks/s\n' "$round" "$name" "$target" "$elapsed" "$rate"
+    # Our validator's engine time: the engine actor's per-block forkchoice-with-attributes and
+    # import durations (rollup_engine_build_seconds), i.e. reth building and importing each block.
+    [ "$name" != anchor ] && python3 - "$dir/metrics.txt" "$elapsed" <<'PY'
+import re, sys
+sums, counts = {}, {}
+for line in open(sys.argv[1]):
+    m = re.match(r'^(?:reth_)?rollup_engine_build_seconds_(sum|count)\{stage="(\w+)"\} (\S+)', line)
+    if m:
+        (sums if m[1] == "sum" else counts)[m[2]] = float(m[3])
+elapsed = float(sys.argv[2])
+engine = sum(sums.values())
+blocks = int(counts.get("import", 0))
+print(f"[bench]   engine (reth building + importing {blocks} blocks): {engine:.2f} s = {100 * engine / elapsed:.0f} % "
+      f"({1000 * engine / max(blocks, 1):.2f} ms a block; forkchoice {sums.get('forkchoice', 0):.2f} s, import {sums.get('import', 0):.2f} s); "
+      f"start-up, derivation, L1 reads and waits: {elapsed - engine:.2f} s = {100 * (elapsed - engine) / elapsed:.0f} %")
+PY
+    rm -rf "$dir/data"
+}
 
-# Where the time went. Engine: kona's own per-block build + import times from the validator log.
-# L1: the same reads derivation makes (every L1 block with its transactions and receipts, once),
-# replayed afterwards against the same anvil; the rest is derivation itself (and waiting).
-python3 - "$DEVNET_DIR/validator-1/rollup.log" "$target" "$elapsed" "http://127.0.0.1:$L1_PORT" "$l1_head" "$txs" <<'PY'
-import json, re, sys, time, urllib.request
-log, target, elapsed, l1, l1_head, txs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
-ansi = re.compile(r"\x1b\[[0-9;]*m")
-def ms(v):
-    v = v.strip()
-    for unit, f in (("ms", 1.0), ("µs", 1e-3), ("us", 1e-3), ("ns", 1e-6), ("s", 1000.0)):
-        if v.endswith(unit):
-            return float(v[: -len(unit)]) * f
-    return 0.0
-engine, built = 0.0, 0
-for line in open(log, errors="replace"):
-    line = ansi.sub("", line)
-    if "built and imported block" in line and "safe=true" in line:
-        f = dict(re.findall(r"(fcu_us|import_us)=(\d+)", line))
-        engine += (int(f.get("fcu_us", 0)) + int(f.get("import_us", 0))) / 1000
-        built += 1
-t0 = time.monotonic()
-for n in range(0, l1_head + 1, 100):
-    calls = []
-    for b in range(n, min(n + 100, l1_head + 1)):
-        calls += [{"jsonrpc": "2.0", "id": 2 * b, "method": "eth_getBlockByNumber", "params": [hex(b), True]},
-                  {"jsonrpc": "2.0", "id": 2 * b + 1, "method": "eth_getBlockReceipts", "params": [hex(b)]}]
-    for c in calls:  # one request per call, as kona's providers make them
-        urllib.request.urlopen(urllib.request.Request(l1, json.dumps(c).encode(), {"content-type": "application/json"})).read()
-l1_secs = time.monotonic() - t0
-engine_secs = engine / 1000
-rest = max(elapsed - engine_secs - l1_secs, 0)
-print(f"[bench] validator derived {target} L2 blocks ({txs} transfers, {l1_head} L1 blocks) in {elapsed} s: {target / elapsed:.1f} blocks/s")
-print(f"[bench] split: engine {engine_secs:.1f} s ({built} blocks built+imported, {engine / max(built, 1):.2f} ms each), "
-      f"L1 reads ~{l1_secs:.1f} s (replayed: {l1_head + 1} blocks + receipts), derivation and waits ~{rest:.1f} s")
+say "phase 2: $ROUNDS round(s) of fresh L1-only validators deriving blocks 1..$target ($txs transfers, $l1_head L1 blocks)"
+declare -A rates=()
+contenders=(rollup)
+[ -n "${ROLLUP_BEFORE_BIN:-}" ] && contenders+=(before)
+[ -n "$KONA_NODE_BIN" ] && contenders+=(anchor)
+for round in $(seq 1 "$ROUNDS"); do
+    for name in "${contenders[@]}"; do derive "$name"; rates[$name]+=" $rate"; done
+done
+python3 - "${rates[rollup]}" "${rates[before]:-}" "${rates[anchor]:-}" "$target" "$txs" "$l1_head" "$ROLLUP_BIN" "${ROLLUP_BEFORE_BIN:-}" "$KONA_NODE_BIN" <<'PY'
+import os, statistics, sys
+ours, before, anchor = ([float(x) for x in a.split()] for a in sys.argv[1:4])
+target, txs, l1_head, rollup_bin, before_bin, kona_bin = sys.argv[4:10]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"[bench] machine: {os.cpu_count()} cores, {cpu}; {target} L2 blocks ({txs} transfers) on {l1_head} L1 blocks")
+med = statistics.median
+print(f"[bench] rollup ({rollup_bin}): median {med(ours):.1f} blocks/s over {len(ours)} run(s)")
+if before:
+    print(f"[bench] before ({before_bin}): median {med(before):.1f} blocks/s; rollup / before: {med(ours) / med(before):.2f}x")
+if anchor:
+    print(f"[bench] anchor (op-reth + {kona_bin}): median {med(anchor):.1f} blocks/s over {len(anchor)} run(s)")
+    print(f"[bench] rollup / anchor: {med(ours) / med(anchor):.2f}x (goal >= 3x)")
 PY

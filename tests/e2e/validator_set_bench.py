@@ -13,15 +13,22 @@ became SOFT there, and validator 0's reth (RETH_HTTP_PORT) for the block holding
 Prints one summary: decided blocks/s over the load window, transfers included of those sent, and
 the latency from eth_sendRawTransaction to SOFT on every validator (p50/p99: the latest of the
 validators' SOFT lines for its block), and the views skipped (nullifications) on validator 0.
+Its last line, `RESULT tps=… senders=… sent=… accepted=… included=… send_s=… blocks_per_s=… p50=…
+p99=… max=…`, is for scripts (tests/e2e/validator_set_ceiling.sh): send_s is the wall time the
+sending took, so sent / send_s is the rate the generator really reached (one request at a time).
+BENCH_SENDERS (default 40) and BENCH_MAX_FEE_GWEI (the transfers' fee cap, default 10) let the
+ceiling search keep the mempool's 64 transactions per sender and a base fee rising over blocks
+fuller than the gas target out of what it measures.
 Needs the PyPI package eth-account (the benchmark script installs it).
 """
-import http.client, json, re, statistics, sys, time
+import http.client, json, os, re, statistics, sys, time
 from datetime import datetime, timezone
 from eth_account import Account
 
 # anvil's first development key, funded in the devnet genesis: it funds the senders.
 FUNDER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-SENDERS = 40
+SENDERS = int(os.environ.get("BENCH_SENDERS", "40"))
+MAX_FEE = int(os.environ.get("BENCH_MAX_FEE_GWEI", "10")) * 10**9
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 SOFT = re.compile(r"^(\S+?)Z? .*SOFT number=(\d+) ")
 
@@ -49,25 +56,27 @@ def main():
     accounts = [Account.create() for _ in range(SENDERS)]
     first = int(rpc(reth, "eth_getTransactionCount", [funder.address, "latest"])["result"], 16)
     seq0 = http.client.HTTPConnection("127.0.0.1", seq_port, timeout=10)
-    funding = []
-    for j, a in enumerate(accounts):
-        tx = {"type": 2, "chainId": chain_id, "nonce": first + j, "gas": 21000,
-              "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 10**9,
-              "to": a.address, "value": 10**21, "data": b""}
-        raw = "0x" + funder.sign_transaction(tx).raw_transaction.hex().removeprefix("0x")
-        funding.append(rpc(seq0, "eth_sendRawTransaction", [raw])["result"])
-    deadline = time.time() + 60
-    while any(rpc(reth, "eth_getTransactionReceipt", [h]).get("result") is None for h in funding):
-        if time.time() > deadline:
-            sys.exit("funding transfers not included within 60 s")
-        time.sleep(0.5)
+    # In rounds of 64: the mempool holds at most 64 transactions of one sender (the funder).
+    for c in range(0, len(accounts), 64):
+        funding = []
+        for j, a in enumerate(accounts[c:c + 64], c):
+            tx = {"type": 2, "chainId": chain_id, "nonce": first + j, "gas": 21000,
+                  "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 10**9,
+                  "to": a.address, "value": 10**21, "data": b""}
+            raw = "0x" + funder.sign_transaction(tx).raw_transaction.hex().removeprefix("0x")
+            funding.append(rpc(seq0, "eth_sendRawTransaction", [raw])["result"])
+        deadline = time.time() + 60
+        while any(rpc(reth, "eth_getTransactionReceipt", [h]).get("result") is None for h in funding):
+            if time.time() > deadline:
+                sys.exit("funding transfers not included within 60 s")
+            time.sleep(0.5)
     print(f"funded {len(accounts)} senders", flush=True)
     nonces = [0] * len(accounts)
     raws = []
     for i in range(tps * secs):
         k = i % len(accounts)
         tx = {"type": 2, "chainId": chain_id, "nonce": nonces[k] + i // len(accounts), "gas": 21000,
-              "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 10**9,
+              "maxFeePerGas": MAX_FEE, "maxPriorityFeePerGas": 10**9,
               "to": bytes.fromhex("00" * 19 + "aa"), "value": 1, "data": b""}
         raws.append("0x" + accounts[k].sign_transaction(tx).raw_transaction.hex().removeprefix("0x"))
     conns = [http.client.HTTPConnection("127.0.0.1", seq_port + 10 * v, timeout=10) for v in range(n)]
@@ -89,7 +98,9 @@ def main():
 
     soft_at = [{} for _ in range(n)]  # per validator: block number -> time it became SOFT there
     for v in range(n):
-        for raw in open(f"{state}/v{v}/sequencer.log", encoding="utf-8", errors="replace"):
+        # devnet.sh keeps a single validator's files in the state folder itself, not in v0/.
+        log = f"{state}/sequencer.log" if n == 1 else f"{state}/v{v}/sequencer.log"
+        for raw in open(log, encoding="utf-8", errors="replace"):
             if m := SOFT.search(ANSI.sub("", raw)):
                 soft_at[v].setdefault(int(m[2]), log_time(m[1]))
     latencies, included = [], 0
@@ -111,6 +122,10 @@ def main():
     if latencies:
         print(f"eth_sendRawTransaction -> SOFT on all {n} validators: p50 {pct(latencies, 50):.2f} s, "
               f"p99 {pct(latencies, 99):.2f} s, max {max(latencies):.2f} s ({len(latencies)} transfers)")
+    lat = {p: f"{pct(latencies, p):.3f}" if latencies else "nan" for p in (50, 99, 100)}
+    print(f"RESULT tps={tps} senders={len(accounts)} sent={len(raws)} accepted={len(sent)} "
+          f"included={included} send_s={end_wall - start_wall:.3f} blocks_per_s={blocks_per_s:.3f} "
+          f"p50={lat[50]} p99={lat[99]} max={lat[100]}")
 
 
 main()

@@ -59,6 +59,8 @@ pub struct NodeCliConfig {
     pub l1_trust_rpc: bool,
     /// `--kona.l2-trust-rpc`.
     pub l2_trust_rpc: bool,
+    /// `--kona.l1-poll-interval`; `None`: the L1 slot time.
+    pub l1_poll_interval: Option<Duration>,
     /// The rollup config with hard fork overrides applied.
     pub rollup_config: RollupConfig,
     /// Where [`Self::rollup_config`] came from.
@@ -179,6 +181,7 @@ impl NodeCliConfigBuilder {
         let batcher = batcher_config(&args.batcher, mode, &rollup_config)?;
         let proposer = proposer_config(&args.proposer, &rollup_config)?;
         check_static_peers(&args.p2p.static_peers)?;
+        let l1_poll_interval = l1_poll_interval(args.l1_poll_interval_ms)?;
 
         Ok(NodeCliConfig {
             mode,
@@ -186,6 +189,7 @@ impl NodeCliConfigBuilder {
             l1_beacon,
             l1_trust_rpc: args.l1_trust_rpc,
             l2_trust_rpc: args.l2_trust_rpc,
+            l1_poll_interval,
             rollup_config,
             rollup_config_source,
             network,
@@ -197,6 +201,18 @@ impl NodeCliConfigBuilder {
             proposer,
             static_peers: args.p2p.static_peers.clone(),
         })
+    }
+}
+
+/// `--kona.l1-poll-interval`: at least 100 ms (a faster poll only loads the L1 RPC; no L1 makes
+/// blocks that fast).
+fn l1_poll_interval(ms: Option<u64>) -> Result<Option<Duration>, CliError> {
+    match ms {
+        Some(ms) if ms < 100 => Err(CliError::Invalid {
+            flag: "--kona.l1-poll-interval",
+            why: format!("{ms} ms: must be at least 100 ms"),
+        }),
+        ms => Ok(ms.map(Duration::from_millis)),
     }
 }
 

@@ -1025,3 +1025,14 @@ fn proposer_flags_are_checked_before_the_node_starts() {
     let named = [&["--proposer.key.path", path][..], &oracle[..]].concat();
     assert!(build(validator_with(&no_portal, &named), DEVNET).unwrap().proposer.is_some());
 }
+
+#[test]
+fn l1_poll_interval_defaults_to_the_slot_time_and_refuses_below_100_ms() {
+    let rollup = devnet_rollup_file(DEVNET);
+    let default = build(validator_with(&rollup, &[]), DEVNET).unwrap();
+    assert_eq!(default.l1_poll_interval, None, "None: the ExEx takes the beacon's slot time");
+    let set = build(validator_with(&rollup, &["--kona.l1-poll-interval", "250"]), DEVNET).unwrap();
+    assert_eq!(set.l1_poll_interval, Some(std::time::Duration::from_millis(250)));
+    let e = err(validator_with(&rollup, &["--kona.l1-poll-interval", "50"]), DEVNET);
+    assert!(e.contains("--kona.l1-poll-interval") && e.contains("100 ms"), "{e}");
+}

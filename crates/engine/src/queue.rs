@@ -15,8 +15,11 @@ use crate::{
     attributes::{check_attributes, deposits_only, is_deposits_only},
     reset::find_starting_forkchoice,
 };
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_primitives::B256;
-use alloy_rpc_types_engine::{INVALID_FORK_CHOICE_STATE_ERROR, PayloadStatusEnum};
+use alloy_rpc_types_engine::{
+    CancunPayloadFields, INVALID_FORK_CHOICE_STATE_ERROR, PayloadStatusEnum, PraguePayloadFields,
+};
 use kona_engine::{
     EngineForkchoiceVersion, EngineGetPayloadVersion, EngineState, EngineSyncState,
     EngineSyncStateUpdate, Metrics,
@@ -25,9 +28,11 @@ use kona_genesis::{RollupConfig, SystemConfig};
 use kona_protocol::{
     BlockInfo, L1BlockInfoTx, L2BlockInfo, OpAttributesWithParent, to_system_config,
 };
-use op_alloy_consensus::OpTxEnvelope;
-use op_alloy_rpc_types_engine::{OpExecutionPayload, OpExecutionPayloadEnvelope};
-use rollup_providers_local::{BufferedL2Provider, ProviderError, SealedL2Block};
+use op_alloy_consensus::{OpBlock, OpTxEnvelope};
+use op_alloy_rpc_types_engine::{
+    OpExecutionPayload, OpExecutionPayloadEnvelope, OpExecutionPayloadSidecar,
+};
+use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, ProviderError, SealedL2Block};
 use std::{
     cmp::{Ordering, Reverse},
     collections::BinaryHeap,
@@ -455,6 +460,7 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
         safe: bool,
     ) -> Result<L2BlockInfo, EngineError> {
         let block = payload_block_info(&envelope.execution_payload, &self.config)?;
+        let sealed = sealed_block(&envelope);
         let started = Instant::now();
         let status = self.engine.new_payload(envelope).await?;
         record_call(Metrics::NEW_PAYLOAD_METHOD, started);
@@ -473,8 +479,26 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
             ..Default::default()
         })
         .await?;
+        self.buffer_canonical(sealed);
         debug!(target: "engine", number = block.block_info.number, hash = %block.block_info.hash, safe, insert_us = inserted.as_micros() as u64, total_us = started.elapsed().as_micros() as u64, "inserted block");
         Ok(block)
+    }
+
+    /// Hands a block the execution layer just made canonical to the L2 buffer.
+    ///
+    /// Derivation reads it next (its system config, the batch checks against it); without this
+    /// it waits for the execution layer's own chain notification of the block, which in reth
+    /// comes after a write to the ExEx's write-ahead log and a hop through the ExEx manager:
+    /// about as long as building a small block. The notification then finds the block buffered
+    /// (same hash) and changes nothing. A block that does not extend the buffered head (the
+    /// buffer is behind, or an unsafe block was replaced) is left to the notification, which
+    /// carries the reorg or the missing blocks.
+    fn buffer_canonical(&self, block: Option<SealedL2Block>) {
+        let Some(block) = block else { return };
+        let number = block.number();
+        if let Err(err) = self.l2.apply(&ChainStateEvent::Committed { new: vec![block] }) {
+            trace!(target: "engine", number, %err, "block left to the chain notification");
+        }
     }
 
     /// Builds a block on `attributes`, imports it, and sends it to `reply`. Post-Holocene an
@@ -693,6 +717,23 @@ pub(crate) fn sealed_block_info(
 }
 
 /// The L2 block info of a payload, decoding only its first transaction (the L1-info deposit).
+/// The block of `envelope`, if it converts and hashes to the hash it names (a payload that does
+/// not is refused by the execution layer anyway).
+fn sealed_block(envelope: &OpExecutionPayloadEnvelope) -> Option<SealedL2Block> {
+    let root = envelope.parent_beacon_block_root.unwrap_or_default();
+    let sidecar = match &envelope.execution_payload {
+        OpExecutionPayload::V4(_) => OpExecutionPayloadSidecar::v4(
+            CancunPayloadFields::new(root, vec![]),
+            PraguePayloadFields::new(EMPTY_REQUESTS_HASH),
+        ),
+        _ => OpExecutionPayloadSidecar::v3(CancunPayloadFields::new(root, vec![])),
+    };
+    let claimed = envelope.execution_payload.as_v1().block_hash;
+    let block: OpBlock =
+        envelope.execution_payload.clone().try_into_block_with_sidecar(&sidecar).ok()?;
+    (block.header.hash_slow() == claimed).then(|| SealedL2Block::new(claimed, Arc::new(block)))
+}
+
 fn payload_block_info(
     payload: &OpExecutionPayload,
     config: &RollupConfig,

@@ -44,6 +44,8 @@ struct Harness {
     l1_reader: Arc<ReorgableL1>,
     config: Arc<kona_genesis::RollupConfig>,
     engine: Arc<MemoryEngine>,
+    /// The L2 buffer derivation reads; nothing feeds it chain notifications here.
+    l2: BufferedL2Provider,
     inbound: EngineInboundData,
     signals: mpsc::Receiver<Signal>,
     safe_head: watch::Receiver<L2BlockInfo>,
@@ -87,7 +89,7 @@ impl Harness {
             config: config.clone(),
             mode,
             engine: engine.clone(),
-            l2,
+            l2: l2.clone(),
             l1: l1_reader.clone(),
             safe_heads,
         };
@@ -110,6 +112,7 @@ impl Harness {
             l1_reader,
             config,
             engine,
+            l2,
             inbound,
             signals,
             safe_head,
@@ -243,6 +246,38 @@ async fn mismatching_derived_attributes_reorg_the_unsafe_chain() {
     assert_ne!(canonical.hash(), unsafe_hash, "the unsafe block was replaced");
     assert_eq!(canonical.block().body.transactions.len(), 2);
     assert_eq!(*h.safe_head.borrow(), h.info(1));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn built_blocks_are_buffered_without_waiting_for_the_chain_notification() {
+    let mut h = Harness::start(NodeMode::Validator);
+    h.reset().await;
+    for number in 1..=3 {
+        let derived = attributes(&h.config, &h.l1, h.info(number - 1), 0, number, vec![], None);
+        h.inbound.attributes_tx.send(derived).await.unwrap();
+        h.wait_safe(number).await;
+        let buffered = h.l2.buffered_by_number(number).expect("the derived block is buffered");
+        assert_eq!(buffered.hash(), h.engine.canonical_block(number).unwrap().hash());
+    }
+    assert_eq!(h.l2.head().map(|head| head.number), Some(3));
+
+    // A derived block that replaces an unsafe one does not fit the buffered chain: it is left to
+    // the execution layer's reorg notification, and the buffer keeps what it had.
+    let gossiped = attributes(&h.config, &h.l1, h.info(3), 0, 4, vec![user_tx(4)], None);
+    let block = h.engine.block_for(&gossiped.inner, h.engine.canonical_block(3).unwrap().block());
+    h.inbound.unsafe_block_tx.send(MemoryEngine::payload(&block)).await.unwrap();
+    tokio::time::timeout(WAIT, h.unsafe_head.wait_for(|head| head.block_info.number == 4))
+        .await
+        .unwrap()
+        .unwrap();
+    let unsafe_hash = block.header.hash_slow();
+    assert_eq!(h.l2.buffered_by_number(4).map(|b| b.hash()), Some(unsafe_hash));
+    let derived = attributes(&h.config, &h.l1, h.info(3), 0, 4, vec![user_tx(99)], Some(2));
+    h.inbound.attributes_tx.send(derived).await.unwrap();
+    h.wait_safe(4).await;
+    assert_ne!(h.engine.canonical_block(4).unwrap().hash(), unsafe_hash);
+    assert_eq!(h.l2.buffered_by_number(4).map(|b| b.hash()), Some(unsafe_hash));
     h.stop().await;
 }
 

@@ -48,6 +48,15 @@ pub enum KonaExExError {
     /// The runtime kona runs on could not be created.
     #[error("kona runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// An L1 read of the L1 watcher failed.
+    #[error("L1 {what} read failed: {source}")]
+    L1Read {
+        /// What was read (block, logs).
+        what: &'static str,
+        /// The transport's error.
+        #[source]
+        source: BoxedError,
+    },
     /// The L1 RPC serves another chain than the rollup config's L1.
     #[error(
         "--kona.l1-eth-rpc {url} serves L1 chain id {actual}, but the rollup config expects {expected}"

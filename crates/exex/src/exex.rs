@@ -256,9 +256,9 @@ impl KonaNodeExEx {
             stop_bound,
             stopped,
             move |token| async move {
-                if readiness.wait(&token).await?.is_none() {
+                let Some(l1) = readiness.wait(&token).await? else {
                     return Ok(ShutdownReport::default());
-                }
+                };
                 healthy.send_replace(true);
                 let monitor = tokio::spawn({
                     let token = token.clone();
@@ -266,7 +266,8 @@ impl KonaNodeExEx {
                 });
                 let mut service =
                     KonaNodeService::new(&config, engine, provider, token, shutdown_timeout)
-                        .with_safe_head(safe_head);
+                        .with_safe_head(safe_head)
+                        .with_l1_slot_time(Duration::from_secs(l1.seconds_per_slot));
                 if let Some(db) = safe_head_db {
                     service = service.with_safe_head_db(db);
                 }

@@ -17,6 +17,10 @@
 //!   runtime of its own, dropped when the run ends (kona leaves tasks behind that would otherwise
 //!   hold its ports), and a failed run is followed by a fresh one after a capped exponential
 //!   backoff, unless the operator asked for `--kona.exit-on-failure`.
+//! - [`L1HeadWatcher`]: the L1 watcher actor, polling the L1 head at the L1 block time instead
+//!   of kona's 13 s, so derivation and the sequencer hear of new L1 blocks when they come.
+//! - [`L1Provider`]: derivation's L1 reads with one cache for all its readers, and finalized L1
+//!   blocks read ahead in batches while the engine builds.
 //! - [`L1Readiness`]: waits with backoff for the L1 RPC and beacon API instead of letting kona
 //!   panic or give up, which inside reth would take the node down.
 
@@ -34,6 +38,12 @@ pub use exex::{
 
 mod instance;
 
+mod l1_provider;
+pub use l1_provider::{DEFAULT_READ_AHEAD, L1Provider};
+
+mod l1_watcher;
+pub use l1_watcher::{L1HeadWatcher, L1HeadWatcherBuilder, MAX_LOG_RANGE, log_range};
+
 mod metrics;
 pub use metrics::ExExMetrics;
 
@@ -46,7 +56,7 @@ pub use preflight::{Backoff, L1Readiness, L1Status};
 mod service;
 pub use service::{
     BufferedAttributesBuilder, BufferedDerivationPipeline, BufferedPipelineBuilder,
-    KonaNodeService, L1DataSource,
+    DEFAULT_L1_POLL_INTERVAL, KonaNodeService, L1DataSource,
 };
 
 mod rpc;

@@ -37,6 +37,10 @@ impl ExExMetrics {
     pub const L1_CHECK_FAILURES: &'static str = "kona_exex_l1_check_failures_total";
     /// Whether the L1 endpoints answered the last readiness check (1) or not (0).
     pub const L1_READY: &'static str = "kona_exex_l1_ready";
+    /// The L1 head the L1 watcher last published.
+    pub const L1_HEAD: &'static str = "kona_exex_l1_head";
+    /// L1 head polls of the L1 watcher that failed (retried at the next tick).
+    pub const L1_WATCHER_FAILURES: &'static str = "kona_exex_l1_watcher_failures_total";
 
     /// Describes every metric once, with kona's own.
     pub fn describe() {
@@ -58,6 +62,11 @@ impl ExExMetrics {
         describe_counter!(Self::ACTOR_ABANDONED, "kona actors aborted at the shutdown deadline");
         describe_counter!(Self::RESTARTS, "Restarts of kona after a failure, by failed actor");
         describe_gauge!(Self::KONA_RUNNING, "Whether kona's actors are running");
+        describe_gauge!(Self::L1_HEAD, "The L1 head the L1 watcher last published");
+        describe_counter!(
+            Self::L1_WATCHER_FAILURES,
+            "L1 head polls that failed (the watcher retries at its next tick)"
+        );
         describe_counter!(Self::BATCHER_RESTARTS, "Restarts of the built-in batcher after it died");
         describe_counter!(
             Self::PROPOSER_RESTARTS,

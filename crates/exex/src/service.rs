@@ -1,7 +1,10 @@
 //! [`KonaNodeService`]: kona-node-service 0.1.3's `RollupNodeService`, with derivation reading L2
 //! from the [`BufferedL2Provider`] and every actor under our [`ActorSupervisor`].
 
-use crate::{ActorSupervisor, KonaExExError, KonaRpcActor, KonaRpcBuilder, ShutdownReport};
+use crate::{
+    ActorSupervisor, DEFAULT_READ_AHEAD, KonaExExError, KonaRpcActor, KonaRpcBuilder,
+    L1HeadWatcher, L1HeadWatcherBuilder, L1Provider, ShutdownReport,
+};
 use async_trait::async_trait;
 use kona_derive::{
     DerivationPipeline, EthereumDataSource, PipelineBuilder as DerivationPipelineBuilder,
@@ -10,10 +13,9 @@ use kona_derive::{
 use kona_genesis::RollupConfig;
 use kona_node_service::{
     DerivationActor, DerivationContext, DerivationInboundChannels, DerivationState, EngineContext,
-    EngineInboundData, L1WatcherRpc, L1WatcherRpcContext, L1WatcherRpcInboundChannels,
-    L1WatcherRpcState, NetworkActor, NetworkBuilder, NetworkContext, NetworkInboundData, NodeActor,
-    NodeMode, PipelineBuilder, RollupNodeService, RpcContext, SequencerActor, SequencerBuilder,
-    SequencerContext,
+    EngineInboundData, L1WatcherRpcContext, L1WatcherRpcInboundChannels, NetworkActor,
+    NetworkBuilder, NetworkContext, NetworkInboundData, NodeActor, NodeMode, PipelineBuilder,
+    RollupNodeService, RpcContext, SequencerActor, SequencerBuilder, SequencerContext,
 };
 use kona_p2p::P2pRpcRequest;
 use kona_protocol::{BlockInfo, L2BlockInfo};
@@ -28,22 +30,22 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-/// Cache size of derivation's L1 provider (as kona-node's).
-const L1_PROVIDER_CACHE_SIZE: usize = 1024;
+/// How often the L1 watcher reads the L1 head when neither `--kona.l1-poll-interval` nor the
+/// beacon's slot time is known: Ethereum's slot time.
+pub const DEFAULT_L1_POLL_INTERVAL: Duration = Duration::from_secs(12);
 
 /// L1 data source of derivation: calldata and blobs, the blobs read through
 /// [`BeaconApiClient`] so that a beacon node's refusal is logged with its reason.
-pub type L1DataSource = EthereumDataSource<AlloyChainProvider, OnlineBlobProvider<BeaconApiClient>>;
+pub type L1DataSource = EthereumDataSource<L1Provider, OnlineBlobProvider<BeaconApiClient>>;
 
 /// Payload attributes builder of derivation, reading L2 system configs from the buffer.
-pub type BufferedAttributesBuilder =
-    StatefulAttributesBuilder<AlloyChainProvider, BufferedL2Provider>;
+pub type BufferedAttributesBuilder = StatefulAttributesBuilder<L1Provider, BufferedL2Provider>;
 
 /// kona's derivation pipeline with the in-memory L2 provider.
 pub type BufferedDerivationPipeline = DerivationPipeline<
     PolledAttributesQueueStage<
         L1DataSource,
-        AlloyChainProvider,
+        L1Provider,
         BufferedL2Provider,
         BufferedAttributesBuilder,
     >,
@@ -64,7 +66,8 @@ impl PipelineBuilder for BufferedPipelineBuilder {
     type Pipeline = BufferedDerivationPipeline;
 
     async fn build(self) -> DerivationState<Self::Pipeline> {
-        let l1 = AlloyChainProvider::new(self.l1_provider, L1_PROVIDER_CACHE_SIZE);
+        // One L1 provider for traversal, data source and attributes builder: clones share its cache.
+        let l1 = L1Provider::new(self.l1_provider, DEFAULT_READ_AHEAD);
         // The ExEx checks `/eth/v1/config/spec` before the actors start; `init` would panic
         // without it.
         let blobs = OnlineBlobProvider::init(self.l1_beacon).await;
@@ -106,6 +109,7 @@ pub struct KonaNodeService {
     safe_head: Option<watch::Sender<Option<L2BlockInfo>>>,
     safe_head_db: Option<Arc<SafeHeadDb>>,
     static_peers: Vec<libp2p::Multiaddr>,
+    l1_poll_interval: Duration,
     cancellation: CancellationToken,
     shutdown_timeout: Duration,
 }
@@ -134,6 +138,7 @@ impl KonaNodeService {
             safe_head: None,
             safe_head_db: None,
             static_peers: config.static_peers.clone(),
+            l1_poll_interval: config.l1_poll_interval.unwrap_or(DEFAULT_L1_POLL_INTERVAL),
             cancellation,
             shutdown_timeout,
         }
@@ -152,6 +157,15 @@ impl KonaNodeService {
         self
     }
 
+    /// How often the L1 watcher reads the L1 head when `--kona.l1-poll-interval` is not given:
+    /// the L1 slot time, which the ExEx reads from the beacon API before the service starts.
+    pub fn with_l1_slot_time(mut self, slot_time: Duration) -> Self {
+        if self.config.l1_poll_interval.is_none() && !slot_time.is_zero() {
+            self.l1_poll_interval = slot_time;
+        }
+        self
+    }
+
     /// The token that stops the service.
     pub fn cancellation(&self) -> &CancellationToken {
         &self.cancellation
@@ -164,7 +178,7 @@ impl KonaNodeService {
         let cancellation = || self.cancellation.clone();
 
         let (L1WatcherRpcInboundChannels { inbound_queries: l1_queries }, l1_watcher) =
-            L1WatcherRpc::build(self.da_watcher_builder());
+            L1HeadWatcher::build(self.da_watcher_builder());
         let (
             DerivationInboundChannels {
                 derivation_signal_tx,
@@ -327,7 +341,7 @@ async fn keep_static_peers(
 
 #[async_trait]
 impl RollupNodeService for KonaNodeService {
-    type DataAvailabilityWatcher = L1WatcherRpc;
+    type DataAvailabilityWatcher = L1HeadWatcher;
     type DerivationPipeline = BufferedDerivationPipeline;
     type DerivationActor = DerivationActor<BufferedPipelineBuilder>;
     type EngineActor = InProcessEngineActor<dyn ExecutionEngine>;
@@ -340,10 +354,11 @@ impl RollupNodeService for KonaNodeService {
         self.config.node_mode()
     }
 
-    fn da_watcher_builder(&self) -> L1WatcherRpcState {
-        L1WatcherRpcState {
+    fn da_watcher_builder(&self) -> L1HeadWatcherBuilder {
+        L1HeadWatcherBuilder {
             rollup: self.derivation.rollup_config.clone(),
             l1_provider: self.derivation.l1_provider.clone(),
+            poll_interval: self.l1_poll_interval,
         }
     }
 

@@ -68,6 +68,17 @@ pub struct KonaArgs {
     #[arg(id = "kona.l1-trust-rpc", long = "kona.l1-trust-rpc", env = "KONA_NODE_L1_TRUST_RPC")]
     pub l1_trust_rpc: bool,
 
+    /// How often the L1 head is read, in milliseconds [default: the beacon API's slot time].
+    /// Derivation and the sequencer hear of a new L1 block at most this late (kona-node 0.1.3
+    /// reads it every 13 s).
+    #[arg(
+        id = "kona.l1-poll-interval",
+        long = "kona.l1-poll-interval",
+        value_name = "MS",
+        env = "KONA_NODE_L1_POLL_INTERVAL"
+    )]
+    pub l1_poll_interval_ms: Option<u64>,
+
     /// URL of the L1 beacon API (blob sidecars). Required whenever kona runs.
     #[arg(
         id = "kona.l1-beacon",
