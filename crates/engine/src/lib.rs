@@ -37,7 +37,7 @@ mod engine_metrics;
 pub use engine_metrics::EngineMetrics;
 
 mod queue;
-pub use queue::{DerivedSafeHead, EngineCore, TASK_RETRY_LIMIT, Task};
+pub use queue::{DerivedSafeHead, EngineCore, TASK_RETRY_LIMIT, Task, payload_to_block};
 
 mod safe_heads;
 

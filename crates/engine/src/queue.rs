@@ -30,7 +30,7 @@ use kona_protocol::{
 };
 use op_alloy_consensus::{OpBlock, OpTxEnvelope};
 use op_alloy_rpc_types_engine::{
-    OpExecutionPayload, OpExecutionPayloadEnvelope, OpExecutionPayloadSidecar,
+    OpExecutionPayload, OpExecutionPayloadEnvelope, OpExecutionPayloadSidecar, OpPayloadError,
 };
 use rollup_providers_local::{BufferedL2Provider, ChainStateEvent, ProviderError, SealedL2Block};
 use std::{
@@ -717,9 +717,9 @@ pub(crate) fn sealed_block_info(
 }
 
 /// The L2 block info of a payload, decoding only its first transaction (the L1-info deposit).
-/// The block of `envelope`, if it converts and hashes to the hash it names (a payload that does
-/// not is refused by the execution layer anyway).
-fn sealed_block(envelope: &OpExecutionPayloadEnvelope) -> Option<SealedL2Block> {
+/// The block an execution payload describes: the payload's fields with the sidecar its version
+/// implies (the parent beacon block root; from Isthmus the empty requests hash OP blocks carry).
+pub fn payload_to_block(envelope: &OpExecutionPayloadEnvelope) -> Result<OpBlock, OpPayloadError> {
     let root = envelope.parent_beacon_block_root.unwrap_or_default();
     let sidecar = match &envelope.execution_payload {
         OpExecutionPayload::V4(_) => OpExecutionPayloadSidecar::v4(
@@ -728,9 +728,14 @@ fn sealed_block(envelope: &OpExecutionPayloadEnvelope) -> Option<SealedL2Block> 
         ),
         _ => OpExecutionPayloadSidecar::v3(CancunPayloadFields::new(root, vec![])),
     };
+    envelope.execution_payload.clone().try_into_block_with_sidecar(&sidecar)
+}
+
+/// The block of `envelope`, if it converts and hashes to the hash it names (a payload that does
+/// not is refused by the execution layer anyway).
+fn sealed_block(envelope: &OpExecutionPayloadEnvelope) -> Option<SealedL2Block> {
     let claimed = envelope.execution_payload.as_v1().block_hash;
-    let block: OpBlock =
-        envelope.execution_payload.clone().try_into_block_with_sidecar(&sidecar).ok()?;
+    let block = payload_to_block(envelope).ok()?;
     (block.header.hash_slow() == claimed).then(|| SealedL2Block::new(claimed, Arc::new(block)))
 }
 

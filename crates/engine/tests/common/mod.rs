@@ -15,11 +15,11 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use alloy_consensus::{Block, BlockBody, EMPTY_ROOT_HASH, Header};
-use alloy_eips::{Encodable2718, eip7685::EMPTY_REQUESTS_HASH};
+use alloy_eips::Encodable2718;
 use alloy_primitives::{Address, B64, B256, Bytes, U256};
 use alloy_rpc_types_engine::{
-    CancunPayloadFields, ForkchoiceState, ForkchoiceUpdated, PayloadAttributes, PayloadId,
-    PayloadStatus, PayloadStatusEnum, PraguePayloadFields,
+    ForkchoiceState, ForkchoiceUpdated, PayloadAttributes, PayloadId, PayloadStatus,
+    PayloadStatusEnum,
 };
 use async_trait::async_trait;
 use kona_engine::{EngineForkchoiceVersion, EngineGetPayloadVersion};
@@ -27,7 +27,7 @@ use kona_genesis::{ChainGenesis, HardForkConfig, RollupConfig, SystemConfig};
 use kona_protocol::{BlockInfo, L1BlockInfoTx, L2BlockInfo, OpAttributesWithParent};
 use op_alloy_consensus::{OpBlock, OpTxEnvelope, encode_holocene_extra_data};
 use op_alloy_rpc_types_engine::{
-    OpExecutionPayload, OpExecutionPayloadEnvelope, OpExecutionPayloadSidecar, OpPayloadAttributes,
+    OpExecutionPayload, OpExecutionPayloadEnvelope, OpPayloadAttributes,
 };
 use parking_lot::Mutex;
 use rollup_engine::{EngineError, ExecutionEngine, L1BlockReader, L2Head};
@@ -445,17 +445,8 @@ impl ExecutionEngine for MemoryEngine {
         &self,
         envelope: OpExecutionPayloadEnvelope,
     ) -> Result<PayloadStatus, EngineError> {
-        let root = envelope.parent_beacon_block_root.unwrap_or_default();
-        let sidecar = match &envelope.execution_payload {
-            OpExecutionPayload::V4(_) => OpExecutionPayloadSidecar::v4(
-                CancunPayloadFields::new(root, vec![]),
-                PraguePayloadFields::new(EMPTY_REQUESTS_HASH),
-            ),
-            _ => OpExecutionPayloadSidecar::v3(CancunPayloadFields::new(root, vec![])),
-        };
         let claimed = envelope.execution_payload.as_v1().block_hash;
-        let block: OpBlock =
-            envelope.execution_payload.try_into_block_with_sidecar(&sidecar).unwrap();
+        let block: OpBlock = rollup_engine::payload_to_block(&envelope).unwrap();
         let mut state = self.state.lock();
         state.new_payloads += 1;
         if block.header.hash_slow() != claimed {
