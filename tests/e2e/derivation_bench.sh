@@ -65,7 +65,8 @@ head_of() { sync_head "http://127.0.0.1:$1" "$2"; } # KONA_PORT LABEL
 
 say "phase 1: the sequencer builds $BLOCKS blocks of history with transfers; the batcher posts them"
 started=$SECONDS
-./etc/devnet/devnet.sh > "$DEVNET_DIR/devnet.out" 2>&1 &
+# KONA_NODE_BIN names the anchor here; to devnet.sh it would mean a two-process sequencer.
+env -u KONA_NODE_BIN ./etc/devnet/devnet.sh > "$DEVNET_DIR/devnet.out" 2>&1 &
 devnet_pid=$!
 for _ in $(seq 1 600); do grep -q "logs " "$DEVNET_DIR/devnet.out" 2>/dev/null && break; sleep 0.2; done
 grep -q "logs " "$DEVNET_DIR/devnet.out" || { echo "devnet did not start"; tail "$DEVNET_DIR/devnet.out"; exit 1; }
@@ -164,7 +165,8 @@ start_anchor() {
     "$KONA_NODE_BIN" --chain "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["l2_chain_id"])' "$DEVNET_DIR/rollup.json")" \
         node --mode validator --l1-eth-rpc "$L1" --l1-beacon "http://127.0.0.1:$BEACON_PORT" \
         --l2-engine-rpc "http://127.0.0.1:$V_AUTH" --l2-engine-jwt-secret "$1/jwt.hex" \
-        --l2-config-file "$DEVNET_DIR/rollup.json" --p2p.no-discovery --p2p.listen.ip 127.0.0.1 \
+        --l2-config-file "$DEVNET_DIR/rollup.json" --p2p.unsafe.block.signer 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 \
+        --p2p.no-discovery --p2p.listen.ip 127.0.0.1 \
         --p2p.listen.tcp "$V_KONA_P2P" --p2p.listen.udp "$((V_KONA_P2P + 1))" \
         --rpc.addr 127.0.0.1 --port "$V_KONA" --rpc.enable-admin > "$1/rollup.log" 2>&1 &
     validator_pids+=($!)
