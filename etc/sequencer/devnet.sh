@@ -13,6 +13,8 @@
 # 2's 5 s ahead (libfaketime, Debian package faketime): how a validator set is tried against
 # skewed clocks. Only the sequencer's clock is shifted, not reth's.
 #
+# GAS_LIMIT sets a new devnet's block gas limit (default 30M: 1 428 transfers a block).
+#
 # Needs a reth binary: RETH_BIN (default: `reth` on PATH), e.g. from reth's v1.6.0 release.
 # State lives in $SEQ_DEVNET_DIR (default .devnet-sequencer/): Ctrl-C stops, running again resumes
 # from reth's heads; delete the folder to start over.
@@ -120,6 +122,7 @@ if [ ! -f "$STATE/genesis.json" ]; then
     {
         echo "chain_id = $CHAIN_ID"
         echo "validators = $validators"
+        [ -z "${GAS_LIMIT:-}" ] || echo "gas_limit = $GAS_LIMIT"
         for account in "${DEV_ACCOUNTS[@]}"; do
             printf '[[accounts]]\naddress = "%s"\nbalance = "1000000000000000000000000"\n' "$account"
         done
