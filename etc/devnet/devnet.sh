@@ -13,7 +13,8 @@
 # (seconds after L2 genesis, default 180; 0 = at genesis), BATCHER_KEY (hex key the batcher posts
 # with; default anvil's second dev key, the genesis batcher), PROPOSER (1: a node proposes output
 # roots to the L2OutputOracle), PROPOSER_NODE (which: 0 the sequencer, N validator N),
-# PROPOSER_HEAD (finalized or safe), SEQUENCER_FLAGS
+# PROPOSER_HEAD (finalized or safe), SEQ_WINDOW_SIZE (L1 blocks; for histories longer than the
+# default 3600), SEQUENCER_FLAGS
 # (extra `rollup node` flags), ROLLUP_BIN, DEVNET_BIN, and the ports below; validator N uses each
 # sequencer port + 10 x N.
 set -euo pipefail
@@ -123,6 +124,20 @@ start_beacon_adapter() {
 init_devnet() {
     "$DEVNET" init --l1-rpc "http://127.0.0.1:$L1_PORT" --out "$STATE" --block-time "$L2_BLOCK_TIME" \
         --isthmus-delay "$ISTHMUS_DELAY"
+    if [ -n "${SEQ_WINDOW_SIZE:-}" ]; then
+        # A history longer than the sequencing window (3600 L1 blocks) would have its old batches
+        # land past their window: derivation would replace those blocks with deposits-only ones.
+        python3 - "$STATE/rollup.json" "$SEQ_WINDOW_SIZE" <<'PY'
+import json, os, sys
+path, size = sys.argv[1], int(sys.argv[2])
+config = json.load(open(path))
+config["seq_window_size"] = size
+with open(path + ".tmp", "w") as f:
+    json.dump(config, f, indent=2)
+os.replace(path + ".tmp", path)
+PY
+        log "sequencing window: $SEQ_WINDOW_SIZE L1 blocks"
+    fi
     log "OP contracts deployed on L1 ($STATE/addresses.json); genesis written: $STATE/genesis.json, $STATE/rollup.json"
 }
 

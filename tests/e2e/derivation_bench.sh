@@ -37,6 +37,9 @@ export DEVNET_DIR=${BENCH_DIR:-$(mktemp -d)} L2_BLOCK_TIME=1 L1_BLOCK_TIME=2 VAL
 mkdir -p "$DEVNET_DIR"
 # The L2 chain starts BLOCKS seconds ago: the sequencer builds it as fast as it can.
 export L1_HISTORY_SECS=$((BLOCKS + 30))
+# Every batch is posted at the end of that history: each must still be inside its L1 origin's
+# sequencing window (3600 L1 blocks by default, 2 h of 2 s blocks).
+[ "$((L1_HISTORY_SECS / 2))" -lt 3000 ] || export SEQ_WINDOW_SIZE=$((L1_HISTORY_SECS / 2 + 3600))
 export SEQUENCER_FLAGS="--txpool.max-account-slots 100000 --txpool.pending-max-count 100000"
 # Below the ephemeral port range (32768+): an outgoing connection can take a port up there
 # just before a node binds it (seen: kona RPC "Address already in use" on a validator start).

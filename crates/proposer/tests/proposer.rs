@@ -184,7 +184,17 @@ async fn proposes_the_oracles_next_block_once_it_is_final_and_old_enough() {
     let Tick::Sent { l2_block: 10, tx } = proposer.tick().await.unwrap() else {
         panic!("block 10 not proposed")
     };
-    assert_eq!(proposer.tick().await.unwrap(), Tick::Proposed { l2_block: 10, index: 0, tx });
+    // anvil answers a transaction before its automine has mined it: until then the proposal is
+    // pending (seen in CI on a loaded machine).
+    let mut tick = proposer.tick().await.unwrap();
+    for _ in 0..100 {
+        if tick != (Tick::Waiting { l2_block: 10 }) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tick = proposer.tick().await.unwrap();
+    }
+    assert_eq!(tick, Tick::Proposed { l2_block: 10, index: 0, tx });
     assert_eq!(outputs_on_l1(&chain).await, vec![(10, FakeOutputs::root(10))]);
 
     // Block 20 is final but younger than L1's head: the oracle would refuse it, so it waits.
