@@ -54,6 +54,12 @@ V_P2P=$((L2_P2P_PORT + 10)) V_KONA_P2P=$((KONA_P2P_PORT + 10)) V_METRICS=$((METR
 # (RETH_ENGINE_FLAGS="--engine.persistence-threshold 0 --engine.memory-block-buffer-target 0"),
 # which a sequencer needs and which costs a validator a database commit per block.
 RETH_ENGINE_FLAGS=${RETH_ENGINE_FLAGS:-}
+validator_pids=()
+stop_validator() {
+    for pid in "${validator_pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${validator_pids[@]}"; do wait "$pid" 2>/dev/null; done
+    validator_pids=()
+}
 devnet_pid="" sequencer_pid=""
 cleanup() {
     [ -n "$sequencer_pid" ] && kill -CONT "$sequencer_pid" 2>/dev/null
@@ -71,7 +77,8 @@ started=$SECONDS
 # KONA_NODE_BIN names the anchor here; to devnet.sh it would mean a two-process sequencer.
 env -u KONA_NODE_BIN ./etc/devnet/devnet.sh > "$DEVNET_DIR/devnet.out" 2>&1 &
 devnet_pid=$!
-for _ in $(seq 1 600); do grep -q "logs " "$DEVNET_DIR/devnet.out" 2>/dev/null && break; sleep 0.2; done
+# anvil mines the whole L1 history first: minutes for a 50 000-block history.
+for _ in $(seq 1 $((600 + BLOCKS / 10))); do grep -q "logs " "$DEVNET_DIR/devnet.out" 2>/dev/null && break; sleep 0.2; done
 grep -q "logs " "$DEVNET_DIR/devnet.out" || { echo "devnet did not start"; tail "$DEVNET_DIR/devnet.out"; exit 1; }
 # Transfers from four dev accounts while the sequencer catches up (nonces explicit: no lookups),
 # looking at the head every 25 transactions: the generator must not starve the node of the
@@ -133,12 +140,6 @@ wait "${senders[@]}"
 sequencer_pid=$(pgrep -f "datadir $DEVNET_DIR/sequencer/data" | head -1)
 kill -STOP "$sequencer_pid"
 
-validator_pids=()
-stop_validator() {
-    for pid in "${validator_pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${validator_pids[@]}"; do wait "$pid" 2>/dev/null; done
-    validator_pids=()
-}
 # start_rollup DIR [BIN]: a `rollup` validator deriving from L1 alone (no P2P peers).
 start_rollup() {
     local bin=${2:-$ROLLUP_BIN}
