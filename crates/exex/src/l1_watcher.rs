@@ -63,9 +63,9 @@ struct Heads {
 }
 
 /// The L1 blocks whose system config logs follow a head change from `previous` to `head`: every
-/// block after the previous head up to the new one (at most [`MAX_LOG_RANGE`] of them per call,
-/// the caller walks the slices), or only the new head when L1 went back (a reorg; the blocks
-/// replaced below it were read when they were new, as kona's watcher does).
+/// block after the previous head up to the new one (read in slices of at most [`MAX_LOG_RANGE`]
+/// blocks), or only the new head when L1 went back. Blocks a reorg replaced at or below the
+/// previous head are not read again (kona's watcher reads the head block alone, always).
 pub fn log_range(previous: Option<&BlockInfo>, head: &BlockInfo) -> std::ops::RangeInclusive<u64> {
     let from = match previous {
         Some(previous) if previous.number < head.number => previous.number + 1,
