@@ -487,9 +487,8 @@ impl<E: ExecutionEngine + ?Sized> EngineCore<E> {
     /// Hands a block the execution layer just made canonical to the L2 buffer.
     ///
     /// Derivation reads it next (its system config, the batch checks against it); without this
-    /// it waits for the execution layer's own chain notification of the block, which in reth
-    /// comes after a write to the ExEx's write-ahead log and a hop through the ExEx manager:
-    /// about as long as building a small block. The notification then finds the block buffered
+    /// it waits for the execution layer's own chain notification of the block (in reth, through
+    /// the ExEx manager). The notification then finds the block buffered
     /// (same hash) and changes nothing. A block that does not extend the buffered head (the
     /// buffer is behind, or an unsafe block was replaced) is left to the notification, which
     /// carries the reorg or the missing blocks.
