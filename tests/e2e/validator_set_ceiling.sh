@@ -70,8 +70,8 @@ judge() {
         k = split(line, f, " ")
         for (i = 2; i <= k; i++) { split(f[i], kv, "="); r[kv[1]] = kv[2] }
         sent = r["sent"] + 0; accepted = r["accepted"] + 0; included = r["included"] + 0
-        # sent / send_s: the generator sends one request at a time and catches up after a stall,
-        # so a rate short of the one asked means it could not go faster.
+        # sent / send_s: each connection of the generator sends one request at a time and
+        # catches up after a stall, so a rate short of the one asked means it could not go faster.
         rate = sent / r["send_s"]
         why = ""
         if (rc != 0) why = why "; bench exited " rc

@@ -1,6 +1,6 @@
 //! The reth side of the kona ExEx: adapts reth's types into the reth-free `rollup-exex` core.
 
-use crate::engine::RethEngine;
+use crate::engine::{EngineHandover, RethEngine};
 use alloy_eips::BlockNumHash;
 use futures::StreamExt;
 use op_alloy_consensus::OpBlock;
@@ -40,12 +40,13 @@ const SAFE_HEAD_DB_FILE: &str = "kona/safe_head.db";
 /// in a way a restart cannot cure (or `--kona.exit-on-failure` asks to stop on any failure).
 /// kona's own failures are restarted inside [`KonaNodeExEx::run`] while reth keeps serving.
 ///
-/// `engine_api` delivers reth's engine API handler once reth has built it (after this ExEx
-/// launched): kona drives reth through it in-process, never through the auth RPC server.
+/// `engine_api` delivers reth's engine API handler, with a listener of reth's engine events, once
+/// reth has built it (after this ExEx launched): kona drives reth through it in-process, never
+/// through the auth RPC server.
 pub(crate) async fn run<Node, Api>(
     ctx: ExExContext<Node>,
     config: NodeCliConfig,
-    engine_api: tokio::sync::oneshot::Receiver<Api>,
+    engine_api: tokio::sync::oneshot::Receiver<EngineHandover<Api>>,
 ) -> eyre::Result<()>
 where
     Node: FullNodeComponents<Types: NodeTypes<Primitives = OpPrimitives>>,

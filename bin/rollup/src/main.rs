@@ -11,7 +11,7 @@ mod exex;
 
 use clap::Parser;
 use reth_chainspec::ForkCondition;
-use reth_node_builder::{EngineApiExt, Node as _};
+use reth_node_builder::Node as _;
 use reth_optimism_cli::{Cli, chainspec::OpChainSpecParser, commands::Commands};
 use reth_optimism_forks::{OpHardfork, OpHardforks};
 use reth_optimism_node::{OpEngineApiBuilder, OpEngineValidatorBuilder, OpNode, args::RollupArgs};
@@ -69,11 +69,9 @@ fn main() {
         // as well as to the auth server: kona calls it in-process (see `engine.rs`). Without
         // kona the receiver is dropped and the handover is a no-op.
         let (engine_api_tx, engine_api_rx) = tokio::sync::oneshot::channel();
-        let engine_api = EngineApiExt::new(
+        let engine_api = engine::HandoverEngineApiBuilder::new(
             OpEngineApiBuilder::<OpEngineValidatorBuilder>::default(),
-            move |api| {
-                let _ = engine_api_tx.send(api);
-            },
+            engine_api_tx,
         );
         let handle = builder
             .with_types::<OpNode>()

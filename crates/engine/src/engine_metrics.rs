@@ -22,6 +22,10 @@ impl EngineMetrics {
     /// Safe-head database operations that failed, by `op` (`record`, `reset`, `l1_reorg`), and
     /// L1 reads of its canonicality check that failed (`op` = `l1_check`). The engine goes on.
     pub const SAFE_HEAD_DB_ERRORS: &'static str = "rollup_engine_safe_head_db_errors_total";
+    /// Built blocks the engine imported before the execution layer's block tree had taken them
+    /// from its payload builder (see [`AddedBlocks`](crate::AddedBlocks)): each one executed a
+    /// second time on import.
+    pub const TREE_HANDOVER_TIMEOUTS: &'static str = "rollup_engine_tree_handover_timeouts_total";
 
     /// Describes the engine actor's metrics (kona's are described by kona-node-service's
     /// `Metrics::init`).
@@ -46,6 +50,10 @@ impl EngineMetrics {
         describe_counter!(
             Self::SAFE_HEAD_DB_ERRORS,
             "Failed safe head database operations of the engine actor, by op"
+        );
+        describe_counter!(
+            Self::TREE_HANDOVER_TIMEOUTS,
+            "Built blocks imported before the execution layer's block tree had them"
         );
         rollup_safe_head_db::SafeHeadDbMetrics::describe();
     }

@@ -14,12 +14,17 @@
 //!   0.1.2: EL sync and the first reset, unsafe block insertion, block building, consolidation
 //!   of derived attributes (match → safe; mismatch → build and reorg), Holocene's deposits-only
 //!   replacement, finalization from L1 finality, resets, and kona's engine queries.
+//! - [`AddedBlocks`]: what the execution layer's block tree took in last, so that a block it
+//!   built is not imported (and executed again) before the tree has it.
 //! - Block reads by number or hash come from the
 //!   [`BufferedL2Provider`](rollup_providers_local::BufferedL2Provider) (the block is in memory)
 //!   with the execution layer's database behind it; only labelled heads ask the engine.
 //! - With a [`SafeHeadDb`](rollup_safe_head_db::SafeHeadDb) the actor records every safe-head
 //!   move made by consolidation against the L1 block it was derived from, and on every reset
 //!   drops the entries the reset voided (`optimism_safeHeadAtL1Block` answers from it).
+
+mod added_blocks;
+pub use added_blocks::AddedBlocks;
 
 mod api;
 pub use api::{ExecutionEngine, L1BlockReader, L2Head};
