@@ -189,10 +189,26 @@ derive() {
     mkdir -p "$dir"
     t0=$(date +%s.%N)
     "start_$name" "$dir"
-    while [ "$(head_of "$V_KONA" safe_l2)" -lt "$target" ]; do
-        kill -0 "${validator_pids[0]}" 2>/dev/null || { echo "$name validator exited"; tail -n 5 "$dir"/*.log; exit 1; }
-        sleep 0.2
-    done
+    # One poller process for the whole run: a shell loop spawning curl and python3 every 0.2 s
+    # took ~14 % of this 2-core machine's samples away from the validator under test.
+    python3 - "http://127.0.0.1:$V_KONA" "$target" "${validator_pids[0]}" <<'PY' ||
+import json, os, sys, time, urllib.request
+url, target, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "optimism_syncStatus", "params": []}).encode()
+while True:
+    try:
+        request = urllib.request.Request(url, body, {"content-type": "application/json"})
+        if json.load(urllib.request.urlopen(request, timeout=5))["result"]["safe_l2"]["number"] >= target:
+            break
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not serving yet
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        sys.exit(1)
+    time.sleep(0.2)
+PY
+        { echo "$name validator exited"; tail -n 5 "$dir"/*.log; exit 1; }
     elapsed=$(python3 -c "import sys,time; print(f'{time.time() - float(sys.argv[1]):.2f}')" "$t0")
     hash=$("$CAST" block "$target" --field hash --rpc-url "http://127.0.0.1:$V_HTTP")
     [ "$hash" = "$target_hash" ] || { echo "$name: block $target $hash differs from the sequencer's $target_hash"; exit 1; }
