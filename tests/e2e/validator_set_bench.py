@@ -15,8 +15,8 @@ the latency from eth_sendRawTransaction to SOFT on every validator (p50/p99: the
 validators' SOFT lines for its block), and the views skipped (nullifications) on validator 0.
 Its last line, `RESULT tps=… senders=… sent=… accepted=… included=… send_s=… blocks_per_s=… p50=…
 p99=… max=…`, is for scripts (tests/e2e/validator_set_ceiling.sh): send_s is the wall time the
-sending took, so sent / send_s is the rate the generator really reached (BENCH_SEND_THREADS concurrent
-connections, default 4, each one request at a time).
+sending took, so sent / send_s is the rate the generator really reached (BENCH_SEND_THREADS
+concurrent connections, default 4, each one request at a time).
 BENCH_SENDERS (default 40) and BENCH_MAX_FEE_GWEI (the transfers' fee cap, default 10) let the
 ceiling search keep the mempool's 64 transactions per sender and a base fee rising over blocks
 fuller than the gas target out of what it measures.
@@ -32,6 +32,8 @@ SENDERS = int(os.environ.get("BENCH_SENDERS", "40"))
 # Concurrent senders of the load: one Python thread tops out near 1 700 requests/s here, below
 # what one validator takes. Each owns a fixed share of the senders (nonce order kept).
 SEND_THREADS = int(os.environ.get("BENCH_SEND_THREADS", "4"))
+if SEND_THREADS < 1:
+    sys.exit(f"BENCH_SEND_THREADS={SEND_THREADS}: at least one connection sends the load")
 MAX_FEE = int(os.environ.get("BENCH_MAX_FEE_GWEI", "10")) * 10**9
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 SOFT = re.compile(r"^(\S+?)Z? .*SOFT number=(\d+) ")
