@@ -72,6 +72,8 @@ ETH_PROOF_WINDOW=${ETH_PROOF_WINDOW:-302400}
 LOG_TAG=devnet
 # shellcheck source=etc/devnet-lib.sh
 . etc/devnet-lib.sh
+[[ "${SEQ_WINDOW_SIZE:-1}" =~ ^[1-9][0-9]*$ ]] ||
+    { log "SEQ_WINDOW_SIZE=$SEQ_WINDOW_SIZE: a number of L1 blocks (a positive integer)"; exit 1; }
 
 # Build what is missing (only where the caller did not name a binary).
 if [ ! -x "$ROLLUP" ]; then

@@ -12,7 +12,9 @@
 # alternating. Prints each run's L2 blocks/s (start of the process to the sequencer's safe head
 # derived), the ratio rollup / anchor, and where our validator's time went: engine (reth building
 # and importing the derived blocks, from the engine actor's per-block numbers) against the rest
-# (start-up, derivation, L1 reads, waiting).
+# (start-up, derivation, L1 reads, waiting); for every contender reth's own counters (blocks
+# executed a second time on import); with an anchor, the most any consensus layer could reach
+# over it on this reth.
 # Usage: ./tests/e2e/derivation_bench.sh [BLOCKS] [ROUNDS]   (default 5000 blocks, 1 round;
 # skipped where `rollup` is not built)
 set -uo pipefail
@@ -234,10 +236,9 @@ print(f"[bench]   engine (reth building + importing {blocks} blocks): {engine:.2
 with open(sys.argv[3], "a") as out:
     out.write(f"{1000 * engine / max(blocks, 1)}\n")
 PY
-    # reth's side, the same for every contender: of the payloads the consensus layer sent back
-    # to reth after building them, how many reth found already in its tree (the payload
-    # builder's executed block, handed over by reth's launch loop) and how many it executed
-    # and state-rooted a second time.
+    # reth's side, the same for every contender: the built blocks reth's launch loop handed to
+    # its tree (all of them, whether or not the consensus layer's import had got there first),
+    # and the blocks reth executed and state-rooted on import, i.e. a second time.
     python3 - "$dir/metrics.txt" <<'PY'
 import re, sys
 values = {}
@@ -248,7 +249,7 @@ for line in open(sys.argv[1]):
 get = lambda name: int(values.get(name, 0))
 print(f"[bench]   reth: {get('reth_consensus_engine_beacon_new_payload_messages')} newPayload, "
       f"{get('reth_consensus_engine_beacon_forkchoice_updated_messages')} forkchoiceUpdated; "
-      f"{get('reth_consensus_engine_beacon_inserted_already_executed_blocks')} built blocks inserted without execution, "
+      f"{get('reth_consensus_engine_beacon_inserted_already_executed_blocks')} built blocks handed to the tree, "
       f"{get('reth_sync_block_validation_state_root_histogram_count')} blocks executed and state-rooted on import")
 PY
     rm -rf "$dir/data"
@@ -256,16 +257,18 @@ PY
 
 say "phase 2: $ROUNDS round(s) of fresh L1-only validators deriving blocks 1..$target ($txs transfers, $l1_head L1 blocks)"
 declare -A rates=()
+# Per-run engine times of this invocation only (a reused BENCH_DIR keeps the last one's).
+rm -f "$DEVNET_DIR"/engine-ms-*
 contenders=(rollup)
 [ -n "${ROLLUP_BEFORE_BIN:-}" ] && contenders+=(before)
 [ -n "$KONA_NODE_BIN" ] && contenders+=(anchor)
 for round in $(seq 1 "$ROUNDS"); do
     for name in "${contenders[@]}"; do derive "$name"; rates[$name]+=" $rate"; done
 done
-ENGINE_MS_FILE="$DEVNET_DIR/engine-ms-rollup" python3 - "${rates[rollup]}" "${rates[before]:-}" "${rates[anchor]:-}" "$target" "$txs" "$l1_head" "$ROLLUP_BIN" "${ROLLUP_BEFORE_BIN:-}" "$KONA_NODE_BIN" <<'PY'
+python3 - "${rates[rollup]}" "${rates[before]:-}" "${rates[anchor]:-}" "$target" "$txs" "$l1_head" "$ROLLUP_BIN" "${ROLLUP_BEFORE_BIN:-}" "$KONA_NODE_BIN" "$DEVNET_DIR/engine-ms-rollup" <<'PY'
 import os, statistics, sys
 ours, before, anchor = ([float(x) for x in a.split()] for a in sys.argv[1:4])
-target, txs, l1_head, rollup_bin, before_bin, kona_bin = sys.argv[4:10]
+target, txs, l1_head, rollup_bin, before_bin, kona_bin, engine_ms_file = sys.argv[4:11]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"[bench] machine: {os.cpu_count()} cores, {cpu}; {target} L2 blocks ({txs} transfers) on {l1_head} L1 blocks")
 med = statistics.median
@@ -278,7 +281,7 @@ if anchor:
     # The most any consensus layer could gain over the anchor on this reth: the anchor's whole
     # time per block against what reth alone took per block when `rollup` drove it with no gaps
     # (building and importing each derived block, the engine actor's own numbers).
-    engine_ms = med([float(x) for x in open(os.environ["ENGINE_MS_FILE"]).read().split()])
+    engine_ms = med([float(x) for x in open(engine_ms_file).read().split()])
     anchor_ms = 1000 / med(anchor)
     print(f"[bench] reth alone: {engine_ms:.2f} ms a block (rollup's engine, median); the anchor: {anchor_ms:.2f} ms a block "
           f"in all; a consensus layer costing nothing would reach {anchor_ms / engine_ms:.2f}x the anchor on this reth")

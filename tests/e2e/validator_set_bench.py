@@ -94,7 +94,7 @@ def main():
         # Each worker owns the senders k with k % SEND_THREADS == worker, so every sender's
         # nonces still go out in order, and keeps the common schedule (transfer i at i / tps).
         conns = [http.client.HTTPConnection("127.0.0.1", seq_port + 10 * v, timeout=10) for v in range(n)]
-        for i in range(worker, len(raws)):
+        for i in range(len(raws)):
             k = i % len(accounts)
             if k % SEND_THREADS != worker:
                 continue

@@ -133,7 +133,7 @@ where
     /// Waits, bounded, until reth's block tree has the block its payload builder built for
     /// `payload`, so that importing it finds it there instead of executing it again. reth hands
     /// the built block over on its own task after `engine_getPayload` answered; an HTTP caller
-    /// is slower than that hop, an in-process one is not.
+    /// is usually slower than that hop, an in-process one often is not.
     async fn await_tree_handover(&self, payload: &OpExecutionPayload) {
         let (number, hash) = (payload.block_number(), payload.block_hash());
         // reth's tree skips a built block at or below its canonical head (one that replaces an

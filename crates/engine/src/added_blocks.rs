@@ -4,9 +4,10 @@
 //! reth hands a block its payload builder built to its block tree on its own task, after the
 //! payload is returned to whoever asked for it. A caller in the same process that imports the
 //! payload right away (`engine_newPayload`) can overtake that handover, and reth then executes
-//! and state-roots the block a second time. Over HTTP the round trip hid this; in-process the
-//! engine waits until the tree has the block (reth's block-added event), bounded, before it
-//! imports it.
+//! and state-roots the block a second time. Over HTTP the round trip mostly hides this (the
+//! derivation bench: 3–8 % of op-reth + kona-node's blocks executed twice, ~40 % in-process);
+//! in-process the engine waits until the tree has the block (reth's block-added event),
+//! bounded, before it imports it.
 
 use crate::EngineMetrics;
 use alloy_primitives::B256;
