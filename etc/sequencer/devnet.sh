@@ -165,14 +165,24 @@ log "local DA node up: http://127.0.0.1:$DA_RPC_PORT (${DA_BLOCK_TIME_MS} ms blo
 # memory, a restart loses them, and the sequencer would rebuild heights it already posted to DA.
 # Every reth builds at the genesis gas limit: a block's gas limit is its parent's (a protocol
 # rule), and reth's builder would otherwise move it towards its own default (36M).
+# Every reth rebuilds the payload it is building every 100 ms (reth: once a second) while the
+# sequencer waits out its build time, so a block takes the transactions that arrived until
+# shortly before it is sealed, not only those there when the build started.
 gas_limit=$(python3 -c 'import json,sys; v = json.load(open(sys.argv[1]))["gasLimit"]; print(int(v, 0) if isinstance(v, str) else v)' "$STATE/genesis.json")
 enodes=()
 for i in $(seq 0 "$last"); do
     dir=$(vdir "$i")
     api=eth,net,web3
     trusted=()
+    txpool=()
     if [ "$VALIDATORS" -gt 1 ]; then
         api=eth,net,web3,admin
+        # A validator's transactions reach the other validators' reths over devp2p, where reth
+        # holds at most 16 a sender (--txpool.max-account-slots) of those it did not get over
+        # RPC: it drops the rest, never asks for them again, and the nonce gap then keeps that
+        # sender's later transactions out of every other validator's blocks. Take as many as
+        # the sequencer's mempool holds a sender (64).
+        txpool=(--txpool.max-account-slots 64)
         [ ${#enodes[@]} -eq 0 ] || trusted=(--trusted-peers "$(IFS=,; echo "${enodes[*]}")")
     fi
     "$RETH" node --chain "$STATE/genesis.json" --datadir "$dir/reth" \
@@ -180,7 +190,7 @@ for i in $(seq 0 "$last"); do
         --authrpc.addr 127.0.0.1 --authrpc.port "$(port "$RETH_AUTH_PORT" "$i")" --authrpc.jwtsecret "$dir/jwt.hex" \
         --port "$(port "$RETH_P2P_PORT" "$i")" --disable-discovery --ipcdisable "${trusted[@]}" \
         --engine.persistence-threshold 0 --engine.memory-block-buffer-target 0 \
-        --builder.gaslimit "$gas_limit" \
+        --builder.gaslimit "$gas_limit" --builder.interval 100ms "${txpool[@]}" \
         --metrics "127.0.0.1:$(port "$RETH_METRICS_PORT" "$i")" >> "$dir/reth.log" 2>&1 &
     pids+=($!)
     wait_for "http://127.0.0.1:$(port "$RETH_HTTP_PORT" "$i")" eth_chainId "reth $i"

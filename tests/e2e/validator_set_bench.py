@@ -16,8 +16,10 @@ validators' SOFT lines for its block), and the views skipped (nullifications) on
 Its last line, `RESULT tps=… senders=… sent=… accepted=… included=… send_s=… blocks_per_s=… p50=…
 p99=… max=…`, is for scripts (tests/e2e/validator_set_ceiling.sh): send_s is the wall time the
 sending took, so sent / send_s is the rate the generator really reached (BENCH_SEND_THREADS
-concurrent connections, default 4, each one request at a time).
-BENCH_SENDERS (default 40) and BENCH_MAX_FEE_GWEI (the transfers' fee cap, default 10) let the
+concurrent connections, default 4, each one request at a time; BENCH_SEND_BATCH, default 1, due
+transfers a batch request when a connection fell behind).
+BENCH_KEEP_LOGS=DIR also writes DIR/transfers.csv (the validator it was sent to, send time, block,
+SOFT on the first and on the last validator, per transfer). BENCH_SENDERS (default 40) and BENCH_MAX_FEE_GWEI (the transfers' fee cap, default 10) let the
 ceiling search keep the mempool's 64 transactions per sender and a base fee rising over blocks
 fuller than the gas target out of what it measures.
 Needs the PyPI package eth-account (the benchmark script installs it).
@@ -34,6 +36,11 @@ SENDERS = int(os.environ.get("BENCH_SENDERS", "40"))
 SEND_THREADS = int(os.environ.get("BENCH_SEND_THREADS", "4"))
 if SEND_THREADS < 1:
     sys.exit(f"BENCH_SEND_THREADS={SEND_THREADS}: at least one connection sends the load")
+# Transfers a connection may send in one JSON-RPC batch when it fell behind its schedule
+# (default 1: one request a transfer). Each transfer's send time is when its batch was answered.
+SEND_BATCH = int(os.environ.get("BENCH_SEND_BATCH", "1"))
+if SEND_BATCH < 1:
+    sys.exit(f"BENCH_SEND_BATCH={SEND_BATCH}: at least one transfer a request")
 MAX_FEE = int(os.environ.get("BENCH_MAX_FEE_GWEI", "10")) * 10**9
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 SOFT = re.compile(r"^(\S+?)Z? .*SOFT number=(\d+) ")
@@ -43,6 +50,16 @@ def rpc(conn, method, params):
     conn.request("POST", "/", json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
                  {"content-type": "application/json"})
     return json.loads(conn.getresponse().read())
+
+
+def rpc_batch(conn, calls):
+    """One JSON-RPC batch request; the answers in the order of `calls`."""
+    body = [{"jsonrpc": "2.0", "id": j, "method": m, "params": p} for j, (m, p) in enumerate(calls)]
+    conn.request("POST", "/", json.dumps(body), {"content-type": "application/json"})
+    answers = json.loads(conn.getresponse().read())
+    if not isinstance(answers, list):
+        return [answers] * len(calls)
+    return sorted(answers, key=lambda a: a.get("id", 0))
 
 
 def log_time(s):
@@ -86,6 +103,7 @@ def main():
               "to": bytes.fromhex("00" * 19 + "aa"), "value": 1, "data": b""}
         raws.append("0x" + accounts[k].sign_transaction(tx).raw_transaction.hex().removeprefix("0x"))
     sent = {}  # hash -> wall-clock send time
+    sent_to = {}  # hash -> the validator it was sent to
     refused = {}
     lock = threading.Lock()
     start_wall, start = time.time(), time.monotonic()
@@ -93,21 +111,36 @@ def main():
     def send(worker):
         # Each worker owns the senders k with k % SEND_THREADS == worker, so every sender's
         # nonces still go out in order, and keeps the common schedule (transfer i at i / tps).
+        # It sends what is due: one transfer a request while it keeps up, and when it fell
+        # behind, up to SEND_BATCH due transfers a validator in one JSON-RPC batch.
         conns = [http.client.HTTPConnection("127.0.0.1", seq_port + 10 * v, timeout=10) for v in range(n)]
-        for i in range(len(raws)):
-            k = i % len(accounts)
-            if k % SEND_THREADS != worker:
-                continue
-            delay = start + i / tps - time.monotonic()
+        mine = [i for i in range(len(raws)) if (i % len(accounts)) % SEND_THREADS == worker]
+        pos = 0
+        while pos < len(mine):
+            delay = start + mine[pos] / tps - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            answer = rpc(conns[k % n], "eth_sendRawTransaction", [raws[i]])
-            with lock:
-                if "result" in answer:
-                    sent[answer["result"]] = time.time()
+            now, end = time.monotonic(), pos + 1
+            while end < len(mine) and end - pos < SEND_BATCH and start + mine[end] / tps <= now:
+                end += 1
+            per_validator = {}
+            for i in mine[pos:end]:
+                per_validator.setdefault(i % len(accounts) % n, []).append(i)
+            pos = end
+            for v, batch in per_validator.items():
+                if len(batch) == 1:
+                    answers = [rpc(conns[v], "eth_sendRawTransaction", [raws[batch[0]]])]
                 else:
-                    m = re.sub(r"0x[0-9a-fA-F]+|\d+", "N", answer.get("error", {}).get("message", "?"))[:80]
-                    refused[m] = refused.get(m, 0) + 1
+                    answers = rpc_batch(conns[v], [("eth_sendRawTransaction", [raws[i]]) for i in batch])
+                at = time.time()
+                with lock:
+                    for answer in answers:
+                        if "result" in answer:
+                            sent[answer["result"]] = at
+                            sent_to[answer["result"]] = v
+                        else:
+                            m = re.sub(r"0x[0-9a-fA-F]+|\d+", "N", answer.get("error", {}).get("message", "?"))[:80]
+                            refused[m] = refused.get(m, 0) + 1
 
     workers = [threading.Thread(target=send, args=(w,)) for w in range(SEND_THREADS)]
     for w in workers:
@@ -124,7 +157,7 @@ def main():
         for raw in open(log, encoding="utf-8", errors="replace"):
             if m := SOFT.search(ANSI.sub("", raw)):
                 soft_at[v].setdefault(int(m[2]), log_time(m[1]))
-    latencies, included = [], 0
+    latencies, included, rows = [], 0, []
     for h, at in sent.items():
         r = rpc(reth, "eth_getTransactionReceipt", [h]).get("result")
         if not r:
@@ -134,6 +167,13 @@ def main():
         everywhere = [s.get(b) for s in soft_at]
         if all(everywhere):
             latencies.append(max(everywhere) - at)
+            rows.append(f"{h},{sent_to[h]},{at:.6f},{b},{min(everywhere):.6f},{max(everywhere):.6f}")
+    if keep := os.environ.get("BENCH_KEEP_LOGS"):
+        # One line a transfer: when it was sent, its block, when that block was SOFT on the
+        # first and on the last validator (where its latency went, read with the logs).
+        os.makedirs(keep, exist_ok=True)
+        with open(os.path.join(keep, "transfers.csv"), "w") as f:
+            f.write("hash,validator,sent,block,soft_first,soft_all\n" + "\n".join(rows) + "\n")
     in_window = [b for b, t in soft_at[0].items() if start_wall <= t <= end_wall]
     blocks_per_s = len(in_window) / (end_wall - start_wall)
     print(f"load: {len(sent)} transfers accepted of {len(raws)} sent at {tps}/s over {secs} s, "

@@ -13,14 +13,19 @@ use parking_lot::Mutex;
 use sequencer_consensus::{ConsensusError, Execution, ProposedBlock, Verdict, rules};
 use sequencer_engine::{BlockRef, BuiltPayload, EngineClient, EngineFork};
 use std::{
+    collections::VecDeque,
     path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, SystemTime},
 };
 use tracing::debug;
 
-/// What the producer shares with block building: the forkchoice it committed, and whether DA
-/// back-pressure pauses production.
+/// Blocks remembered as executed (`VALID`) by this validator's reth: about a minute of 1 s blocks,
+/// far more than are voted on and not yet committed at once.
+const EXECUTED_KEPT: usize = 64;
+
+/// What the producer shares with block building: the forkchoice it committed, whether DA
+/// back-pressure pauses production, and the blocks reth has executed.
 ///
 /// Two tasks send forkchoice updates to reth (the producer committing decisions and FIRM, the
 /// leader building on a parent); `updating` orders them, so a build never sends a safe or
@@ -30,6 +35,9 @@ pub(crate) struct SharedHeads {
     forkchoice: Mutex<ForkchoiceState>,
     backpressured: Mutex<bool>,
     updating: tokio::sync::Mutex<()>,
+    /// The last [`EXECUTED_KEPT`] blocks this validator's reth answered `VALID` for (its own
+    /// proposals and the ones it voted for): committing one needs no second `newPayload`.
+    executed: Mutex<VecDeque<B256>>,
 }
 
 impl SharedHeads {
@@ -38,7 +46,31 @@ impl SharedHeads {
             forkchoice: Mutex::new(forkchoice),
             backpressured: Mutex::new(false),
             updating: tokio::sync::Mutex::new(()),
+            executed: Mutex::new(VecDeque::with_capacity(EXECUTED_KEPT)),
         })
+    }
+
+    /// Notes that reth answered `VALID` for `hash`.
+    pub(crate) fn executed(&self, hash: B256) {
+        let mut executed = self.executed.lock();
+        if executed.contains(&hash) {
+            return;
+        }
+        if executed.len() == EXECUTED_KEPT {
+            executed.pop_front();
+        }
+        executed.push_back(hash);
+    }
+
+    /// Whether reth answered `VALID` for `hash` (and was not told otherwise since).
+    pub(crate) fn was_executed(&self, hash: &B256) -> bool {
+        self.executed.lock().contains(hash)
+    }
+
+    /// Forgets that reth executed `hash` (it refused a forkchoice update to it: it may have
+    /// restarted without it), so the next commit sends the block again.
+    pub(crate) fn forget_executed(&self, hash: &B256) {
+        self.executed.lock().retain(|h| h != hash);
     }
 
     /// Sends `state` to reth and records it as committed, ordered with builds.
@@ -113,6 +145,7 @@ impl Execution for RethExecution {
         rules::check_proposal(&block, parent, self.block_time, SystemTime::now())?;
         // reth knows a block it built only once it was given back as a payload.
         self.engine.execute_payload(&built).await.map_err(fail)?;
+        self.heads.executed(block.hash());
         Ok(block)
     }
 
@@ -124,7 +157,10 @@ impl Execution for RethExecution {
             };
         match self.engine.new_payload(&payload).await {
             Ok(status) => match status.status {
-                PayloadStatusEnum::Valid => Verdict::Valid,
+                PayloadStatusEnum::Valid => {
+                    self.heads.executed(block.hash());
+                    Verdict::Valid
+                }
                 PayloadStatusEnum::Invalid { validation_error } => {
                     Verdict::Invalid(validation_error)
                 }
@@ -229,6 +265,26 @@ impl BlockFiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn executed_blocks_are_remembered_boundedly_and_forgotten_on_refusal() {
+        let heads = SharedHeads::new(ForkchoiceState::default());
+        let hash = |n: u64| B256::from(alloy_primitives::U256::from(n));
+        heads.executed(hash(0));
+        heads.executed(hash(0));
+        assert!(heads.was_executed(&hash(0)));
+        assert_eq!(heads.executed.lock().len(), 1, "a block is remembered once");
+        heads.forget_executed(&hash(0));
+        assert!(!heads.was_executed(&hash(0)), "forgotten after reth refused it");
+        for n in 1..=EXECUTED_KEPT as u64 + 1 {
+            heads.executed(hash(n));
+        }
+        assert!(!heads.was_executed(&hash(1)), "the oldest goes first");
+        assert!(
+            heads.was_executed(&hash(2)) && heads.was_executed(&hash(EXECUTED_KEPT as u64 + 1))
+        );
+        assert_eq!(heads.executed.lock().len(), EXECUTED_KEPT);
+    }
 
     #[test]
     fn certificates_survive_a_restart_until_firm() {

@@ -472,6 +472,27 @@ impl Mempool {
         }
     }
 
+    /// Claims these transactions for a forwarding about to send them at head `height`: they are
+    /// not due again (a second forwarding running at the same time leaves them), and a refusal
+    /// in a row still counts as one more (unlike [`Self::mark_forwarded`]).
+    pub fn mark_in_flight(&mut self, sender_nonces: &[(Address, u64)], height: u64) {
+        for (sender, nonce) in sender_nonces {
+            if let Some(tx) = self.senders.get_mut(sender).and_then(|s| s.txs.get_mut(nonce)) {
+                tx.forwarded_at = Some(height);
+                tx.refused_at = None;
+            }
+        }
+    }
+
+    /// Notes that these transactions did not reach reth (no answer): due again at once.
+    pub fn mark_unsent(&mut self, sender_nonces: &[(Address, u64)]) {
+        for (sender, nonce) in sender_nonces {
+            if let Some(tx) = self.senders.get_mut(sender).and_then(|s| s.txs.get_mut(nonce)) {
+                tx.forwarded_at = None;
+            }
+        }
+    }
+
     /// Notes that reth refused these transactions for now at head `height`: each is tried
     /// again only after a backoff that doubles with every refusal in a row (see
     /// [`PooledTx::forward_due`]), not on every forwarding tick.
@@ -673,6 +694,32 @@ mod tests {
         assert!(due(&pool, at + 8));
         pool.mark_refused(&key, at + 8);
         assert!(due(&pool, at + 9), "a refusal after a success starts the backoff over");
+    }
+
+    /// The real path claims a transaction (in flight) before each try: two forwardings at once
+    /// never both send it, the refusal backoff still grows, and one that got no answer is due
+    /// again at once.
+    #[test]
+    fn a_claimed_transaction_is_sent_once_and_keeps_its_backoff() {
+        let mut pool = Mempool::new(CHAIN, 100);
+        add(&mut pool, 1, 0, Some(0)).unwrap();
+        let key = [(dev_address(1), 0)];
+        let due = |pool: &Mempool, head| pool.all_where(|t| t.forward_due(head, 8)).len() == 1;
+        pool.mark_in_flight(&key, 10);
+        assert!(!due(&pool, 10), "claimed: a second forwarding leaves it");
+        pool.mark_refused(&key, 10);
+        assert!(due(&pool, 11), "first refusal: one block");
+        pool.mark_in_flight(&key, 11);
+        assert!(!due(&pool, 11));
+        pool.mark_refused(&key, 11);
+        assert!(!due(&pool, 12), "second refusal in a row: two blocks");
+        assert!(due(&pool, 13));
+        pool.mark_in_flight(&key, 13);
+        pool.mark_unsent(&key);
+        assert!(due(&pool, 13), "no answer: due again at once");
+        pool.mark_in_flight(&key, 13);
+        pool.mark_forwarded(&key, 13);
+        assert!(!due(&pool, 20) && due(&pool, 21), "taken: re-forwarded after 8 blocks");
     }
 
     #[test]

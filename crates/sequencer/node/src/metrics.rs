@@ -21,7 +21,8 @@ pub const FORWARD_FAILURES: &str = "sequencer_forward_failures_total";
 pub const BLOCKS: &str = "sequencer_blocks_total";
 /// Counter: transactions included in SOFT blocks.
 pub const TXS_INCLUDED: &str = "sequencer_txs_included_total";
-/// Counter: included transactions that did not come through the sequencer's mempool.
+/// Counter: included transactions that were not in this sequencer's mempool (a single
+/// validator: they bypassed it; a validator set: mostly the other validators' transactions).
 pub const FOREIGN_TXS: &str = "sequencer_foreign_txs_total";
 /// Counter: ticks skipped because `soft - firm >= max_soft_ahead`.
 pub const BACKPRESSURE: &str = "sequencer_backpressure_ticks_total";
@@ -51,7 +52,10 @@ pub fn describe() {
     describe_counter!(FORWARD_FAILURES, "transactions the execution client did not take yet");
     describe_counter!(BLOCKS, "SOFT blocks produced");
     describe_counter!(TXS_INCLUDED, "transactions included");
-    describe_counter!(FOREIGN_TXS, "included transactions that bypassed the sequencer mempool");
+    describe_counter!(
+        FOREIGN_TXS,
+        "included transactions that were not in this sequencer's mempool"
+    );
     describe_counter!(BACKPRESSURE, "block ticks skipped by DA back-pressure");
     describe_counter!(ENGINE_ERRORS, "failed block production attempts");
     describe_counter!(DA_SUBMISSIONS, "DA batches submitted");

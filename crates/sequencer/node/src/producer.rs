@@ -322,10 +322,24 @@ impl Producer {
             ))));
         }
         let built = BuiltPayload::from_block(block.block(), block.execution_requests().cloned())?;
-        self.engine.execute_payload(&built).await?;
+        // A block this validator proposed or voted for was executed by its reth then: the
+        // forkchoice update alone commits it (a second newPayload would queue behind the next
+        // block's execution in reth's engine).
+        let executed = match &self.mode {
+            Mode::Bft { heads, .. } => heads.was_executed(&block.hash()),
+            Mode::Single(_) => false,
+        };
+        if !executed {
+            self.engine.execute_payload(&built).await?;
+        }
         let mut next = self.tracker.clone();
         next.apply_soft(built.block_ref())?;
-        self.send_forkchoice(next.state()).await?;
+        if let Err(e) = self.send_forkchoice(next.state()).await {
+            if let Mode::Bft { heads, .. } = &self.mode {
+                heads.forget_executed(&block.hash());
+            }
+            return Err(e.into());
+        }
         self.tracker = next;
         // Without the record a batch after a restart carries this block uncertified (a later
         // block's certificate still covers it); not worth stopping for.
@@ -337,7 +351,12 @@ impl Producer {
         self.soft(built, started.elapsed(), Some(decided.certificate.bytes().clone()))
     }
 
-    /// A block is SOFT: reconcile the mempool, report it, hand it to DA.
+    /// A block is SOFT: report it, reconcile the mempool, hand it to DA.
+    ///
+    /// SOFT happened with the forkchoice update before this: it is reported first. Reconciling
+    /// the mempool recovers the sender of every included transaction this validator did not
+    /// hold (in a validator set, most of a block comes from the other validators' mempools),
+    /// and the next decision waits behind it.
     fn soft(
         &mut self,
         built: BuiltPayload,
@@ -354,6 +373,30 @@ impl Producer {
                 }
             }
         }
+        let txs = built.block.body.transactions.len();
+        metrics::counter!(m::BLOCKS).increment(1);
+        metrics::counter!(m::TXS_INCLUDED).increment(txs as u64);
+        metrics::gauge!(m::SOFT_HEAD).set(block.number as f64);
+        metrics::histogram!(m::SOFT_LATENCY).record(latency.as_secs_f64());
+        info!(
+            target: "sequencer",
+            number = block.number,
+            hash = %block.hash,
+            txs,
+            latency_ms = latency.as_millis() as u64,
+            firm = self.tracker.finalized().number,
+            "SOFT"
+        );
+        self.soft_at.insert(block.number, Instant::now());
+        self.status.update(|s| {
+            s.soft_head = block;
+            s.pending_da.push(PendingDa {
+                number: block.number,
+                hash: block.hash,
+                da_height: None,
+            });
+        });
+
         // Reconcile the mempool with what reth put in the block.
         let included: Vec<(B256, Address, u64)> = {
             let pool = self.mempool.lock();
@@ -379,33 +422,16 @@ impl Producer {
         let foreign = included.len() - ours;
         if foreign > 0 {
             metrics::counter!(m::FOREIGN_TXS).increment(foreign as u64);
-            warn!(target: "sequencer", number = block.number, foreign, "block includes transactions that bypassed the sequencer mempool");
+            if matches!(self.mode, Mode::Bft { .. }) {
+                // A validator set's blocks carry the other validators' transactions.
+                debug!(target: "sequencer", number = block.number, foreign, "block includes transactions this validator's mempool did not hold");
+            } else {
+                warn!(target: "sequencer", number = block.number, foreign, "block includes transactions that bypassed the sequencer mempool");
+            }
         }
-        metrics::counter!(m::BLOCKS).increment(1);
-        metrics::counter!(m::TXS_INCLUDED).increment(included.len() as u64);
-        metrics::gauge!(m::SOFT_HEAD).set(block.number as f64);
-        metrics::histogram!(m::SOFT_LATENCY).record(latency.as_secs_f64());
         metrics::gauge!(m::MEMPOOL_TXS)
             .set((mempool_status.pending + mempool_status.queued) as f64);
-        info!(
-            target: "sequencer",
-            number = block.number,
-            hash = %block.hash,
-            txs = included.len(),
-            latency_ms = latency.as_millis() as u64,
-            firm = self.tracker.finalized().number,
-            "SOFT"
-        );
-        self.soft_at.insert(block.number, Instant::now());
-        self.status.update(|s| {
-            s.soft_head = block;
-            s.mempool = mempool_status;
-            s.pending_da.push(PendingDa {
-                number: block.number,
-                hash: block.hash,
-                da_height: None,
-            });
-        });
+        self.status.update(|s| s.mempool = mempool_status);
         self.da_tx
             .send(DaJob { block, body: built.block, certificate, requests })
             .map_err(|_| NodeError::Task("DA task is gone".into()))?;
@@ -448,14 +474,15 @@ pub(crate) async fn build_child<G>(
     Ok(built)
 }
 
-/// How often a validator of a set forwards newly accepted transactions to its reth.
+/// How often a validator forwards newly accepted transactions to its reth.
 const FORWARD_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Forwards accepted transactions every [`FORWARD_INTERVAL`] until `cancel`.
+/// Forwards accepted transactions (`which` of them) every [`FORWARD_INTERVAL`] until `cancel`.
 pub(crate) async fn forward_continuously(
     engine: EngineClient,
     mempool: Arc<Mutex<Mempool>>,
     status: StatusHandle,
+    which: Forward,
     cancel: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(FORWARD_INTERVAL);
@@ -465,7 +492,7 @@ pub(crate) async fn forward_continuously(
             () = cancel.cancelled() => return,
             _ = tick.tick() => {
                 let head = status.get().soft_head.number;
-                forward_transactions(&engine, &mempool, head, Forward::All).await;
+                forward_transactions(&engine, &mempool, head, which).await;
             }
         }
     }
@@ -489,9 +516,17 @@ pub(crate) async fn forward_transactions(
     which: Forward,
 ) {
     let due = |t: &PooledTx| t.forward_due(head, REFORWARD_AFTER_BLOCKS);
-    let ready: Vec<_> = match which {
-        Forward::Ready => mempool.lock().ready().into_iter().filter(|t| due(t)).collect(),
-        Forward::All => mempool.lock().all_where(due),
+    let ready: Vec<_> = {
+        let mut pool = mempool.lock();
+        let ready: Vec<_> = match which {
+            Forward::Ready => pool.ready().into_iter().filter(|t| due(t)).collect(),
+            Forward::All => pool.all_where(due),
+        };
+        // Claimed under the lock: a forwarding running at the same time (the continuous one and
+        // a leader's before it builds) does not send them to reth a second time.
+        let claimed: Vec<_> = ready.iter().map(|t| (t.sender, t.nonce)).collect();
+        pool.mark_in_flight(&claimed, head);
+        ready
     };
     if ready.is_empty() {
         return;
@@ -506,6 +541,7 @@ pub(crate) async fn forward_transactions(
         .await;
     let mut forwarded = Vec::new();
     let mut refused = Vec::new();
+    let mut unsent = Vec::new();
     let mut pool = mempool.lock();
     for (tx, r) in results {
         match r {
@@ -526,12 +562,14 @@ pub(crate) async fn forward_transactions(
             },
             Err(e) => {
                 metrics::counter!(m::FORWARD_FAILURES, "kind" => "transport").increment(1);
-                debug!(target: "sequencer::mempool", hash = %tx.hash, %e, "forwarding failed, will retry")
+                debug!(target: "sequencer::mempool", hash = %tx.hash, %e, "forwarding failed, will retry");
+                unsent.push((tx.sender, tx.nonce));
             }
         }
     }
     pool.mark_forwarded(&forwarded, head);
     pool.mark_refused(&refused, head);
+    pool.mark_unsent(&unsent);
 }
 
 /// How the execution client refused a forwarded transaction.

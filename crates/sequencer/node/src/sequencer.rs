@@ -3,7 +3,7 @@ use crate::{
     bft::{BlockFiles, RethExecution, SharedHeads},
     da_task::{DaJob, DaTask},
     metrics as m,
-    producer::{Mode, Producer, forward_continuously},
+    producer::{Forward, Mode, Producer, forward_continuously},
     rpc::{SequencerApiServer, SequencerRpc},
 };
 use alloy_consensus::{Block, TxEnvelope};
@@ -590,17 +590,21 @@ async fn launch_node<D: DaClient>(
         backpressured: false,
         requests,
     };
-    if matches!(producer.mode, Mode::Bft { .. }) {
-        // A validator set's next leader is usually another validator: a transaction must reach
-        // the reths' pools (and through devp2p the leader's) as soon as it is accepted, not at
-        // this validator's next block.
-        tokio::spawn(forward_continuously(
-            producer.engine.clone(),
-            producer.mempool.clone(),
-            status.clone(),
-            cancel.clone(),
-        ));
-    }
+    // Transactions go to reth's pool as soon as they are accepted, not at this validator's next
+    // block: reth rebuilds the payload while the leader waits out its build time (with
+    // `--builder.interval` below it), and takes what reached its pool by then; a validator
+    // set's next leader is usually another validator, whose reth gets them over devp2p.
+    let forward = match producer.mode {
+        Mode::Bft { .. } => Forward::All,
+        Mode::Single(_) => Forward::Ready,
+    };
+    tokio::spawn(forward_continuously(
+        producer.engine.clone(),
+        producer.mempool.clone(),
+        status.clone(),
+        forward,
+        cancel.clone(),
+    ));
     let producer = tokio::spawn(producer.run(firm_rx, cancel.clone()));
     Ok(NodeHandle { rpc_addr, status, cancel, producer: Some(producer), da: Some(da), rpc })
 }
