@@ -179,9 +179,9 @@ for i in $(seq 0 "$last"); do
         api=eth,net,web3,admin
         # A validator's transactions reach the other validators' reths over devp2p, where reth
         # holds at most 16 a sender (--txpool.max-account-slots) of those it did not get over
-        # RPC: it drops the rest, never asks for them again, and the nonce gap then keeps that
-        # sender's later transactions out of every other validator's blocks. Take as many as
-        # the sequencer's mempool holds a sender (64).
+        # RPC: it drops the rest, and the nonce gap then keeps that sender's later transactions
+        # out of every other validator's blocks. Take as many as the sequencer's mempool holds
+        # a sender (64).
         txpool=(--txpool.max-account-slots 64)
         [ ${#enodes[@]} -eq 0 ] || trusted=(--trusted-peers "$(IFS=,; echo "${enodes[*]}")")
     fi
